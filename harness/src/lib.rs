@@ -1,0 +1,1 @@
+//! loadgate: scenario → plan → run → results → verdict.

@@ -1,0 +1,464 @@
+//! The validated, resolved load plan a run executes.
+//!
+//! A [`Plan`] is what a scenario file means once every check has passed:
+//! durations parsed, weights normalised, templates compiled, captures bound
+//! to slots, the user pool loaded, budgets resolved. Its fields are private
+//! and it is only built by [`crate::resolve`] (and reshaped by the overrides
+//! in [`crate::overrides`]), so a runner holding a `Plan` can rely on it:
+//! there is at least one stage and one user, the weights sum to 1, every
+//! budget names something that exists.
+//!
+//! ## Where captured values can be used
+//! * a setup step: values captured by earlier setup steps;
+//! * a `requests` mix entry: values captured in `setup` (the mix runs in
+//!   random order, so it may not capture anything itself);
+//! * a flow step: values captured in `setup` or by earlier steps of the same
+//!   flow.
+//!
+//! ## What an iteration is
+//! Each iteration a user picks one [`Work`] item: a single request from the
+//! `requests` mix or a whole flow, in proportion to their weights, which are
+//! normalised together across both lists.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use crate::duration::goose_span;
+use crate::scenario::Method;
+use crate::template::{CaptureSlot, Template};
+
+/// A validated load plan; see the module docs.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub(crate) source: String,
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) target: Option<String>,
+    pub(crate) stages: Vec<Stage>,
+    pub(crate) think_time: ThinkTime,
+    pub(crate) users: UserPool,
+    pub(crate) tls: Tls,
+    pub(crate) setup: Vec<Step>,
+    pub(crate) work: Vec<Weighted>,
+    pub(crate) captures: Vec<String>,
+    pub(crate) budgets: Budgets,
+}
+
+/// One stage of a closed-model load.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub(crate) name: Option<String>,
+    pub(crate) shape: StageShape,
+    pub(crate) duration: Duration,
+}
+
+/// What a stage does to the number of users. A stage is a ramp or a hold,
+/// never both: a hold has no user count of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageShape {
+    /// Move linearly from the previous stage's users to `to_users`.
+    Ramp {
+        /// Users at the end of the ramp.
+        to_users: u32,
+    },
+    /// Keep the previous stage's users.
+    Hold,
+}
+
+impl Stage {
+    /// The stage's name, if it has one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Ramp or hold.
+    pub fn shape(&self) -> StageShape {
+        self.shape
+    }
+
+    /// How long the stage lasts.
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+}
+
+/// A stage placed on the run's clock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageSpan {
+    /// Position in the stage list.
+    pub index: usize,
+    /// The stage's name, if any.
+    pub name: Option<String>,
+    /// Offset from the start of the run at which the stage starts.
+    pub start: Duration,
+    /// Offset at which it ends (the next stage's start).
+    pub end: Duration,
+    /// Users when the stage starts.
+    pub from_users: u32,
+    /// Users when it ends.
+    pub to_users: u32,
+}
+
+/// The pause between a user's iterations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThinkTime {
+    /// No pause.
+    None,
+    /// Always the same pause.
+    Fixed(Duration),
+    /// A pause drawn uniformly from `min..=max`.
+    Uniform {
+        /// Shortest pause.
+        min: Duration,
+        /// Longest pause.
+        max: Duration,
+    },
+}
+
+/// The keys users authenticate with; user `i` takes key `i mod len`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserPool {
+    /// `demo-key-<from>` ..= `demo-key-<to>`, as the reference service seeds.
+    DemoRange {
+        /// First user number.
+        from: u32,
+        /// Last user number (inclusive).
+        to: u32,
+    },
+    /// Keys read from a CSV file at plan time; never empty.
+    Keys(Vec<String>),
+}
+
+impl UserPool {
+    /// The default pool: the reference service's api-tier demo users.
+    pub const DEFAULT: UserPool = UserPool::DemoRange { from: 21, to: 1000 };
+
+    /// Number of keys (at least 1).
+    pub fn len(&self) -> usize {
+        match self {
+            UserPool::DemoRange { from, to } => (to - from) as usize + 1,
+            UserPool::Keys(keys) => keys.len(),
+        }
+    }
+
+    /// Always false: a plan's pool has at least one key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The key for goose user `user_index` (wrapping around the pool).
+    pub fn key(&self, user_index: usize) -> Cow<'_, str> {
+        let i = user_index % self.len();
+        match self {
+            UserPool::DemoRange { from, .. } => {
+                Cow::Owned(format!("demo-key-{}", *from as usize + i))
+            }
+            UserPool::Keys(keys) => Cow::Borrowed(&keys[i]),
+        }
+    }
+}
+
+/// TLS settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tls {
+    /// Verify the target's certificate (on unless the scenario opts out).
+    pub verify_certificates: bool,
+}
+
+/// One HTTP request, ready to render.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Name; metrics and budgets are keyed by it.
+    pub name: String,
+    /// HTTP method.
+    pub method: Method,
+    /// Path and query.
+    pub path: Template,
+    /// Header names and value templates, in file order.
+    pub headers: Vec<(String, Template)>,
+    /// JSON body template, if any.
+    pub body: Option<Template>,
+    /// Request timeout.
+    pub timeout: Duration,
+    /// What the response must satisfy.
+    pub checks: Checks,
+    /// Values to capture from the JSON response.
+    pub captures: Vec<Capture>,
+}
+
+/// Response checks; a failure counts as an error of kind `check`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checks {
+    /// Accepted status codes.
+    pub status: StatusCheck,
+    /// Checks on JSON values.
+    pub json: Vec<JsonCheck>,
+    /// Text the body must contain.
+    pub body_contains: Vec<String>,
+    /// Headers that must be present.
+    pub headers_present: Vec<String>,
+}
+
+/// Which status codes pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusCheck {
+    /// Any 2xx (the default).
+    AnySuccess,
+    /// One of these codes.
+    OneOf(Vec<u16>),
+}
+
+impl StatusCheck {
+    /// Whether `status` passes.
+    pub fn accepts(&self, status: u16) -> bool {
+        match self {
+            StatusCheck::AnySuccess => (200..300).contains(&status),
+            StatusCheck::OneOf(codes) => codes.contains(&status),
+        }
+    }
+}
+
+/// A check on the JSON value at `pointer`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonCheck {
+    /// JSON pointer (RFC 6901).
+    pub pointer: String,
+    /// What must hold there.
+    pub expect: JsonExpectation,
+}
+
+/// What a JSON check expects.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JsonExpectation {
+    /// The value equals this.
+    Equals(serde_json::Value),
+    /// The value is present (`true`) or absent (`false`).
+    Exists(bool),
+}
+
+/// Take the JSON value at `pointer` into a user's capture `slot`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capture {
+    /// Variable name, as placeholders write it.
+    pub name: String,
+    /// Slot in the user's capture table.
+    pub slot: CaptureSlot,
+    /// JSON pointer into the response body.
+    pub pointer: String,
+}
+
+/// A named list of steps run in order in one iteration.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    /// Name, used in reports.
+    pub name: String,
+    /// The steps (at least one).
+    pub steps: Vec<Step>,
+}
+
+/// What one iteration runs.
+#[derive(Debug, Clone)]
+pub enum Work {
+    /// One request of the `requests` mix.
+    Request(Step),
+    /// A whole flow.
+    Flow(Flow),
+}
+
+impl Work {
+    /// The request's or flow's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Work::Request(step) => &step.name,
+            Work::Flow(flow) => &flow.name,
+        }
+    }
+}
+
+/// A work item with its normalised share of iterations.
+#[derive(Debug, Clone)]
+pub struct Weighted {
+    /// Share of iterations, in (0, 1]; all shares sum to 1.
+    pub share: f64,
+    /// What to run.
+    pub work: Work,
+}
+
+/// Resolved budgets.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Budgets {
+    /// Judge only samples that started in these stages (names that exist).
+    pub during: Option<Vec<String>>,
+    /// Budget over all requests.
+    pub overall: Budget,
+    /// Budgets by request or step name (names that exist).
+    pub requests: IndexMap<String, Budget>,
+}
+
+/// Limits for one set of samples; `None` means not judged.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Budget {
+    /// Median latency limit, in microseconds.
+    pub p50_us: Option<u64>,
+    /// 95th percentile limit, in microseconds.
+    pub p95_us: Option<u64>,
+    /// 99th percentile limit, in microseconds.
+    pub p99_us: Option<u64>,
+    /// Largest share of failed requests, in `0..=1`.
+    pub max_error_rate: Option<f64>,
+    /// Least requests per second.
+    pub min_rps: Option<f64>,
+}
+
+impl Plan {
+    /// The file (or label) the plan was read from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Scenario name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Scenario description (may be empty).
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// Target from the file, if any; the CLI's `--target` wins over it.
+    pub fn target(&self) -> Option<&str> {
+        self.target.as_deref()
+    }
+
+    /// The stages, in order (at least one).
+    pub fn stages(&self) -> &[Stage] {
+        &self.stages
+    }
+
+    /// Think time between iterations.
+    pub fn think_time(&self) -> ThinkTime {
+        self.think_time
+    }
+
+    /// The user key pool.
+    pub fn users(&self) -> &UserPool {
+        &self.users
+    }
+
+    /// TLS settings.
+    pub fn tls(&self) -> Tls {
+        self.tls
+    }
+
+    /// Steps each user runs once before its first iteration.
+    pub fn setup(&self) -> &[Step] {
+        &self.setup
+    }
+
+    /// The weighted work items (mix requests, then flows).
+    pub fn work(&self) -> &[Weighted] {
+        &self.work
+    }
+
+    /// Names of capture slots, indexed by [`CaptureSlot`]: a user's capture
+    /// table has this many entries.
+    pub fn capture_names(&self) -> &[String] {
+        &self.captures
+    }
+
+    /// Resolved budgets.
+    pub fn budgets(&self) -> &Budgets {
+        &self.budgets
+    }
+
+    /// The work item for a uniform random draw `u` in `[0, 1)`.
+    pub fn pick(&self, u: f64) -> &Work {
+        let mut cumulative = 0.0;
+        for item in &self.work {
+            cumulative += item.share;
+            if u < cumulative {
+                return &item.work;
+            }
+        }
+        // Rounding can leave the shares a hair under 1.
+        &self.work.last().expect("a plan has work").work
+    }
+
+    /// Every request and step name, setup first, without duplicates.
+    pub fn request_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        let steps = self.setup.iter().chain(self.work.iter().flat_map(|w| match &w.work {
+            Work::Request(step) => std::slice::from_ref(step),
+            Work::Flow(flow) => flow.steps.as_slice(),
+        }));
+        for step in steps {
+            if !names.contains(&step.name.as_str()) {
+                names.push(&step.name);
+            }
+        }
+        names
+    }
+
+    /// The stages on the run's clock.
+    pub fn timeline(&self) -> Vec<StageSpan> {
+        let mut spans = Vec::with_capacity(self.stages.len());
+        let mut start = Duration::ZERO;
+        let mut users = 0;
+        for (index, stage) in self.stages.iter().enumerate() {
+            let to_users = match stage.shape {
+                StageShape::Ramp { to_users } => to_users,
+                StageShape::Hold => users,
+            };
+            let end = start + stage.duration;
+            spans.push(StageSpan {
+                index,
+                name: stage.name.clone(),
+                start,
+                end,
+                from_users: users,
+                to_users,
+            });
+            start = end;
+            users = to_users;
+        }
+        spans
+    }
+
+    /// The stage running at `offset` from the start of the run (a sample's
+    /// start time maps to the stage it started in); stage ends are exclusive,
+    /// and an offset past the end maps to the last stage.
+    pub fn stage_at(&self, offset: Duration) -> StageSpan {
+        let timeline = self.timeline();
+        timeline
+            .iter()
+            .find(|span| offset < span.end)
+            .unwrap_or_else(|| timeline.last().expect("a plan has stages"))
+            .clone()
+    }
+
+    /// Total planned time.
+    pub fn total_duration(&self) -> Duration {
+        self.stages.iter().map(|s| s.duration).sum()
+    }
+
+    /// The most users at any time.
+    pub fn peak_users(&self) -> u32 {
+        self.timeline().iter().map(|s| s.to_users).max().unwrap_or(0)
+    }
+
+    /// The stages in goose's `--test-plan` form, `users,span;users,span`,
+    /// e.g. `10,30s;10,5m;0,30s`. Goose ramps linearly from the previous
+    /// users to each step's users over its span, so a hold repeats the users
+    /// before it. Positive spans round up to whole seconds (see
+    /// [`goose_span`]).
+    pub fn goose_test_plan(&self) -> String {
+        self.timeline()
+            .iter()
+            .map(|span| format!("{},{}", span.to_users, goose_span(span.end - span.start)))
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+}

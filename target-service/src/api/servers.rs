@@ -1,0 +1,229 @@
+//! `/api/v1/servers`: list (paginated, filtered, cached), create, and
+//! get/patch/delete one. Every write invalidates the caller's cached lists.
+
+use axum::{
+    Extension, Router,
+    extract::{Path, Query, State},
+    http::{HeaderValue, StatusCode, header},
+    response::IntoResponse,
+    routing::get,
+};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::{
+    api::{PRIVATE_REVALIDATE, json_headers, to_json_bytes},
+    error::{Error, Json, Result},
+    model::{NewServerInput, Server, ServerPage, ServerPatchInput, Status, Transport},
+    state::AppState,
+    store::{self, ServerFilter, User},
+};
+
+/// Architecture §3: pages of 100 by default, 1000 at most.
+pub const PER_PAGE_DEFAULT: u32 = 100;
+pub const PER_PAGE_MAX: u32 = 1000;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/servers", get(list_servers).post(create_server))
+        .route(
+            "/api/v1/servers/{id}",
+            get(get_server).patch(update_server).delete(delete_server),
+        )
+}
+
+/// Query of `GET /api/v1/servers`, taken as text so a bad value is a 400
+/// in the service's own error shape.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct ListParams {
+    /// 1-based page number (default 1).
+    page: Option<String>,
+    /// Items per page: default 100, at most 1000.
+    per_page: Option<String>,
+    /// Only servers in this status.
+    status: Option<String>,
+    /// Only servers with this transport.
+    transport: Option<String>,
+    /// Only servers whose name starts with this (case-sensitive).
+    q: Option<String>,
+}
+
+/// A parsed, bounded list request.
+#[derive(Debug, PartialEq, Eq)]
+struct ListRequest {
+    page: u32,
+    per_page: u32,
+    filter: ServerFilter,
+}
+
+impl TryFrom<ListParams> for ListRequest {
+    type Error = Error;
+
+    fn try_from(params: ListParams) -> Result<Self> {
+        let number = |name: &str, text: Option<String>, default: u32| -> Result<u32> {
+            match text {
+                None => Ok(default),
+                Some(t) => t
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| Error::BadRequest(format!("{name} must be a whole number of at least 1, not {t:?}"))),
+            }
+        };
+        let page = number("page", params.page, 1)?;
+        let per_page = number("per_page", params.per_page, PER_PAGE_DEFAULT)?;
+        if per_page > PER_PAGE_MAX {
+            return Err(Error::BadRequest(format!(
+                "per_page is {per_page}; the maximum is {PER_PAGE_MAX}"
+            )));
+        }
+        let bad_query = |e: Error| Error::BadRequest(e.to_string());
+        Ok(Self {
+            page,
+            per_page,
+            filter: ServerFilter {
+                status: params.status.map(|s| Status::parse("status", &s)).transpose().map_err(bad_query)?,
+                transport: params
+                    .transport
+                    .map(|t| Transport::parse("transport", &t))
+                    .transpose()
+                    .map_err(bad_query)?,
+                name_prefix: params.q.filter(|q| !q.is_empty()),
+            },
+        })
+    }
+}
+
+/// The caller's servers, one page at a time, in id order.
+#[utoipa::path(get, path = "/api/v1/servers", tag = "servers", params(ListParams), security(("api_key" = [])),
+    responses(
+        (status = 200, body = ServerPage),
+        (status = 400, description = "Bad page, per_page over 1000, or unknown filter value", body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 429, body = crate::error::ErrorBody),
+    ))]
+pub async fn list_servers(
+    State(state): State<AppState>,
+    Extension(user): Extension<User>,
+    Query(params): Query<ListParams>,
+) -> Result<impl IntoResponse> {
+    let request = ListRequest::try_from(params)?;
+    let bytes = state
+        .cache
+        .server_page(user.id, request.page, request.per_page, &request.filter, || async {
+            let (items, total) =
+                store::list_servers(&state.db, user.id, &request.filter, request.page, request.per_page)
+                    .await?;
+            to_json_bytes(&ServerPage {
+                items,
+                page: request.page,
+                per_page: request.per_page,
+                total,
+            })
+        })
+        .await?;
+    Ok((json_headers(PRIVATE_REVALIDATE), bytes))
+}
+
+/// Registers a server.
+#[utoipa::path(post, path = "/api/v1/servers", tag = "servers", request_body = NewServerInput, security(("api_key" = [])),
+    responses(
+        (status = 201, body = Server, headers(("Location" = String, description = "URL of the new server"))),
+        (status = 400, description = "JSON that does not parse", body = crate::error::ErrorBody),
+        (status = 409, description = "The caller already has a server of that name", body = crate::error::ErrorBody),
+        (status = 422, description = "A field breaks a rule; `field` names it", body = crate::error::ErrorBody),
+    ))]
+pub async fn create_server(
+    State(state): State<AppState>,
+    Extension(user): Extension<User>,
+    Json(input): Json<NewServerInput>,
+) -> Result<impl IntoResponse> {
+    let new = input.validate()?;
+    let server = store::create_server(&state.db, user.id, &new).await?;
+    state.cache.invalidate_lists(user.id).await;
+    let location = HeaderValue::from_str(&format!("/api/v1/servers/{}", server.id))
+        .map_err(anyhow::Error::from)?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Json(server),
+    ))
+}
+
+/// Ids are numbers; anything else cannot name a server.
+fn server_id(text: &str) -> Result<i64> {
+    text.parse().map_err(|_| Error::NotFound("server"))
+}
+
+/// One of the caller's servers. Another user's id is a 404.
+#[utoipa::path(get, path = "/api/v1/servers/{id}", tag = "servers", params(("id" = i64, Path)), security(("api_key" = [])),
+    responses((status = 200, body = Server), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get_server(
+    State(state): State<AppState>,
+    Extension(user): Extension<User>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse> {
+    let server = store::get_server(&state.db, user.id, server_id(&id)?).await?;
+    Ok(([(header::CACHE_CONTROL, PRIVATE_REVALIDATE)], Json(server)))
+}
+
+/// Changes some fields of one of the caller's servers.
+#[utoipa::path(patch, path = "/api/v1/servers/{id}", tag = "servers", params(("id" = i64, Path)), request_body = ServerPatchInput,
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = Server),
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody),
+    ))]
+pub async fn update_server(
+    State(state): State<AppState>,
+    Extension(user): Extension<User>,
+    Path(id): Path<String>,
+    Json(input): Json<ServerPatchInput>,
+) -> Result<impl IntoResponse> {
+    let id = server_id(&id)?;
+    let patch = input.validate()?;
+    let server = store::update_server(&state.db, user.id, id, &patch).await?;
+    state.cache.invalidate_lists(user.id).await;
+    Ok(([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Json(server)))
+}
+
+/// Deletes one of the caller's servers and its metrics.
+#[utoipa::path(delete, path = "/api/v1/servers/{id}", tag = "servers", params(("id" = i64, Path)), security(("api_key" = [])),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn delete_server(
+    State(state): State<AppState>,
+    Extension(user): Extension<User>,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    store::delete_server(&state.db, user.id, server_id(&id)?).await?;
+    state.cache.invalidate_lists(user.id).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(page: Option<&str>, per_page: Option<&str>) -> ListParams {
+        ListParams {
+            page: page.map(Into::into),
+            per_page: per_page.map(Into::into),
+            ..ListParams::default()
+        }
+    }
+
+    #[test]
+    fn pagination_defaults_and_bounds() {
+        let r = ListRequest::try_from(params(None, None)).unwrap();
+        assert_eq!((r.page, r.per_page), (1, 100));
+        let r = ListRequest::try_from(params(Some("3"), Some("1000"))).unwrap();
+        assert_eq!((r.page, r.per_page), (3, 1000));
+        let err = ListRequest::try_from(params(None, Some("1001"))).unwrap_err();
+        assert_eq!(err.to_string(), "per_page is 1001; the maximum is 1000");
+        for bad in ["0", "-1", "x"] {
+            assert!(ListRequest::try_from(params(Some(bad), None)).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Every knob of the service, as command-line flags that are also
+//! environment variables. `loadgate serve` flattens the same [`Config`], so
+//! the two binaries can never disagree about a flag.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::Args;
+
+/// Longest TTL the in-process (L4) cache may use: architecture §1 caps it at 60 s.
+pub const L4_TTL_MAX: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "TARGET_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Database to use: a `postgres://` URL, or a `sqlite:` URL. Without it
+    /// the service runs on a temporary SQLite file (WAL mode) that is deleted
+    /// at exit.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Redis for the shared (L3) cache and cross-instance invalidation, e.g.
+    /// `redis://127.0.0.1:6379`. Without it only the in-process (L4) cache is used.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix for every Redis key and channel, so several services or test
+    /// runs can share one Redis without seeing each other's entries.
+    #[arg(long, env = "CACHE_PREFIX", default_value = "")]
+    pub cache_prefix: String,
+
+    /// Entries kept by the in-process LRU (L4) cache (architecture §1: 500).
+    #[arg(long, env = "L4_CAPACITY", default_value_t = 500)]
+    pub l4_capacity: u64,
+
+    /// Time to live of an in-process (L4) entry; at most 60s.
+    #[arg(long, env = "L4_TTL", default_value = "60s", value_parser = parse_l4_ttl)]
+    pub l4_ttl: Duration,
+
+    /// PostgreSQL connections kept open (architecture §2: pool size 20).
+    #[arg(long, env = "DB_MIN_CONNECTIONS", default_value_t = 20)]
+    pub db_min_connections: u32,
+
+    /// PostgreSQL connections at most (architecture §2: 20 + 40 overflow).
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 60)]
+    pub db_max_connections: u32,
+
+    /// Seed this many demo users; user i gets the key `demo-key-<i>`.
+    /// Users 1-10 are standard tier, 11-20 premium, the rest api tier.
+    #[arg(long, env = "SEED_USERS", default_value_t = 1000)]
+    pub seed_users: u32,
+
+    /// Demo servers created for each seeded user.
+    #[arg(long, env = "SERVERS_PER_USER", default_value_t = 10)]
+    pub servers_per_user: u32,
+
+    /// Metric points created for each seeded server.
+    #[arg(long, env = "METRIC_POINTS", default_value_t = 20)]
+    pub metric_points: u32,
+
+    /// Longest a request may take before it is answered with 408.
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+
+    /// On SIGTERM or Ctrl-C, how long in-flight requests may take to drain.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+}
+
+fn parse_l4_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if ttl.is_zero() || ttl > L4_TTL_MAX {
+        return Err(format!("must be between 1ms and {}s", L4_TTL_MAX.as_secs()));
+    }
+    Ok(ttl)
+}
+
+impl Default for Config {
+    /// The embedded default: SQLite, no Redis, 1000 seeded users, on
+    /// `127.0.0.1:0` so that in-process use never fights over a port.
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: None,
+            redis_url: None,
+            cache_prefix: String::new(),
+            l4_capacity: 500,
+            l4_ttl: L4_TTL_MAX,
+            db_min_connections: 20,
+            db_max_connections: 60,
+            seed_users: 1000,
+            servers_per_user: 10,
+            metric_points: 20,
+            request_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn l4_ttl_is_capped_at_sixty_seconds() {
+        assert_eq!(parse_l4_ttl("60s").unwrap(), L4_TTL_MAX);
+        assert_eq!(parse_l4_ttl("250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse_l4_ttl("61s").is_err());
+        assert!(parse_l4_ttl("0s").is_err());
+    }
+}

@@ -1,0 +1,50 @@
+//! What every handler can reach: the database, the caches, the limits and
+//! the metrics.
+
+use std::sync::Arc;
+
+use crate::{
+    auth::{KEY_CACHE_CAPACITY, KEY_CACHE_TTL},
+    cache::Cache,
+    config::Config,
+    db::Db,
+    rate_limit::RateLimits,
+    store::User,
+    telemetry::Telemetry,
+};
+
+/// The state of one service instance; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub cache: Cache,
+    pub telemetry: Telemetry,
+    pub limits: Arc<RateLimits>,
+    /// Verified API keys by hash (see [`crate::auth`]).
+    pub keys: moka::future::Cache<String, User>,
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    /// Builds the state around an open database.
+    pub fn new(config: Config, db: Db) -> anyhow::Result<Self> {
+        let telemetry = Telemetry::new();
+        Ok(Self {
+            cache: Cache::new(&config, telemetry.clone())?,
+            db,
+            telemetry,
+            limits: Arc::new(RateLimits::new()),
+            keys: moka::future::Cache::builder()
+                .max_capacity(KEY_CACHE_CAPACITY)
+                .time_to_live(KEY_CACHE_TTL)
+                .build(),
+            config: Arc::new(config),
+        })
+    }
+}
+
+impl axum::extract::FromRef<AppState> for Telemetry {
+    fn from_ref(state: &AppState) -> Self {
+        state.telemetry.clone()
+    }
+}
