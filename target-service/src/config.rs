@@ -64,6 +64,11 @@ pub struct Config {
     #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
 
+    /// Debug: delay every `GET /api/v1/servers` by this much (e.g. `50ms`), to
+    /// show that a performance gate catches a slowdown. Off by default.
+    #[arg(long, env = "DEBUG_LIST_DELAY", value_parser = humantime::parse_duration)]
+    pub debug_list_delay: Option<Duration>,
+
     /// On SIGTERM or Ctrl-C, how long in-flight requests may take to drain.
     #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
@@ -94,6 +99,7 @@ impl Default for Config {
             servers_per_user: 10,
             metric_points: 20,
             request_timeout: Duration::from_secs(30),
+            debug_list_delay: None,
             shutdown_timeout: Duration::from_secs(10),
         }
     }

@@ -7,14 +7,12 @@
 //! `requests`, ten seconds apart, ending at seeding time. Seeding is
 //! idempotent: what exists already is left as it is.
 
-use sqlx::{Any, QueryBuilder};
-
 use crate::{
     auth::hash_key,
     db::Db,
     error::Result,
     model::{Status, Transport, now_ms},
-    store::Tier,
+    store::{Tier, numbered_rows},
 };
 
 /// Rows per multi-row INSERT: well under both backends' bind limits.
@@ -48,14 +46,18 @@ pub async fn seed(db: &Db, size: SeedSize) -> Result<()> {
     let mut tx = db.write.begin().await?;
     let users: Vec<u32> = (1..=size.users).collect();
     for chunk in users.chunks(CHUNK) {
-        let mut insert = QueryBuilder::<Any>::new("INSERT INTO users (id, key_hash, tier) ");
-        insert.push_values(chunk, |mut row, &user| {
-            row.push_bind(i64::from(user))
-                .push_bind(hash_key(&demo_key(user)))
-                .push_bind(demo_tier(user).as_str());
-        });
-        insert.push(" ON CONFLICT DO NOTHING");
-        insert.build().execute(&mut *tx).await?;
+        let sql = format!(
+            "INSERT INTO users (id, key_hash, tier) VALUES {} ON CONFLICT DO NOTHING",
+            numbered_rows(chunk.len(), 3, 1)
+        );
+        let mut insert = sqlx::query(&sql);
+        for &user in chunk {
+            insert = insert
+                .bind(i64::from(user))
+                .bind(hash_key(&demo_key(user)))
+                .bind(demo_tier(user).as_str());
+        }
+        insert.execute(&mut *tx).await?;
     }
 
     let now = now_ms();
@@ -65,27 +67,30 @@ pub async fn seed(db: &Db, size: SeedSize) -> Result<()> {
         .collect();
     let mut created: Vec<(i64, u32, u32)> = Vec::new();
     for chunk in servers.chunks(CHUNK) {
-        let mut insert = QueryBuilder::<Any>::new(
-            "INSERT INTO servers (user_id, name, transport, status, config, created_at, updated_at) ",
+        let sql = format!(
+            "INSERT INTO servers (user_id, name, transport, status, config, created_at, updated_at) \
+             VALUES {} ON CONFLICT DO NOTHING RETURNING id, user_id, name",
+            numbered_rows(chunk.len(), 7, 1)
         );
-        insert.push_values(chunk, |mut row, &(user, j)| {
+        let mut insert = sqlx::query_as::<_, (i64, i64, String)>(&sql);
+        for &(user, j) in chunk {
             let transport = [Transport::Stdio, Transport::Http, Transport::Sse][j as usize % 3];
             let status = [Status::Running, Status::Stopped, Status::Running, Status::Error]
                 [j as usize % 4];
-            row.push_bind(i64::from(user))
-                .push_bind(format!("demo-server-{j}"))
-                .push_bind(transport.as_str())
-                .push_bind(status.as_str())
-                .push_bind(format!(
+            insert = insert
+                .bind(i64::from(user))
+                .bind(format!("demo-server-{j}"))
+                .bind(transport.as_str())
+                .bind(status.as_str())
+                .bind(format!(
                     r#"{{"command":"mcp-demo","args":["--port","{}"],"env":{{"REGION":"eu-{}"}}}}"#,
                     9000 + j,
                     user % 4
                 ))
-                .push_bind(now)
-                .push_bind(now);
-        });
-        insert.push(" ON CONFLICT DO NOTHING RETURNING id, user_id, name");
-        let rows: Vec<(i64, i64, String)> = insert.build_query_as().fetch_all(&mut *tx).await?;
+                .bind(now)
+                .bind(now);
+        }
+        let rows = insert.fetch_all(&mut *tx).await?;
         created.extend(rows.into_iter().filter_map(|(id, user, name)| {
             let j = name.strip_prefix("demo-server-")?.parse().ok()?;
             Some((id, u32::try_from(user).ok()?, j))
@@ -97,15 +102,19 @@ pub async fn seed(db: &Db, size: SeedSize) -> Result<()> {
         .flat_map(|&(id, user, j)| (0..size.metric_points).map(move |k| (id, user, j, k)))
         .collect();
     for chunk in points.chunks(CHUNK) {
-        let mut insert =
-            QueryBuilder::<Any>::new("INSERT INTO metrics (server_id, metric_type, value, timestamp) ");
-        insert.push_values(chunk, |mut row, &(id, user, j, k)| {
-            row.push_bind(id)
-                .push_bind(METRIC_TYPES[k as usize % METRIC_TYPES.len()])
-                .push_bind(f64::from((user * 31 + j * 17 + k * 7) % 100))
-                .push_bind(now - i64::from(k) * 10_000);
-        });
-        insert.build().execute(&mut *tx).await?;
+        let sql = format!(
+            "INSERT INTO metrics (server_id, metric_type, value, timestamp) VALUES {}",
+            numbered_rows(chunk.len(), 4, 1)
+        );
+        let mut insert = sqlx::query(&sql);
+        for &(id, user, j, k) in chunk {
+            insert = insert
+                .bind(id)
+                .bind(METRIC_TYPES[k as usize % METRIC_TYPES.len()])
+                .bind(f64::from((user * 31 + j * 17 + k * 7) % 100))
+                .bind(now - i64::from(k) * 10_000);
+        }
+        insert.execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(())

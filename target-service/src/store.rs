@@ -6,7 +6,9 @@
 //! id, so tenancy is enforced here and not only in the handlers.
 
 use serde_json::value::RawValue;
-use sqlx::{Any, FromRow, QueryBuilder};
+use std::fmt::Write as _;
+
+use sqlx::FromRow;
 
 use crate::{
     db::Db,
@@ -311,14 +313,15 @@ pub async fn user_points(
 
 /// Which of `ids` belong to `user_id`.
 pub async fn owned_server_ids(db: &Db, user_id: i64, ids: &[i64]) -> Result<Vec<i64>> {
-    let mut query = QueryBuilder::<Any>::new("SELECT id FROM servers WHERE user_id = ");
-    query.push_bind(user_id).push(" AND id IN (");
-    let mut list = query.separated(", ");
+    let sql = format!(
+        "SELECT id FROM servers WHERE user_id = $1 AND id IN {}",
+        numbered_rows(1, ids.len(), 2)
+    );
+    let mut query = sqlx::query_as::<_, (i64,)>(&sql).bind(user_id);
     for id in ids {
-        list.push_bind(*id);
+        query = query.bind(*id);
     }
-    query.push(")");
-    let rows: Vec<(i64,)> = query.build_query_as().fetch_all(&db.read).await?;
+    let rows = query.fetch_all(&db.read).await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
@@ -327,13 +330,45 @@ pub async fn insert_points(db: &Db, points: &[NewMetricPoint]) -> Result<u64> {
     if points.is_empty() {
         return Ok(0);
     }
-    let mut query =
-        QueryBuilder::<Any>::new("INSERT INTO metrics (server_id, metric_type, value, timestamp) ");
-    query.push_values(points, |mut row, p| {
-        row.push_bind(p.server_id)
-            .push_bind(&p.metric_type)
-            .push_bind(p.value)
-            .push_bind(p.timestamp_ms);
-    });
-    Ok(query.build().execute(&db.write).await?.rows_affected())
+    let sql = format!(
+        "INSERT INTO metrics (server_id, metric_type, value, timestamp) VALUES {}",
+        numbered_rows(points.len(), 4, 1)
+    );
+    let mut query = sqlx::query(&sql);
+    for p in points {
+        query = query
+            .bind(p.server_id)
+            .bind(&p.metric_type)
+            .bind(p.value)
+            .bind(p.timestamp_ms);
+    }
+    Ok(query.execute(&db.write).await?.rows_affected())
+}
+
+/// `($1, $2), ($3, $4)`: `rows` tuples of `columns` placeholders numbered
+/// from `first`. (sqlx's `QueryBuilder` writes `?` for the `Any` driver,
+/// which PostgreSQL rejects; `$n` works on both backends.)
+pub fn numbered_rows(rows: usize, columns: usize, first: usize) -> String {
+    let mut sql = String::with_capacity(rows * columns * 5);
+    let mut n = first;
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            let _ = write!(sql, "{}${n}", if column == 0 { "" } else { ", " });
+            n += 1;
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numbered_rows;
+
+    #[test]
+    fn placeholders_are_numbered_across_rows() {
+        assert_eq!(numbered_rows(2, 3, 1), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(numbered_rows(1, 2, 2), "($2, $3)");
+    }
 }

@@ -108,6 +108,9 @@ pub async fn list_servers(
     Query(params): Query<ListParams>,
 ) -> Result<impl IntoResponse> {
     let request = ListRequest::try_from(params)?;
+    if let Some(delay) = state.config.debug_list_delay {
+        tokio::time::sleep(delay).await;
+    }
     let bytes = state
         .cache
         .server_page(user.id, request.page, request.per_page, &request.filter, || async {

@@ -1,0 +1,266 @@
+//! Shared test fixtures: a service on either backend, optionally with
+//! Redis, driven in-process with `oneshot` or over a socket.
+//!
+//! PostgreSQL and Redis are the real servers on 127.0.0.1 (override with
+//! `TEST_POSTGRES_URL` / `TEST_REDIS_URL`). Tests that need them fail, never
+//! skip, when they are unreachable. Each test gets its own PostgreSQL
+//! database and its own Redis key prefix, so tests run in parallel.
+
+#![allow(dead_code)]
+
+use std::{
+    sync::atomic::{AtomicU32, Ordering},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use axum::{
+    Router,
+    body::Body,
+    http::{Method, Request, StatusCode, header},
+};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use target_service::{AppState, Config, app, serve::build_state};
+use tower::ServiceExt;
+
+pub const POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+/// Standard-tier user 1, premium user 11, api-tier users 21 and up.
+pub const STANDARD_KEY: &str = "demo-key-1";
+pub const API_KEY_A: &str = "demo-key-21";
+pub const API_KEY_B: &str = "demo-key-22";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A unique name for this test's database or key prefix.
+pub fn unique(prefix: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| POSTGRES_ADMIN_URL.to_owned())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| REDIS_URL.to_owned())
+}
+
+/// A fresh PostgreSQL database, dropped by [`TestDb::drop_database`].
+#[derive(Debug)]
+pub struct TestDb {
+    pub url: String,
+    name: String,
+}
+
+impl TestDb {
+    pub async fn create() -> Self {
+        let name = unique("lgtest");
+        let admin = postgres_admin_url();
+        let mut conn = sqlx_connect(&admin).await;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let base = admin.rsplit_once('/').expect("a database in the URL").0;
+        Self {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+
+    pub async fn drop_database(self) {
+        let mut conn = sqlx_connect(&postgres_admin_url()).await;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            .execute(&mut conn)
+            .await
+            .expect("drop test database");
+    }
+}
+
+async fn sqlx_connect(url: &str) -> sqlx::AnyConnection {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    sqlx::AnyConnection::connect(url).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL must be running at {url} for these tests (.ci/run starts it): {e}")
+    })
+}
+
+/// A small seeded configuration: 30 users (so api-tier users exist), 3
+/// servers each, 6 points per server, small pools.
+pub fn small_config() -> Config {
+    Config {
+        seed_users: 30,
+        servers_per_user: 3,
+        metric_points: 6,
+        db_min_connections: 1,
+        db_max_connections: 5,
+        ..Config::default()
+    }
+}
+
+/// One service instance under test, with what must be cleaned up after it.
+#[derive(Debug)]
+pub struct Harness {
+    pub state: AppState,
+    pub router: Router,
+    db: Option<TestDb>,
+}
+
+impl Harness {
+    /// A seeded service on `backend`, with `config` for the rest.
+    pub async fn start(backend: Backend, mut config: Config) -> Self {
+        let db = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(TestDb::create().await),
+        };
+        config.database_url = db.as_ref().map(|d| d.url.clone());
+        let state = build_state(config).await.expect("service state");
+        Self {
+            router: app(state.clone()),
+            state,
+            db,
+        }
+    }
+
+    /// A second instance on the same database as `self`, with its own caches.
+    pub async fn sibling(&self, config: Config) -> AppState {
+        let mut config = config;
+        config.database_url = self.state.config.database_url.clone();
+        config.seed_users = 0;
+        build_state(config).await.expect("sibling state")
+    }
+
+    pub async fn finish(self) {
+        self.state.db.close().await;
+        if let Some(db) = self.db {
+            db.drop_database().await;
+        }
+    }
+
+    pub async fn call(&self, request: Request<Body>) -> Reply {
+        call(&self.router, request).await
+    }
+
+    pub async fn get(&self, path: &str, key: Option<&str>) -> Reply {
+        self.call(request(Method::GET, path, key, None)).await
+    }
+
+    pub async fn send(&self, method: Method, path: &str, key: &str, body: Value) -> Reply {
+        self.call(request(method, path, Some(key), Some(body))).await
+    }
+}
+
+/// A request with an optional key and JSON body.
+pub fn request(method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(path);
+    if let Some(key) = key {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {key}"));
+    }
+    match body {
+        Some(body) => builder
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+        None => builder.body(Body::empty()).unwrap(),
+    }
+}
+
+/// A response with its body read.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the status, printing the body when it differs.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Self {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        self
+    }
+
+    /// Asserts the service's error shape and code.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) -> Value {
+        self.expect(status);
+        let json = self.json();
+        assert_eq!(json["error"]["code"], code, "{json}");
+        assert!(json["error"]["message"].is_string(), "{json}");
+        json
+    }
+}
+
+pub async fn call(router: &Router, request: Request<Body>) -> Reply {
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Runs an async test body once per backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::common::Backend::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::common::Backend::Postgres).await;
+                }
+            )+
+        }
+    };
+}
