@@ -50,11 +50,7 @@ impl fmt::Display for DurationError {
                 self.text, self.text
             )
         } else {
-            write!(
-                f,
-                "{:?} is not a duration (use 10m, 90s, 1h30m)",
-                self.text
-            )
+            write!(f, "{:?} is not a duration (use 10m, 90s, 1h30m)", self.text)
         }
     }
 }
@@ -190,8 +186,22 @@ mod tests {
     #[test]
     fn rejects_what_is_not_in_the_grammar() {
         for text in [
-            "", "10 min", "-5s", "10", "1.5s", "s", "10x", "5m1h", "1s1s", "1h 30m", " 5s", "5s ",
-            "10min", "ms", "99999999999999999999999h", "1us1µs",
+            "",
+            "10 min",
+            "-5s",
+            "10",
+            "1.5s",
+            "s",
+            "10x",
+            "5m1h",
+            "1s1s",
+            "1h 30m",
+            " 5s",
+            "5s ",
+            "10min",
+            "ms",
+            "99999999999999999999999h",
+            "1us1µs",
         ] {
             assert!(parse_duration(text).is_err(), "{text:?} should be rejected");
         }

@@ -390,10 +390,13 @@ impl Plan {
     /// Every request and step name, setup first, without duplicates.
     pub fn request_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = Vec::new();
-        let steps = self.setup.iter().chain(self.work.iter().flat_map(|w| match &w.work {
-            Work::Request(step) => std::slice::from_ref(step),
-            Work::Flow(flow) => flow.steps.as_slice(),
-        }));
+        let steps = self
+            .setup
+            .iter()
+            .chain(self.work.iter().flat_map(|w| match &w.work {
+                Work::Request(step) => std::slice::from_ref(step),
+                Work::Flow(flow) => flow.steps.as_slice(),
+            }));
         for step in steps {
             if !names.contains(&step.name.as_str()) {
                 names.push(&step.name);
@@ -446,7 +449,11 @@ impl Plan {
 
     /// The most users at any time.
     pub fn peak_users(&self) -> u32 {
-        self.timeline().iter().map(|s| s.to_users).max().unwrap_or(0)
+        self.timeline()
+            .iter()
+            .map(|s| s.to_users)
+            .max()
+            .unwrap_or(0)
     }
 
     /// The stages in goose's `--test-plan` form, `users,span;users,span`,

@@ -13,8 +13,8 @@ use std::fmt;
 
 use indexmap::IndexMap;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 /// A load scenario: what to send, how many users, for how long, and which
 /// latency and error budgets the run must meet.
@@ -86,6 +86,7 @@ pub enum LoadModel {
 /// `{hold}` keeps the users of the stage before for `hold`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [{"required": ["ramp"]}, {"required": ["hold"]}]))]
 pub struct Stage {
     /// Name, so budgets can judge only this stage (`budgets.during`).
     #[serde(default)]
@@ -401,20 +402,28 @@ pub struct Flow {
     pub steps: Vec<Request>,
 }
 
-/// Where user keys come from.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase", deny_unknown_fields)]
-pub enum UserPool {
+/// Where user keys come from: exactly one of `csv` or `range`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("minProperties" = 1, "maxProperties" = 1))]
+pub struct UserPool {
     /// A file of keys, one per line or in a `key` column; relative to the
     /// scenario file.
-    Csv(String),
+    #[serde(default)]
+    pub csv: Option<String>,
     /// Demo keys `demo-key-<from>` ..= `demo-key-<to>` of the reference service.
-    Range {
-        /// First user number.
-        from: u32,
-        /// Last user number (inclusive).
-        to: u32,
-    },
+    #[serde(default)]
+    pub range: Option<UserRange>,
+}
+
+/// A range of the reference service's demo users.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserRange {
+    /// First user number.
+    pub from: u32,
+    /// Last user number (inclusive).
+    pub to: u32,
 }
 
 /// TLS options.
@@ -498,7 +507,9 @@ mod tests {
         let fixed: ThinkTime = serde_yaml_ng::from_str("500ms").unwrap();
         assert!(matches!(fixed, ThinkTime::Fixed(d) if d.text == "500ms"));
         let range: ThinkTime = serde_yaml_ng::from_str("{min: 100ms, max: 1s}").unwrap();
-        assert!(matches!(range, ThinkTime::Range(r) if r.min.text == "100ms" && r.max.text == "1s"));
+        assert!(
+            matches!(range, ThinkTime::Range(r) if r.min.text == "100ms" && r.max.text == "1s")
+        );
         let err = serde_yaml_ng::from_str::<ThinkTime>("{min: 1s, mx: 2s}").unwrap_err();
         assert!(err.to_string().contains("unknown field `mx`"), "{err}");
     }
@@ -506,8 +517,8 @@ mod tests {
     #[test]
     fn user_pool_forms() {
         let csv: UserPool = serde_yaml_ng::from_str("csv: keys.csv").unwrap();
-        assert!(matches!(csv, UserPool::Csv(p) if p == "keys.csv"));
+        assert_eq!(csv.csv.as_deref(), Some("keys.csv"));
         let range: UserPool = serde_yaml_ng::from_str("range: {from: 21, to: 30}").unwrap();
-        assert!(matches!(range, UserPool::Range { from: 21, to: 30 }));
+        assert!(matches!(range.range, Some(UserRange { from: 21, to: 30 })));
     }
 }

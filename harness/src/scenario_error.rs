@@ -46,7 +46,10 @@ impl ScenarioErrors {
     /// # Panics
     /// If `errors` is empty: a failed validation always has a reason.
     pub fn new(mut errors: Vec<ScenarioError>) -> Self {
-        assert!(!errors.is_empty(), "ScenarioErrors needs at least one error");
+        assert!(
+            !errors.is_empty(),
+            "ScenarioErrors needs at least one error"
+        );
         errors.sort_by_key(|e| (e.line, e.column));
         errors.dedup();
         Self(errors)
@@ -74,12 +77,18 @@ impl fmt::Display for ScenarioErrors {
 impl std::error::Error for ScenarioErrors {}
 
 /// The candidate closest to `word` when it is a plausible typo of it
-/// (Levenshtein distance at most 2, and less than the word's length so that
+/// (case-insensitive Levenshtein distance at most 2, and less than the word's length so that
 /// `x` does not "suggest" `p50`).
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|candidate| (strsim::levenshtein(word, candidate), candidate))
+        .map(|candidate| {
+            let distance = strsim::levenshtein(&word.to_lowercase(), &candidate.to_lowercase());
+            (distance, candidate)
+        })
         .filter(|(distance, _)| *distance <= 2 && *distance < word.chars().count().max(1))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
@@ -87,7 +96,7 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
 
 /// ` (did you mean `x`?)` when a candidate is close, otherwise
 /// ` (expected one of: a, b, c)`, or nothing when there are no candidates.
-pub fn hint<'a>(word: &str, candidates: &[&'a str]) -> String {
+pub fn hint(word: &str, candidates: &[&str]) -> String {
     if let Some(best) = did_you_mean(word, candidates.iter().copied()) {
         format!(" (did you mean `{best}`?)")
     } else if candidates.is_empty() {
@@ -109,12 +118,16 @@ mod tests {
         assert_eq!(did_you_mean("requets", fields), Some("requests"));
         assert_eq!(did_you_mean("zzz", fields), None);
         assert_eq!(did_you_mean("x", ["p5"]), None);
+        assert_eq!(did_you_mean("get", ["GET", "POST"]), Some("GET"));
     }
 
     #[test]
     fn hint_text() {
         assert_eq!(hint("lod", &["load", "name"]), " (did you mean `load`?)");
-        assert_eq!(hint("qqqq", &["load", "name"]), " (expected one of: load, name)");
+        assert_eq!(
+            hint("qqqq", &["load", "name"]),
+            " (expected one of: load, name)"
+        );
         assert_eq!(hint("qqqq", &[]), "");
     }
 

@@ -107,7 +107,10 @@ enum Value {
 enum Segment {
     Literal(String),
     /// `json_escape`: the value lands inside a JSON string literal.
-    Value { value: Value, json_escape: bool },
+    Value {
+        value: Value,
+        json_escape: bool,
+    },
 }
 
 /// A compiled template; see the module docs.
@@ -208,7 +211,11 @@ fn split(text: &str) -> Result<Vec<Piece<'_>>, Vec<String>> {
             }
         }
     }
-    if errors.is_empty() { Ok(pieces) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(pieces)
+    } else {
+        Err(errors)
+    }
 }
 
 fn parse_placeholder(inner: &str) -> Result<Raw<'_>, String> {
@@ -225,7 +232,9 @@ fn parse_placeholder(inner: &str) -> Result<Raw<'_>, String> {
         .and_then(|s| s.strip_suffix(')'))
     {
         let bad = || {
-            format!("`{{{{ {inner} }}}}` needs two integers, low and high: `{{{{ random(1, 1000) }}}}`")
+            format!(
+                "`{{{{ {inner} }}}}` needs two integers, low and high: `{{{{ random(1, 1000) }}}}`"
+            )
         };
         let (low, high) = args.split_once(',').ok_or_else(bad)?;
         let low: i64 = low.trim().parse().map_err(|_| bad())?;
@@ -241,7 +250,9 @@ fn parse_placeholder(inner: &str) -> Result<Raw<'_>, String> {
         if is_identifier(name) {
             return Ok(Raw::Var(name));
         }
-        return Err(format!("`{{{{ {inner} }}}}`: `{name}` is not a variable name"));
+        return Err(format!(
+            "`{{{{ {inner} }}}}`: `{name}` is not a variable name"
+        ));
     }
     if is_identifier(inner) {
         return Ok(Raw::Name(inner));
@@ -285,7 +296,11 @@ impl Template {
         let mut template = Template::default();
         let mut errors = Vec::new();
         template.json_value(body, "", scope, &mut errors);
-        if errors.is_empty() { Ok(template) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(template)
+        } else {
+            Err(errors)
+        }
     }
 
     fn json_value(
@@ -368,7 +383,12 @@ impl Template {
         }
     }
 
-    fn append(&mut self, text: &str, scope: &Scope<'_>, json_escape: bool) -> Result<(), Vec<String>> {
+    fn append(
+        &mut self,
+        text: &str,
+        scope: &Scope<'_>,
+        json_escape: bool,
+    ) -> Result<(), Vec<String>> {
         let pieces = split(text)?;
         let mut errors = Vec::new();
         for piece in pieces {
@@ -435,7 +455,11 @@ impl Template {
                 }
             }
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 
     fn push_literal(&mut self, text: &str) {
@@ -475,7 +499,11 @@ impl Template {
     /// # Errors
     /// [`RenderError::MissingCapture`] when a captured value is not there yet;
     /// `out` then holds a partial rendering.
-    pub fn render(&self, ctx: &mut impl TemplateContext, out: &mut String) -> Result<(), RenderError> {
+    pub fn render(
+        &self,
+        ctx: &mut impl TemplateContext,
+        out: &mut String,
+    ) -> Result<(), RenderError> {
         for segment in &self.segments {
             match segment {
                 Segment::Literal(text) => out.push_str(text),
@@ -605,7 +633,10 @@ mod tests {
         }
         fn render(&self, text: &str) -> String {
             let mut out = String::new();
-            self.compile(text).unwrap().render(&mut ctx(), &mut out).unwrap();
+            self.compile(text)
+                .unwrap()
+                .render(&mut ctx(), &mut out)
+                .unwrap();
             out
         }
     }
@@ -656,24 +687,64 @@ mod tests {
     fn compile_errors() {
         let f = Fixture::new();
         let cases: &[(&str, &str)] = &[
-            ("{{ nope }}", "unknown placeholder `{{ nope }}` (use key, seq, random(LOW, HIGH), var.NAME or a captured name)"),
-            ("{{ kye }}", "unknown placeholder `{{ kye }}` (did you mean `{{ key }}`?)"),
-            ("{{ server_idd }}", "unknown placeholder `{{ server_idd }}` (did you mean `{{ server_id }}`?)"),
-            ("{{ 1 + 1 }}", "unknown placeholder `{{ 1 + 1 }}` (use key, seq, random(LOW, HIGH), var.NAME or a captured name)"),
+            (
+                "{{ nope }}",
+                "unknown placeholder `{{ nope }}` (use key, seq, random(LOW, HIGH), var.NAME or a captured name)",
+            ),
+            (
+                "{{ kye }}",
+                "unknown placeholder `{{ kye }}` (did you mean `{{ key }}`?)",
+            ),
+            (
+                "{{ server_idd }}",
+                "unknown placeholder `{{ server_idd }}` (did you mean `{{ server_id }}`?)",
+            ),
+            (
+                "{{ 1 + 1 }}",
+                "unknown placeholder `{{ 1 + 1 }}` (use key, seq, random(LOW, HIGH), var.NAME or a captured name)",
+            ),
             ("{{ }}", "empty placeholder `{{ }}`"),
-            ("/a/{{ key", "`{{` is never closed with `}}` in \"/a/{{ key\""),
-            ("/a/{{ key {{ seq }}", "`{{` is never closed with `}}` in \"/a/{{ key {{ seq }}\""),
+            (
+                "/a/{{ key",
+                "`{{` is never closed with `}}` in \"/a/{{ key\"",
+            ),
+            (
+                "/a/{{ key {{ seq }}",
+                "`{{` is never closed with `}}` in \"/a/{{ key {{ seq }}\"",
+            ),
             ("/a/key }}", "`}}` without a matching `{{` in \"/a/key }}\""),
-            ("{{ random(5, 1) }}", "`{{ random(5, 1) }}`: low (5) is greater than high (1)"),
-            ("{{ random(a, 1) }}", "`{{ random(a, 1) }}` needs two integers, low and high: `{{ random(1, 1000) }}`"),
-            ("{{ random(1) }}", "`{{ random(1) }}` needs two integers, low and high: `{{ random(1, 1000) }}`"),
-            ("{{ var.NOPE }}", "`{{ var.NOPE }}` is not set (pass --var NOPE=VALUE or set NOPE in the environment)"),
-            ("{{ var.1x }}", "`{{ var.1x }}`: `1x` is not a variable name"),
-            ("{{ later_id }}", "`{{ later_id }}` is not captured before this point (test rule)"),
+            (
+                "{{ random(5, 1) }}",
+                "`{{ random(5, 1) }}`: low (5) is greater than high (1)",
+            ),
+            (
+                "{{ random(a, 1) }}",
+                "`{{ random(a, 1) }}` needs two integers, low and high: `{{ random(1, 1000) }}`",
+            ),
+            (
+                "{{ random(1) }}",
+                "`{{ random(1) }}` needs two integers, low and high: `{{ random(1, 1000) }}`",
+            ),
+            (
+                "{{ var.NOPE }}",
+                "`{{ var.NOPE }}` is not set (pass --var NOPE=VALUE or set NOPE in the environment)",
+            ),
+            (
+                "{{ var.1x }}",
+                "`{{ var.1x }}`: `1x` is not a variable name",
+            ),
+            (
+                "{{ later_id }}",
+                "`{{ later_id }}` is not captured before this point (test rule)",
+            ),
         ];
         for (text, want) in cases {
             let got = f.compile(text).unwrap_err();
-            assert_eq!(got, vec![want.to_string()], "\n text: {text}\n  got: {got:?}\n want: {want}");
+            assert_eq!(
+                got,
+                vec![want.to_string()],
+                "\n text: {text}\n  got: {got:?}\n want: {want}"
+            );
         }
         let several = f.compile("{{ a1 }}/{{ b2 }}").unwrap_err();
         assert_eq!(several.len(), 2);
@@ -710,8 +781,13 @@ mod tests {
     #[test]
     fn display_writes_placeholders_back() {
         let f = Fixture::new();
-        let t = f.compile("/s/{{server_id}}?r={{ random(1,2) }}&k={{key}}").unwrap();
-        assert_eq!(t.to_string(), "/s/{{ server_id }}?r={{ random(1, 2) }}&k={{ key }}");
+        let t = f
+            .compile("/s/{{server_id}}?r={{ random(1,2) }}&k={{key}}")
+            .unwrap();
+        assert_eq!(
+            t.to_string(),
+            "/s/{{ server_id }}?r={{ random(1, 2) }}&k={{ key }}"
+        );
     }
 
     #[test]

@@ -43,7 +43,11 @@ pub fn hash_key(key: &str) -> String {
 /// Middleware for `/api`: authenticates the key, takes a token from its
 /// bucket, puts the [`User`] in the request's extensions and the
 /// `RateLimit-*` headers on the response.
-pub async fn require_key(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn require_key(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let user = match authenticate(&state, request.headers()).await {
         Ok(user) => user,
         Err(e) => return e.into_response(),
@@ -70,7 +74,10 @@ fn set_rate_limit_headers(headers: &mut HeaderMap, decision: Decision) {
             (limit, 0, retry_after.as_secs_f64().ceil() as u64)
         }
     };
-    headers.insert("ratelimit-limit", HeaderValue::from(limit.requests_per_minute));
+    headers.insert(
+        "ratelimit-limit",
+        HeaderValue::from(limit.requests_per_minute),
+    );
     headers.insert("ratelimit-remaining", HeaderValue::from(remaining));
     headers.insert("ratelimit-reset", HeaderValue::from(reset_secs));
     headers.insert(

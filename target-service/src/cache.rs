@@ -238,8 +238,7 @@ impl Cache {
             .try_get_with_by_ref(l4_key, init)
             .await
             .map_err(|shared: Arc<Error>| {
-                Arc::try_unwrap(shared)
-                    .unwrap_or_else(|e| Error::Internal(anyhow::anyhow!("{e}")))
+                Arc::try_unwrap(shared).unwrap_or_else(|e| Error::Internal(anyhow::anyhow!("{e}")))
             })
     }
 
@@ -364,7 +363,12 @@ impl Cache {
         if redis.elapsed_ms() < redis.skip_until_ms.load(Ordering::Relaxed) {
             return None;
         }
-        if !redis.pending_bumps.lock().expect("pending bumps lock").is_empty() {
+        if !redis
+            .pending_bumps
+            .lock()
+            .expect("pending bumps lock")
+            .is_empty()
+        {
             // Replayed by the next write's flush; until then, serve without L3.
             let cache = self.clone();
             tokio::spawn(async move {

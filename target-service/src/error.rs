@@ -175,9 +175,7 @@ where
                     field: "body",
                     message: e.body_text(),
                 },
-                JsonRejection::BytesRejection(e)
-                    if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
-                {
+                JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                     Error::PayloadTooLarge
                 }
                 other => Error::BadRequest(other.body_text()),

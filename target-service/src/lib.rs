@@ -41,12 +41,12 @@ use tower_http::{
     set_header::SetResponseHeaderLayer,
 };
 
+use crate::error::Error;
 pub use crate::{
     config::Config,
     serve::{RunningService, start, start_with_state},
     state::AppState,
 };
-use crate::error::Error;
 
 /// Largest request body accepted: room for a full 1000-point metrics batch.
 pub const BODY_LIMIT: usize = 1024 * 1024;

@@ -298,9 +298,8 @@ pub fn validate_metric_type(metric_type: &str) -> Result<()> {
 
 /// Parses an RFC 3339 time into epoch milliseconds.
 pub fn parse_rfc3339_ms(field: &'static str, text: &str) -> Result<i64> {
-    let time = humantime::parse_rfc3339_weak(text).map_err(|e| {
-        Error::validation(field, format!("{text:?} is not an RFC 3339 time: {e}"))
-    })?;
+    let time = humantime::parse_rfc3339_weak(text)
+        .map_err(|e| Error::validation(field, format!("{text:?} is not an RFC 3339 time: {e}")))?;
     let since_epoch = time
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(|_| Error::validation(field, "must not be before 1970"))?;
@@ -345,7 +344,9 @@ mod tests {
 
     #[test]
     fn a_valid_server_defaults_to_stopped() {
-        let s = input("alpha", "sse", json!({"cmd": "x"})).validate().unwrap();
+        let s = input("alpha", "sse", json!({"cmd": "x"}))
+            .validate()
+            .unwrap();
         assert_eq!(s.status, Status::Stopped);
         assert_eq!(s.transport, Transport::Sse);
         assert_eq!(s.config, r#"{"cmd":"x"}"#);
@@ -353,7 +354,11 @@ mod tests {
 
     #[test]
     fn names_are_one_to_a_hundred_characters() {
-        assert!(input(&"é".repeat(100), "http", json!({})).validate().is_ok());
+        assert!(
+            input(&"é".repeat(100), "http", json!({}))
+                .validate()
+                .is_ok()
+        );
         for bad in ["", "   ", &"a".repeat(101)] {
             let err = input(bad, "http", json!({})).validate().unwrap_err();
             assert_eq!(field_of(err), "name", "{bad:?}");
@@ -363,7 +368,10 @@ mod tests {
     #[test]
     fn unknown_transport_and_status_name_their_field() {
         let err = input("a", "pigeon", json!({})).validate().unwrap_err();
-        assert_eq!(err.to_string(), r#"transport: "pigeon" is not one of stdio, http, sse"#);
+        assert_eq!(
+            err.to_string(),
+            r#"transport: "pigeon" is not one of stdio, http, sse"#
+        );
         let mut i = input("a", "http", json!({}));
         i.status = Some("asleep".into());
         assert_eq!(field_of(i.validate().unwrap_err()), "status");

@@ -14,7 +14,9 @@
 use std::{num::NonZeroU32, time::Duration};
 
 use governor::{
-    RateLimiter, clock::{Clock, DefaultClock}, middleware::StateInformationMiddleware,
+    RateLimiter,
+    clock::{Clock, DefaultClock},
+    middleware::StateInformationMiddleware,
     state::keyed::DefaultKeyedStateStore,
 };
 
@@ -114,9 +116,27 @@ mod tests {
 
     #[test]
     fn tiers_follow_the_architecture() {
-        assert_eq!(Tier::Standard.limit(), TierLimit { requests_per_minute: 100, burst: 17 });
-        assert_eq!(Tier::Premium.limit(), TierLimit { requests_per_minute: 1000, burst: 167 });
-        assert_eq!(Tier::Api.limit(), TierLimit { requests_per_minute: 10_000, burst: 1667 });
+        assert_eq!(
+            Tier::Standard.limit(),
+            TierLimit {
+                requests_per_minute: 100,
+                burst: 17
+            }
+        );
+        assert_eq!(
+            Tier::Premium.limit(),
+            TierLimit {
+                requests_per_minute: 1000,
+                burst: 167
+            }
+        );
+        assert_eq!(
+            Tier::Api.limit(),
+            TierLimit {
+                requests_per_minute: 10_000,
+                burst: 1667
+            }
+        );
     }
 
     #[test]
@@ -134,6 +154,9 @@ mod tests {
             }
             other => panic!("expected a limit, got {other:?}"),
         }
-        assert!(matches!(limits.check(2, Tier::Standard), Decision::Allowed { .. }));
+        assert!(matches!(
+            limits.check(2, Tier::Standard),
+            Decision::Allowed { .. }
+        ));
     }
 }

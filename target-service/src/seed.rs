@@ -75,8 +75,12 @@ pub async fn seed(db: &Db, size: SeedSize) -> Result<()> {
         let mut insert = sqlx::query_as::<_, (i64, i64, String)>(&sql);
         for &(user, j) in chunk {
             let transport = [Transport::Stdio, Transport::Http, Transport::Sse][j as usize % 3];
-            let status = [Status::Running, Status::Stopped, Status::Running, Status::Error]
-                [j as usize % 4];
+            let status = [
+                Status::Running,
+                Status::Stopped,
+                Status::Running,
+                Status::Error,
+            ][j as usize % 4];
             insert = insert
                 .bind(i64::from(user))
                 .bind(format!("demo-server-{j}"))

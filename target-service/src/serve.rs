@@ -110,7 +110,10 @@ impl RunningService {
                 Ok(joined) => joined.context("server task")?.context("serving")?,
                 Err(_) => {
                     server.abort();
-                    tracing::warn!(?drain, "requests still running after the drain timeout were cut");
+                    tracing::warn!(
+                        ?drain,
+                        "requests still running after the drain timeout were cut"
+                    );
                 }
             }
         }

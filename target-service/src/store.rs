@@ -146,7 +146,10 @@ pub async fn list_servers(
         .bind(prefix)
         .fetch_one(&db.read)
         .await?;
-    let servers = rows.into_iter().map(Server::try_from).collect::<Result<_>>()?;
+    let servers = rows
+        .into_iter()
+        .map(Server::try_from)
+        .collect::<Result<_>>()?;
     Ok((servers, total))
 }
 

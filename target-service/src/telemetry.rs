@@ -68,13 +68,41 @@ impl Telemetry {
             .expect("the latency buckets are not empty")
             .build_recorder();
         for (name, unit, help) in [
-            ("http_requests_total", Unit::Count, "HTTP requests answered, by route, method and status."),
-            ("http_request_duration_seconds", Unit::Seconds, "Time from request to response head, by route and method."),
-            ("cache_hits_total", Unit::Count, "Response-cache lookups answered by a layer (l4 in-process, l3 Redis)."),
-            ("cache_misses_total", Unit::Count, "Response-cache lookups a layer could not answer."),
-            ("db_pool_connections", Unit::Count, "Database connections by state (in_use, idle)."),
-            ("db_pool_max_connections", Unit::Count, "Most database connections the pools may open."),
-            ("redis_errors_total", Unit::Count, "Redis commands that failed; the request was served without Redis."),
+            (
+                "http_requests_total",
+                Unit::Count,
+                "HTTP requests answered, by route, method and status.",
+            ),
+            (
+                "http_request_duration_seconds",
+                Unit::Seconds,
+                "Time from request to response head, by route and method.",
+            ),
+            (
+                "cache_hits_total",
+                Unit::Count,
+                "Response-cache lookups answered by a layer (l4 in-process, l3 Redis).",
+            ),
+            (
+                "cache_misses_total",
+                Unit::Count,
+                "Response-cache lookups a layer could not answer.",
+            ),
+            (
+                "db_pool_connections",
+                Unit::Count,
+                "Database connections by state (in_use, idle).",
+            ),
+            (
+                "db_pool_max_connections",
+                Unit::Count,
+                "Most database connections the pools may open.",
+            ),
+            (
+                "redis_errors_total",
+                Unit::Count,
+                "Redis commands that failed; the request was served without Redis.",
+            ),
         ] {
             recorder.describe_counter(name.into(), Some(unit), help.into());
         }

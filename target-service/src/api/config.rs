@@ -6,7 +6,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
-    api::{json_headers, servers::{PER_PAGE_DEFAULT, PER_PAGE_MAX}, to_json_bytes},
+    api::{
+        json_headers,
+        servers::{PER_PAGE_DEFAULT, PER_PAGE_MAX},
+        to_json_bytes,
+    },
     cache::keys,
     error::Result,
     model::METRIC_BATCH_MAX,
@@ -49,7 +53,10 @@ pub async fn public_config(State(state): State<AppState>) -> Result<impl IntoRes
             to_json_bytes(&PublicConfig {
                 tiers: Tier::ALL
                     .into_iter()
-                    .map(|t| TierInfo { name: t.as_str(), limit: t.limit() })
+                    .map(|t| TierInfo {
+                        name: t.as_str(),
+                        limit: t.limit(),
+                    })
                     .collect(),
                 pagination: Pagination {
                     default_per_page: PER_PAGE_DEFAULT,
@@ -59,5 +66,8 @@ pub async fn public_config(State(state): State<AppState>) -> Result<impl IntoRes
             })
         })
         .await?;
-    Ok((json_headers(HeaderValue::from_static("private, max-age=3600")), bytes))
+    Ok((
+        json_headers(HeaderValue::from_static("private, max-age=3600")),
+        bytes,
+    ))
 }

@@ -50,14 +50,21 @@ pub async fn ready(State(state): State<AppState>) -> Result<(StatusCode, Json<Re
         down.push("redis");
     }
     if !down.is_empty() {
-        return Err(Error::Unavailable(format!("not ready: {} down", down.join(" and "))));
+        return Err(Error::Unavailable(format!(
+            "not ready: {} down",
+            down.join(" and ")
+        )));
     }
     Ok((
         StatusCode::OK,
         Json(Readiness {
             status: "ready",
             database: "up",
-            redis: if redis.is_some() { "up" } else { "not configured" },
+            redis: if redis.is_some() {
+                "up"
+            } else {
+                "not configured"
+            },
         }),
     ))
 }

@@ -69,7 +69,9 @@ impl TryFrom<MetricsParams> for MetricsRequest {
                 .parse::<i64>()
                 .ok()
                 .filter(|n| (1..=SERIES_MAX).contains(n))
-                .ok_or_else(|| Error::BadRequest(format!("limit must be 1 to {SERIES_MAX}, not {t:?}")))?,
+                .ok_or_else(|| {
+                    Error::BadRequest(format!("limit must be 1 to {SERIES_MAX}, not {t:?}"))
+                })?,
         };
         Ok(Self {
             // An id that is not a number names no server of the caller's.
@@ -123,9 +125,15 @@ pub async fn read_metrics(
             let metric_type = request.metric_type.as_deref();
             let bytes = state
                 .cache
-                .get_or_load(&keys::metrics(server_id, metric_type), keys::METRICS_TTL, || async {
-                    to_json_bytes(&store::server_series(&state.db, server_id, metric_type).await?)
-                })
+                .get_or_load(
+                    &keys::metrics(server_id, metric_type),
+                    keys::METRICS_TTL,
+                    || async {
+                        to_json_bytes(
+                            &store::server_series(&state.db, server_id, metric_type).await?,
+                        )
+                    },
+                )
                 .await?;
             let series: Vec<StoredPoint> =
                 serde_json::from_slice(&bytes).map_err(anyhow::Error::from)?;
@@ -142,7 +150,10 @@ pub async fn read_metrics(
                 .collect()
         }
     };
-    Ok(([(header::CACHE_CONTROL, PRIVATE_REVALIDATE)], Json(MetricSeries { items })))
+    Ok((
+        [(header::CACHE_CONTROL, PRIVATE_REVALIDATE)],
+        Json(MetricSeries { items }),
+    ))
 }
 
 /// Ingests up to 1000 points in one statement.

@@ -31,12 +31,17 @@ pub fn api_router(state: AppState) -> Router<AppState> {
 /// Response header pair for JSON bytes produced elsewhere (the caches).
 pub fn json_headers(cache_control: HeaderValue) -> [(header::HeaderName, HeaderValue); 2] {
     [
-        (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ),
         (header::CACHE_CONTROL, cache_control),
     ]
 }
 
 /// Serializes a response body once, so it can be cached as bytes.
 pub fn to_json_bytes<T: serde::Serialize>(value: &T) -> crate::error::Result<bytes::Bytes> {
-    Ok(serde_json::to_vec(value).map_err(anyhow::Error::from)?.into())
+    Ok(serde_json::to_vec(value)
+        .map_err(anyhow::Error::from)?
+        .into())
 }

@@ -63,11 +63,11 @@ impl TryFrom<ListParams> for ListRequest {
         let number = |name: &str, text: Option<String>, default: u32| -> Result<u32> {
             match text {
                 None => Ok(default),
-                Some(t) => t
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .ok_or_else(|| Error::BadRequest(format!("{name} must be a whole number of at least 1, not {t:?}"))),
+                Some(t) => t.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    Error::BadRequest(format!(
+                        "{name} must be a whole number of at least 1, not {t:?}"
+                    ))
+                }),
             }
         };
         let page = number("page", params.page, 1)?;
@@ -82,7 +82,11 @@ impl TryFrom<ListParams> for ListRequest {
             page,
             per_page,
             filter: ServerFilter {
-                status: params.status.map(|s| Status::parse("status", &s)).transpose().map_err(bad_query)?,
+                status: params
+                    .status
+                    .map(|s| Status::parse("status", &s))
+                    .transpose()
+                    .map_err(bad_query)?,
                 transport: params
                     .transport
                     .map(|t| Transport::parse("transport", &t))
@@ -113,17 +117,28 @@ pub async fn list_servers(
     }
     let bytes = state
         .cache
-        .server_page(user.id, request.page, request.per_page, &request.filter, || async {
-            let (items, total) =
-                store::list_servers(&state.db, user.id, &request.filter, request.page, request.per_page)
-                    .await?;
-            to_json_bytes(&ServerPage {
-                items,
-                page: request.page,
-                per_page: request.per_page,
-                total,
-            })
-        })
+        .server_page(
+            user.id,
+            request.page,
+            request.per_page,
+            &request.filter,
+            || async {
+                let (items, total) = store::list_servers(
+                    &state.db,
+                    user.id,
+                    &request.filter,
+                    request.page,
+                    request.per_page,
+                )
+                .await?;
+                to_json_bytes(&ServerPage {
+                    items,
+                    page: request.page,
+                    per_page: request.per_page,
+                    total,
+                })
+            },
+        )
         .await?;
     Ok((json_headers(PRIVATE_REVALIDATE), bytes))
 }
@@ -148,7 +163,10 @@ pub async fn create_server(
         .map_err(anyhow::Error::from)?;
     Ok((
         StatusCode::CREATED,
-        [(header::LOCATION, location), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        [
+            (header::LOCATION, location),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
         Json(server),
     ))
 }
@@ -189,7 +207,10 @@ pub async fn update_server(
     let patch = input.validate()?;
     let server = store::update_server(&state.db, user.id, id, &patch).await?;
     state.cache.invalidate_lists(user.id).await;
-    Ok(([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Json(server)))
+    Ok((
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Json(server),
+    ))
 }
 
 /// Deletes one of the caller's servers and its metrics.
@@ -226,7 +247,10 @@ mod tests {
         let err = ListRequest::try_from(params(None, Some("1001"))).unwrap_err();
         assert_eq!(err.to_string(), "per_page is 1001; the maximum is 1000");
         for bad in ["0", "-1", "x"] {
-            assert!(ListRequest::try_from(params(Some(bad), None)).is_err(), "{bad}");
+            assert!(
+                ListRequest::try_from(params(Some(bad), None)).is_err(),
+                "{bad}"
+            );
         }
     }
 }

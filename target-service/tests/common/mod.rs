@@ -59,11 +59,13 @@ pub fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| REDIS_URL.to_owned())
 }
 
-/// A fresh PostgreSQL database, dropped by [`TestDb::drop_database`].
+/// A fresh PostgreSQL database, dropped by [`TestDb::drop_database`], or
+/// when the value is dropped (as when a test panics).
 #[derive(Debug)]
 pub struct TestDb {
     pub url: String,
     name: String,
+    dropped: bool,
 }
 
 impl TestDb {
@@ -79,15 +81,40 @@ impl TestDb {
         Self {
             url: format!("{base}/{name}"),
             name,
+            dropped: false,
         }
     }
 
-    pub async fn drop_database(self) {
-        let mut conn = sqlx_connect(&postgres_admin_url()).await;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
-            .execute(&mut conn)
-            .await
-            .expect("drop test database");
+    pub async fn drop_database(mut self) {
+        drop_database(&self.name).await;
+        self.dropped = true;
+    }
+}
+
+async fn drop_database(name: &str) {
+    let mut conn = sqlx_connect(&postgres_admin_url()).await;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .expect("drop test database");
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if self.dropped {
+            return;
+        }
+        // A panicking test never reaches `drop_database`; clean up from a
+        // thread of its own, since this may run inside a runtime.
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(drop_database(&name));
+        })
+        .join();
     }
 }
 
@@ -118,21 +145,32 @@ pub struct Harness {
     pub state: AppState,
     pub router: Router,
     db: Option<TestDb>,
+    /// The SQLite file's directory, named so that siblings share the file.
+    _sqlite_dir: Option<tempfile::TempDir>,
 }
 
 impl Harness {
     /// A seeded service on `backend`, with `config` for the rest.
     pub async fn start(backend: Backend, mut config: Config) -> Self {
-        let db = match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(TestDb::create().await),
+        let (db, sqlite_dir) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                config.database_url =
+                    Some(format!("sqlite://{}", dir.path().join("test.db").display()));
+                (None, Some(dir))
+            }
+            Backend::Postgres => {
+                let db = TestDb::create().await;
+                config.database_url = Some(db.url.clone());
+                (Some(db), None)
+            }
         };
-        config.database_url = db.as_ref().map(|d| d.url.clone());
         let state = build_state(config).await.expect("service state");
         Self {
             router: app(state.clone()),
             state,
             db,
+            _sqlite_dir: sqlite_dir,
         }
     }
 
@@ -160,12 +198,18 @@ impl Harness {
     }
 
     pub async fn send(&self, method: Method, path: &str, key: &str, body: Value) -> Reply {
-        self.call(request(method, path, Some(key), Some(body))).await
+        self.call(request(method, path, Some(key), Some(body)))
+            .await
     }
 }
 
 /// A request with an optional key and JSON body.
-pub fn request(method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> Request<Body> {
+pub fn request(
+    method: Method,
+    path: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> Request<Body> {
     let mut builder = Request::builder().method(method).uri(path);
     if let Some(key) = key {
         builder = builder.header(header::AUTHORIZATION, format!("Bearer {key}"));
