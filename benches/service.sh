@@ -56,13 +56,13 @@ wait_for "$base/health"
 curl -fs -o /dev/null -H 'Authorization: Bearer demo-key-21' "$base/api/v1/servers/$((20 * SERVERS_PER_USER + 1))" \
     || { echo "seeded ids are not where api.lua expects them" >&2; exit 1; }
 
-# endpoint  method+path             §7: p50 p95 p99 (ms)  rps
+# endpoint method path                §7: p50 p95 p99 (ms)  rps
 rows=(
-    "health  GET__/health               5   10  15   10000"
-    "list    GET__/api/v1/servers       50  150 300  5000"
-    "create  POST_/api/v1/servers       100 250 500  1000"
-    "get     GET__/api/v1/servers/:id   30  80  150  8000"
-    "metrics GET__/api/v1/metrics       40  100 200  6000"
+    "health  GET /health                5   10  15   10000"
+    "list    GET /api/v1/servers       50  150 300  5000"
+    "create  POST /api/v1/servers       100 250 500  1000"
+    "get     GET /api/v1/servers/:id   30  80  150  8000"
+    "metrics GET /api/v1/metrics       40  100 200  6000"
 )
 
 run_wrk() { # ENDPOINT URL
@@ -76,7 +76,7 @@ ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
 
 printf '\n%-26s %9s %9s %9s %9s %7s | %-22s %s\n' endpoint rps p50_ms p95_ms p99_ms errors "§7 p95/p99 ms, rps" verdict
 for row in "${rows[@]}"; do
-    read -r name route _p50 p95 p99 rps_goal <<<"$row"
+    read -r name method path _p50 p95 p99 rps_goal <<<"$row"
     result="$(run_wrk "$name" "$base")"
     rps="$(field rps "$result")"
     m95="$(field p95_us "$result")"
@@ -86,7 +86,7 @@ for row in "${rows[@]}"; do
     if [ "$rps" -lt "$rps_goal" ] || [ "$m95" -gt $((p95 * 1000)) ] || [ "$m99" -gt $((p99 * 1000)) ] || [ "$errors" -gt 0 ]; then
         verdict=MISSED
     fi
-    printf '%-26s %9s %9s %9s %9s %7s | %-22s %s\n' "${route/__/ }" "$rps" "$(ms "$(field p50_us "$result")")" \
+    printf '%-26s %9s %9s %9s %9s %7s | %-22s %s\n' "$method $path" "$rps" "$(ms "$(field p50_us "$result")")" \
         "$(ms "$m95")" "$(ms "$m99")" "$errors" "$p95/$p99, $rps_goal" "$verdict"
 done
 

@@ -103,7 +103,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<User> {
         .keys
         .try_get_with_by_ref(&key_hash, lookup(state, &key_hash))
         .await
-        .map_err(|e| std::sync::Arc::try_unwrap(e).unwrap_or(Error::Unauthorized))
+        .map_err(Error::from_shared)
 }
 
 async fn lookup(state: &AppState, key_hash: &str) -> Result<User> {

@@ -5,7 +5,8 @@
 //!   entries, TTL at most 60 s. Concurrent misses for one key are coalesced
 //!   by moka, so a cold key is fetched once however many requests want it.
 //! * **L3** is Redis, when configured, with the key patterns and TTLs of §1
-//!   (see [`keys`]). Every Redis key and channel carries a configurable prefix.
+//!   (see [`keys`]), plus one for single servers, which the metrics routes
+//!   also use to check ownership without a query. Every Redis key and channel carries a configurable prefix.
 //!
 //! **Invalidation without scans.** A user's list pages are keyed by a hash
 //! that includes that user's *generation*, a counter in Redis bumped by every
@@ -55,6 +56,10 @@ pub mod keys {
 
     /// `api:servers:list:{user_id}:{page}:{filters_hash}`.
     pub const LIST_TTL: Duration = Duration::from_secs(5 * 60);
+    /// `api:servers:item:{user_id}:{server_id}`: one server, scoped by its
+    /// owner so that another user's id can never hit it. Not in §1's list;
+    /// it follows the list pattern and TTL.
+    pub const SERVER_TTL: Duration = Duration::from_secs(5 * 60);
     /// `session:{session_id}`; the session id is the hash of the API key.
     pub const SESSION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
     /// `metrics:{server_id}:{metric_type}`.
@@ -64,6 +69,10 @@ pub mod keys {
 
     pub fn list(user_id: i64, page: u32, filters_hash: &str) -> String {
         format!("api:servers:list:{user_id}:{page}:{filters_hash}")
+    }
+
+    pub fn server(user_id: i64, server_id: i64) -> String {
+        format!("api:servers:item:{user_id}:{server_id}")
     }
 
     pub fn session(key_hash: &str) -> String {
@@ -237,9 +246,7 @@ impl Cache {
             .l4
             .try_get_with_by_ref(l4_key, init)
             .await
-            .map_err(|shared: Arc<Error>| {
-                Arc::try_unwrap(shared).unwrap_or_else(|e| Error::Internal(anyhow::anyhow!("{e}")))
-            })
+            .map_err(Error::from_shared)
     }
 
     /// One page of a user's server list, through both layers.

@@ -73,6 +73,29 @@ impl Error {
         }
     }
 
+    /// The error a coalesced cache load failed with, for one of the
+    /// requests that waited on it (they share one `Arc`).
+    pub fn from_shared(shared: std::sync::Arc<Error>) -> Self {
+        std::sync::Arc::try_unwrap(shared).unwrap_or_else(|shared| match &*shared {
+            Self::BadRequest(m) => Self::BadRequest(m.clone()),
+            Self::Validation { field, message } => Self::Validation {
+                field,
+                message: message.clone(),
+            },
+            Self::Unauthorized => Self::Unauthorized,
+            Self::NotFound(what) => Self::NotFound(what),
+            Self::Conflict(m) => Self::Conflict(m.clone()),
+            Self::PayloadTooLarge => Self::PayloadTooLarge,
+            Self::RateLimited { retry_after_secs } => Self::RateLimited {
+                retry_after_secs: *retry_after_secs,
+            },
+            Self::Timeout => Self::Timeout,
+            Self::Unavailable(m) => Self::Unavailable(m.clone()),
+            Self::Database(e) => Self::Internal(anyhow::anyhow!("database: {e}")),
+            Self::Internal(e) => Self::Internal(anyhow::anyhow!("{e:#}")),
+        })
+    }
+
     fn code(&self) -> &'static str {
         match self {
             Self::BadRequest(_) => "bad_request",

@@ -165,17 +165,6 @@ pub async fn get_server(db: &Db, user_id: i64, id: i64) -> Result<Server> {
     .try_into()
 }
 
-pub async fn server_is_owned(db: &Db, user_id: i64, id: i64) -> Result<bool> {
-    Ok(
-        sqlx::query_as::<_, (i64,)>("SELECT id FROM servers WHERE id = $1 AND user_id = $2")
-            .bind(id)
-            .bind(user_id)
-            .fetch_optional(&db.read)
-            .await?
-            .is_some(),
-    )
-}
-
 pub async fn create_server(db: &Db, user_id: i64, new: &NewServer) -> Result<Server> {
     let now = now_ms();
     sqlx::query_as::<_, ServerRow>(&format!(

@@ -296,6 +296,11 @@ async fn get_patch_delete_one_server(backend: Backend) {
     assert_eq!(patched["status"], "error");
     assert_eq!(patched["config"], json!({"v": 2}));
     assert_eq!(patched["name"], server["name"], "untouched fields stay");
+    assert_eq!(
+        h.get(&path, Some(API_KEY_A)).await.expect(200).json(),
+        patched,
+        "the cached server was invalidated"
+    );
     h.send(
         Method::PATCH,
         &path,

@@ -184,6 +184,11 @@ async fn two_instances_on_one_redis_stay_coherent(backend: Backend) {
     let server_id = before["items"][0]["id"].as_i64().unwrap();
     let series_path = format!("/api/v1/metrics?server_id={server_id}&metric_type=cpu&limit=1");
     let series_before = b_get(series_path.clone()).await.expect(200).json();
+    let server_path = format!("/api/v1/servers/{server_id}");
+    assert_eq!(
+        b_get(server_path.clone()).await.expect(200).json()["status"],
+        before["items"][0]["status"]
+    );
 
     a.send(
         Method::POST,
@@ -197,14 +202,24 @@ async fn two_instances_on_one_redis_stay_coherent(backend: Backend) {
     a.send(Method::POST, "/api/v1/metrics", API_KEY_A, point)
         .await
         .expect(201);
+    a.send(
+        Method::PATCH,
+        &server_path,
+        API_KEY_A,
+        json!({"status": "starting"}),
+    )
+    .await
+    .expect(200);
 
     // Invalidation travels over pub/sub: give it a moment, far less than the TTL.
     let mut seen = None;
     for _ in 0..50 {
         let list = b_get("/api/v1/servers".into()).await.json();
         let series = b_get(series_path.clone()).await.json();
+        let server = b_get(server_path.clone()).await.json();
         if list["total"].as_i64() == before["total"].as_i64().map(|t| t + 1)
             && series["items"][0]["value"] == 12345.0
+            && server["status"] == "starting"
         {
             seen = Some((list, series));
             break;

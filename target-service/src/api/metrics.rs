@@ -19,7 +19,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::{
-    api::{PRIVATE_REVALIDATE, to_json_bytes},
+    api::{PRIVATE_REVALIDATE, servers::cached_server, to_json_bytes},
     cache::keys,
     error::{Error, Json, Result},
     model::{
@@ -119,9 +119,8 @@ pub async fn read_metrics(
             .await?
         }
         Some(server_id) => {
-            if !store::server_is_owned(&state.db, user.id, server_id).await? {
-                return Err(Error::NotFound("server"));
-            }
+            // Ownership first, from the (cached) server itself.
+            cached_server(&state, user.id, server_id).await?;
             let metric_type = request.metric_type.as_deref();
             let bytes = state
                 .cache

@@ -13,6 +13,7 @@ use utoipa::IntoParams;
 
 use crate::{
     api::{PRIVATE_REVALIDATE, json_headers, to_json_bytes},
+    cache::keys,
     error::{Error, Json, Result},
     model::{NewServerInput, Server, ServerPage, ServerPatchInput, Status, Transport},
     state::AppState,
@@ -184,8 +185,19 @@ pub async fn get_server(
     Extension(user): Extension<User>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse> {
-    let server = store::get_server(&state.db, user.id, server_id(&id)?).await?;
-    Ok(([(header::CACHE_CONTROL, PRIVATE_REVALIDATE)], Json(server)))
+    let bytes = cached_server(&state, user.id, server_id(&id)?).await?;
+    Ok((json_headers(PRIVATE_REVALIDATE), bytes))
+}
+
+/// One of `user_id`'s servers as JSON, through both cache layers; a 404
+/// when it is not theirs (misses are not cached).
+pub async fn cached_server(state: &AppState, user_id: i64, id: i64) -> Result<bytes::Bytes> {
+    state
+        .cache
+        .get_or_load(&keys::server(user_id, id), keys::SERVER_TTL, || async {
+            to_json_bytes(&store::get_server(&state.db, user_id, id).await?)
+        })
+        .await
 }
 
 /// Changes some fields of one of the caller's servers.
@@ -206,6 +218,10 @@ pub async fn update_server(
     let id = server_id(&id)?;
     let patch = input.validate()?;
     let server = store::update_server(&state.db, user.id, id, &patch).await?;
+    state
+        .cache
+        .invalidate_keys(&[keys::server(user.id, id)])
+        .await;
     state.cache.invalidate_lists(user.id).await;
     Ok((
         [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
@@ -221,7 +237,12 @@ pub async fn delete_server(
     Extension(user): Extension<User>,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    store::delete_server(&state.db, user.id, server_id(&id)?).await?;
+    let id = server_id(&id)?;
+    store::delete_server(&state.db, user.id, id).await?;
+    state
+        .cache
+        .invalidate_keys(&[keys::server(user.id, id)])
+        .await;
     state.cache.invalidate_lists(user.id).await;
     Ok(StatusCode::NO_CONTENT)
 }
