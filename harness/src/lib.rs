@@ -1,6 +1,6 @@
-//! loadgate: scenario → plan → run → results → verdict.
+//! loadgate: scenario → plan → goose run → recorder → results → verdict.
 //!
-//! This crate's first layer turns a scenario file into a validated [`Plan`],
+//! The first layer turns a scenario file into a validated [`Plan`],
 //! knowing nothing of goose or HTTP clients so it can be tested (and fuzzed)
 //! alone:
 //!
@@ -12,17 +12,115 @@
 //! * [`duration`]: human durations (`30s`, `1h30m`, `250ms`);
 //! * [`template`]: `{{ ... }}` placeholders compiled for cheap rendering;
 //! * [`scenario_error`]: `file:line:column: path: message` errors with hints.
+//!
+//! The run layer drives the plan on goose and records it:
+//!
+//! * [`attack`]: the plan as a goose attack (users, stages, think time);
+//! * [`user`]: one virtual user: render, send, check, capture, record;
+//! * [`exchange`]: the one seam through which requests reach the network;
+//! * [`recorder`]: HDR histograms (µs) per request name and per second;
+//! * [`assemble`] and [`budget`]: the results file and its verdicts;
+//! * [`run`], [`progress`], [`verdict`], [`cli`]: the `loadgate` commands.
 
+pub mod assemble;
+pub mod attack;
+pub mod budget;
+pub mod cli;
 pub mod duration;
+pub mod exchange;
 pub mod overrides;
 pub mod plan;
+pub mod progress;
+pub mod recorder;
 pub mod resolve;
+pub mod run;
 pub mod scenario;
 pub mod scenario_error;
 pub mod source_map;
 pub mod template;
+pub mod user;
+pub mod verdict;
 
 pub use plan::Plan;
 pub use resolve::{load_plan, parse_plan};
 pub use scenario_error::{ScenarioError, ScenarioErrors};
 pub use template::Vars;
+
+use cli::{Cli, Command, Exit};
+
+/// Runs one `loadgate` command to its exit code; `main` only parses and exits.
+pub async fn execute(cli: Cli) -> Exit {
+    init_logging();
+    match cli.command {
+        Command::Run(args) => match run::run(&args).await {
+            Ok(output) => {
+                run::print_summary(&output);
+                output.exit
+            }
+            Err(run::RunError::BadInput(message)) => {
+                eprintln!("{message}");
+                Exit::BadInput
+            }
+            Err(run::RunError::Failed(e)) => {
+                eprintln!("error: {e:#}");
+                Exit::Unreachable
+            }
+        },
+        Command::Validate(args) => validate(&args.scenarios),
+        Command::Serve(args) => serve(args.config).await,
+    }
+}
+
+/// `loadgate validate`: every error of every file, then the exit code.
+fn validate(paths: &[std::path::PathBuf]) -> Exit {
+    let mut exit = Exit::Success;
+    for path in paths {
+        match load_plan(path, &Vars::new().with_env()) {
+            Ok(plan) => println!(
+                "{}: ok ({} stages, {}, peak {} users)",
+                path.display(),
+                plan.stages().len(),
+                duration::format_duration(plan.total_duration()),
+                plan.peak_users()
+            ),
+            Err(errors) => {
+                eprint!("{errors}");
+                exit = Exit::BadInput;
+            }
+        }
+    }
+    exit
+}
+
+/// `loadgate serve`: the reference service until Ctrl-C or SIGTERM.
+async fn serve(config: target_service::Config) -> Exit {
+    let service = match target_service::start(config).await {
+        Ok(service) => service,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Exit::BadInput;
+        }
+    };
+    eprintln!(
+        "serving on {}; Ctrl-C or SIGTERM drains and stops",
+        service.base_url()
+    );
+    target_service::serve::shutdown_signal().await;
+    match service.shutdown().await {
+        Ok(()) => Exit::Success,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Exit::BadInput
+        }
+    }
+}
+
+/// Warnings and errors to stderr; `RUST_LOG` overrides.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

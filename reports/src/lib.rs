@@ -4,10 +4,26 @@
 //!   atomically; the seam between running a scenario and reporting on it.
 //! * [`histogram`]: latency histograms (µs) and their base64 V2 form.
 //! * [`hlog`]: the run as an HdrHistogram interval log.
+//! * [`report::render_all`]: every report of a run into a directory:
+//!   [`render_html`] (`report.html`, self-contained), [`charts`] (the same
+//!   charts as PNG), [`junit`] (`junit.xml`, one testcase per budget) and
+//!   [`markdown`] (`summary.md`, for CI step summaries).
 //!
 //! This crate knows nothing of goose or of the reference service: anything
 //! that can fill in a [`results::Results`] can be reported on.
 
+pub mod budget_table;
+pub mod charts;
+pub mod downsample;
+mod escape;
 pub mod histogram;
 pub mod hlog;
+pub mod junit;
+pub mod markdown;
+pub mod render_html;
+pub mod report;
 pub mod results;
+pub mod spectrum;
+pub mod units;
+
+pub use report::{RenderError, Rendered, render_all};

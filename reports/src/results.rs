@@ -408,6 +408,15 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> 
         .unwrap_or(Path::new("."));
     let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
     file.write_all(bytes).map_err(io)?;
+    // A temporary file is private (0600); results are for whoever can read
+    // the directory.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o644))
+            .map_err(io)?;
+    }
     file.as_file().sync_all().map_err(io)?;
     file.persist(path).map_err(|e| io(e.error))?;
     Ok(())

@@ -1,0 +1,145 @@
+//! Turns a [`Recording`] and what is known about the run into the results
+//! file's [`Results`], judging the budgets on the way.
+
+use std::time::{Duration, SystemTime};
+
+use reports::{
+    histogram,
+    results::{
+        EndpointStats, Environment, LatencySummary, Overrides, RESULTS_FORMAT, RESULTS_VERSION,
+        Results, RunInfo, RunStatus, ScenarioRun, StageRun, Tool, Verdict, Window,
+    },
+};
+
+use crate::{
+    budget,
+    plan::Plan,
+    recorder::{JudgedSpans, NameStats, Recording, Tally},
+};
+
+/// What the results record besides the measurements.
+#[derive(Debug, Clone)]
+pub struct RunMeta {
+    pub started_at: SystemTime,
+    /// The scenario file as given.
+    pub scenario_file: String,
+    pub overrides: Overrides,
+    pub target: String,
+    pub in_process_target: bool,
+    pub status: RunStatus,
+    pub stop_reason: Option<String>,
+}
+
+/// Which spans of the run budgets judge: the stages named in
+/// `budgets.during`, or (empty) the whole run.
+pub fn judged_spans(plan: &Plan) -> JudgedSpans {
+    let Some(during) = &plan.budgets().during else {
+        return JudgedSpans::default();
+    };
+    JudgedSpans(
+        plan.timeline()
+            .iter()
+            .filter(|span| span.name.as_ref().is_some_and(|n| during.contains(n)))
+            .map(|span| (micros(span.start), micros(span.end)))
+            .collect(),
+    )
+}
+
+pub fn assemble(plan: &Plan, recording: &Recording, meta: RunMeta) -> Results {
+    let run_us = micros(recording.run_duration);
+    let judged_us = recording.judged.duration_within(run_us);
+    let endpoint = |name: &str, stats: &NameStats| EndpointStats {
+        name: name.to_owned(),
+        all: window(&stats.all, run_us),
+        judged: (!recording.judged.is_whole_run()).then(|| window(&stats.judged, judged_us)),
+        status_codes: stats.status_codes.clone(),
+    };
+    let overall = endpoint("overall", &recording.overall);
+    let requests: Vec<EndpointStats> = recording
+        .names
+        .iter()
+        .zip(&recording.per_name)
+        .map(|(name, stats)| endpoint(name, stats))
+        .collect();
+    let budgets = budget::judge(plan.budgets(), |name| match name {
+        None => Some(overall.judged_window()),
+        Some(name) => requests
+            .iter()
+            .find(|r| r.name == name)
+            .map(EndpointStats::judged_window),
+    });
+    Results {
+        format: RESULTS_FORMAT.to_owned(),
+        version: RESULTS_VERSION,
+        tool: Tool {
+            name: "loadgate".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        },
+        run: RunInfo {
+            started_at: humantime::format_rfc3339_millis(meta.started_at).to_string(),
+            duration_ms: u64::try_from(recording.run_duration.as_millis()).unwrap_or(u64::MAX),
+            status: meta.status,
+            stop_reason: meta.stop_reason,
+        },
+        scenario: ScenarioRun {
+            name: plan.name().to_owned(),
+            description: Some(plan.description().to_owned()).filter(|d| !d.is_empty()),
+            file: meta.scenario_file,
+            source: plan.source().to_owned(),
+            overrides: meta.overrides,
+            stages: plan
+                .timeline()
+                .into_iter()
+                .map(|span| StageRun {
+                    name: span.name,
+                    start_ms: millis(span.start),
+                    end_ms: millis(span.end),
+                    from_users: span.from_users,
+                    to_users: span.to_users,
+                })
+                .collect(),
+            judged_stages: plan.budgets().during.clone().unwrap_or_default(),
+        },
+        environment: Environment {
+            target: meta.target,
+            in_process_target: meta.in_process_target,
+            cpu_count: std::thread::available_parallelism()
+                .map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX)),
+            os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+        },
+        verdict: Verdict::of(&budgets),
+        budgets,
+        overall,
+        requests,
+        series: recording.seconds.clone(),
+    }
+}
+
+fn window(tally: &Tally, duration_us: u64) -> Window {
+    let errors = tally.errors.total();
+    Window {
+        count: tally.count,
+        errors: tally.errors,
+        duration_ms: duration_us / 1000,
+        rps: if duration_us == 0 {
+            0.0
+        } else {
+            tally.count as f64 / (duration_us as f64 / 1e6)
+        },
+        error_rate: if tally.count == 0 {
+            0.0
+        } else {
+            errors as f64 / tally.count as f64
+        },
+        latency: LatencySummary::of(&tally.histogram),
+        histogram: histogram::encode(&tally.histogram),
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

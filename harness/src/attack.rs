@@ -1,0 +1,143 @@
+//! The plan on goose: goose launches and stops the users on the plan's
+//! stages (its test plan), waits the think time between iterations, and
+//! handles Ctrl-C; everything a user sends goes through [`crate::user`].
+//!
+//! Goose is configured in code (it never reads loadgate's argv) with its
+//! own metrics off: loadgate's recorder replaces them, so recording costs
+//! nothing net. Each request of the weighted mix and each flow is a goose
+//! transaction weighted by its share; setup is the `on_start` transaction.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
+};
+
+use goose::{
+    config::{GooseConfiguration, GooseDefault, GooseDefaultType},
+    prelude::*,
+};
+
+use crate::{
+    plan::{ThinkTime, Work},
+    recorder::Recorder,
+    user::{SharedContext, VirtualUser},
+};
+
+/// Goose's transaction weights are whole numbers; shares become parts per
+/// thousand (goose reduces them by their common divisor).
+const WEIGHT_SCALE: f64 = 1000.0;
+
+type TransactionFuture<'r> = Pin<Box<dyn Future<Output = TransactionResult> + Send + 'r>>;
+
+/// Builds the goose attack for `context.plan` against `target`.
+pub fn build(
+    context: &SharedContext,
+    recorder: &Recorder,
+    target: &str,
+) -> Result<GooseAttack, GooseError> {
+    let mut config = GooseConfiguration::default();
+    config.host = Some(target.to_owned());
+    config.quiet = 1;
+    config.no_print_metrics = true;
+    config.no_metrics = true;
+    config.no_telnet = true;
+    config.no_error_summary = true;
+    let mut attack = GooseAttack::initialize_with_config(config)?
+        .register_scenario(scenario(context, recorder)?)
+        .set_scheduler(GooseScheduler::Random);
+    attack = *attack.set_default(
+        GooseDefault::TestPlan,
+        context.plan.goose_test_plan().as_str(),
+    )?;
+    Ok(attack)
+}
+
+fn scenario(context: &SharedContext, recorder: &Recorder) -> Result<Scenario, GooseError> {
+    let users = recorder.users();
+    let mut scenario = Scenario::new("loadgate").register_transaction(
+        Transaction::new(start_user(context.clone(), recorder, users.clone()))
+            .set_name("setup")
+            .set_on_start(),
+    );
+    for (index, weighted) in context.plan.work().iter().enumerate() {
+        let weight = (weighted.share * WEIGHT_SCALE).round().max(1.0) as usize;
+        scenario = scenario.register_transaction(
+            Transaction::new(work(context.clone(), index))
+                .set_name(weighted.work.name())
+                .set_weight(weight)?,
+        );
+    }
+    scenario = scenario.register_transaction(
+        Transaction::new(stop_user(users))
+            .set_name("teardown")
+            .set_on_stop(),
+    );
+    match context.plan.think_time() {
+        ThinkTime::None => Ok(scenario),
+        ThinkTime::Fixed(pause) => scenario.set_wait_time(pause, pause),
+        ThinkTime::Uniform { min, max } => scenario.set_wait_time(min, max),
+    }
+}
+
+/// `on_start`: gives the user its state and runs its setup.
+fn start_user(
+    context: SharedContext,
+    recorder: &Recorder,
+    users: Arc<AtomicU32>,
+) -> goose::goose::TransactionFunction {
+    let sink = recorder.sink();
+    Arc::new(move |user: &mut GooseUser| -> TransactionFuture<'_> {
+        let context = context.clone();
+        let sink = sink.clone();
+        let users = users.clone();
+        Box::pin(async move {
+            users.fetch_add(1, Ordering::Relaxed);
+            let mut state = VirtualUser::new(&context, user.weighted_users_index, sink);
+            state.ensure_setup(&context).await;
+            user.set_session_data(state);
+            Ok(())
+        })
+    })
+}
+
+/// One iteration: the `index`th work item of the plan.
+fn work(context: SharedContext, index: usize) -> goose::goose::TransactionFunction {
+    Arc::new(move |user: &mut GooseUser| -> TransactionFuture<'_> {
+        let context = context.clone();
+        Box::pin(async move {
+            let Some(state) = user.get_session_data_mut::<VirtualUser>() else {
+                return Ok(());
+            };
+            if !state.ensure_setup(&context).await {
+                return Ok(());
+            }
+            match &context.plan.work()[index].work {
+                Work::Request(step) => {
+                    state.run_steps(&context, std::slice::from_ref(step)).await;
+                }
+                Work::Flow(flow) => {
+                    state.run_steps(&context, &flow.steps).await;
+                }
+            }
+            Ok(())
+        })
+    })
+}
+
+/// `on_stop`: hands over the user's last samples.
+fn stop_user(users: Arc<AtomicU32>) -> goose::goose::TransactionFunction {
+    Arc::new(move |user: &mut GooseUser| -> TransactionFuture<'_> {
+        let users = users.clone();
+        Box::pin(async move {
+            if let Some(state) = user.get_session_data_mut::<VirtualUser>() {
+                state.flush();
+            }
+            users.fetch_sub(1, Ordering::Relaxed);
+            Ok(())
+        })
+    })
+}

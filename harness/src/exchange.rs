@@ -1,0 +1,138 @@
+//! The one seam through which a request reaches the network: send a
+//! rendered request, get back the status, headers and whole body, timed
+//! from the send to the last byte.
+//!
+//! Everything above it (users, checks, the recorder, the reports) sees only
+//! [`Outgoing`] and [`Exchange`], so a leaner client (a per-user hyper
+//! connection, say) can replace this reqwest one without touching them.
+//! Goose's own request path is not used: it times to the first byte, and
+//! its bookkeeping is what loadgate's recorder replaces.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::scenario::Method;
+
+/// A request, rendered and ready to send.
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    pub method: Method,
+    /// A path below the target (`/api/v1/servers`) or an absolute URL.
+    pub path: &'a str,
+    pub headers: &'a [(String, String)],
+    pub body: Option<&'a str>,
+    pub timeout: Duration,
+}
+
+/// A complete response.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Why no complete response arrived.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    #[error("no complete response within {0:?}")]
+    Timeout(Duration),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A pooled HTTP client bound to one target.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    /// The target without a trailing slash.
+    base: String,
+}
+
+impl HttpClient {
+    /// `verify_certificates: false` is the scenario's `tls: {insecure: true}`.
+    pub fn new(base_url: &str, verify_certificates: bool) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .tls_danger_accept_invalid_certs(!verify_certificates)
+            .connect_timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("loadgate/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            client,
+            base: base_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// Sends `request` and reads the whole body; returns how long that took
+    /// whether it worked or not.
+    pub async fn send(&self, request: Outgoing<'_>) -> (Duration, Result<Exchange, SendError>) {
+        let url = if request.path.starts_with("http://") || request.path.starts_with("https://") {
+            request.path.to_owned()
+        } else {
+            format!("{}{}", self.base, request.path)
+        };
+        let method = reqwest::Method::from_bytes(request.method.as_str().as_bytes())
+            .expect("scenario methods are valid HTTP methods");
+        let mut builder = self.client.request(method, url).timeout(request.timeout);
+        for (name, value) in request.headers {
+            match (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                (Ok(name), Ok(value)) => builder = builder.header(name, value),
+                _ => {
+                    return (
+                        Duration::ZERO,
+                        Err(SendError::Other(format!(
+                            "invalid header {name}: {value:?}"
+                        ))),
+                    );
+                }
+            }
+        }
+        if let Some(body) = request.body {
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_owned());
+        }
+        let started = Instant::now();
+        let result = async {
+            let response = builder.send().await?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>(Exchange {
+                status,
+                headers,
+                body,
+            })
+        }
+        .await;
+        let elapsed = started.elapsed();
+        (elapsed, result.map_err(|e| classify(&e, request.timeout)))
+    }
+}
+
+fn classify(error: &reqwest::Error, timeout: Duration) -> SendError {
+    if error.is_timeout() {
+        SendError::Timeout(timeout)
+    } else if error.is_connect() {
+        SendError::Connect(root_cause(error))
+    } else {
+        SendError::Other(root_cause(error))
+    }
+}
+
+/// The innermost cause: reqwest's own message is only "error sending request".
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}

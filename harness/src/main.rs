@@ -1,0 +1,14 @@
+//! `loadgate`: parses the command line, runs the command, exits with its code.
+
+use clap::Parser;
+use harness::cli::Cli;
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let exit = runtime.block_on(harness::execute(cli));
+    std::process::exit(exit.code());
+}

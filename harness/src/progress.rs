@@ -1,0 +1,105 @@
+//! What a run shows while it runs: a live line on a terminal (elapsed and
+//! ETA, users, requests per second, p95, errors), plain periodic lines when
+//! stderr is not a terminal (CI logs).
+
+use std::{
+    io::IsTerminal,
+    sync::atomic::Ordering,
+    time::{Duration, Instant},
+};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::recorder::{Recent, Recorder};
+
+/// Plain lines are this far apart when stderr is not a terminal.
+const PLAIN_EVERY: Duration = Duration::from_secs(5);
+
+/// Shows progress once a second until dropped.
+#[derive(Debug)]
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    planned: Duration,
+    started: Instant,
+    last_plain: Instant,
+    last_requests: u64,
+}
+
+impl Progress {
+    pub fn new(planned: Duration) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(planned.as_secs().max(1));
+            bar.set_style(
+                ProgressStyle::with_template("{elapsed_precise} [{bar:30}] ETA {eta} {msg}")
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+            );
+            bar
+        });
+        let now = Instant::now();
+        Self {
+            bar,
+            planned,
+            started: now,
+            last_plain: now,
+            last_requests: 0,
+        }
+    }
+
+    /// Updates the view from the recorder; call about once a second.
+    pub fn tick(&mut self, recorder: &Recorder) -> Recent {
+        let recent = recorder.take_recent();
+        let users = recorder.users().load(Ordering::Relaxed);
+        let elapsed = self.started.elapsed();
+        let rps = recent.requests.saturating_sub(self.last_requests);
+        self.last_requests = recent.requests;
+        let message = format!(
+            "users {users:>5}  rps {rps:>7}  p95 {:>9}  errors {}",
+            format_us(recent.p95_us),
+            recent.errors
+        );
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position(elapsed.as_secs().min(self.planned.as_secs()));
+                bar.set_message(message);
+            }
+            None if self.last_plain.elapsed() >= PLAIN_EVERY => {
+                self.last_plain = Instant::now();
+                eprintln!(
+                    "[{:>6}s / {}s] {message}",
+                    elapsed.as_secs(),
+                    self.planned.as_secs()
+                );
+            }
+            None => {}
+        }
+        recent
+    }
+
+    pub fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// `850us`, `12.3ms`, `1.25s`.
+pub fn format_us(us: u64) -> String {
+    match us {
+        0..1_000 => format!("{us}us"),
+        1_000..1_000_000 => format!("{:.1}ms", us as f64 / 1e3),
+        _ => format!("{:.2}s", us as f64 / 1e6),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_us;
+
+    #[test]
+    fn latencies_read_at_a_glance() {
+        assert_eq!(format_us(850), "850us");
+        assert_eq!(format_us(12_340), "12.3ms");
+        assert_eq!(format_us(1_250_000), "1.25s");
+    }
+}

@@ -1,0 +1,293 @@
+//! `loadgate run`: scenario → plan → goose run → recording → results.json
+//! → verdict → exit code. Whatever happens after the plan is valid (an
+//! unreachable target, Ctrl-C, SIGTERM), what was measured is written.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant, SystemTime},
+};
+
+use reports::results::{Overrides, Results, RunStatus, write_file_atomic};
+
+use crate::{
+    assemble::{RunMeta, assemble, judged_spans},
+    attack,
+    cli::{Exit, RunArgs},
+    exchange::HttpClient,
+    load_plan,
+    plan::Plan,
+    progress::Progress,
+    recorder::Recorder,
+    template::Vars,
+    user::RunContext,
+    verdict,
+};
+
+/// A run stops early when every request has failed to connect for this many
+/// seconds in a row.
+const UNREACHABLE_AFTER_SECS: u32 = 5;
+
+/// What `run` produced, for callers that want more than the exit code.
+#[derive(Debug)]
+pub struct RunOutput {
+    pub exit: Exit,
+    pub out_dir: PathBuf,
+    pub results: Results,
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The scenario or the command line is wrong; exit code 2.
+    #[error("{0}")]
+    BadInput(String),
+    /// Anything else that stopped the run before it began.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+/// Runs `args`; see the module docs.
+pub async fn run(args: &RunArgs) -> Result<RunOutput, RunError> {
+    let plan = resolve_plan(args)?;
+    let (target, service) = match args.target.as_deref().or(plan.target()) {
+        Some(target) => (target.trim_end_matches('/').to_owned(), None),
+        None => {
+            let service = target_service::start(target_service::Config::default())
+                .await
+                .map_err(|e| anyhow::anyhow!("starting the in-process reference service: {e:#}"))?;
+            (service.base_url(), Some(service))
+        }
+    };
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out_dir(plan.name()));
+    std::fs::create_dir_all(&out_dir)
+        .map_err(|e| RunError::BadInput(format!("cannot create {}: {e}", out_dir.display())))?;
+
+    let result = measure(args, &plan, &target, service.is_some()).await;
+    if let Some(service) = service {
+        if let Err(e) = service.shutdown().await {
+            tracing::warn!("stopping the in-process service: {e:#}");
+        }
+    }
+    let (results, exit) = result?;
+    write_outputs(&results, &out_dir)?;
+    Ok(RunOutput {
+        exit,
+        out_dir,
+        results,
+    })
+}
+
+/// The plan, with the command line's overrides applied.
+pub fn resolve_plan(args: &RunArgs) -> Result<Plan, RunError> {
+    let mut vars = Vars::new().with_env();
+    for assignment in &args.vars {
+        let (name, value) = Vars::parse_assignment(assignment).map_err(RunError::BadInput)?;
+        vars = vars.set(name, value);
+    }
+    let mut plan =
+        load_plan(&args.scenario, &vars).map_err(|e| RunError::BadInput(e.to_string()))?;
+    let bad = |e: crate::overrides::OverrideError| RunError::BadInput(e.to_string());
+    if let Some(users) = args.users {
+        plan = plan.with_peak_users(users).map_err(bad)?;
+    }
+    if let Some(scale) = args.scale {
+        plan = plan.scaled(scale).map_err(bad)?;
+    }
+    if let Some(duration) = args.duration {
+        plan = plan.capped_to(duration).map_err(bad)?;
+    }
+    Ok(plan)
+}
+
+/// Why the run ended early, as the watchers saw it.
+#[derive(Debug, Default)]
+struct Stop {
+    unreachable: AtomicBool,
+    terminated: AtomicBool,
+}
+
+async fn measure(
+    args: &RunArgs,
+    plan: &Plan,
+    target: &str,
+    in_process_target: bool,
+) -> Result<(Results, Exit), RunError> {
+    let names: Vec<String> = plan
+        .request_names()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let longest_timeout = plan
+        .setup()
+        .iter()
+        .chain(plan.work().iter().flat_map(|w| match &w.work {
+            crate::plan::Work::Request(step) => std::slice::from_ref(step),
+            crate::plan::Work::Flow(flow) => flow.steps.as_slice(),
+        }))
+        .map(|s| s.timeout)
+        .max()
+        .unwrap_or(Duration::from_secs(30));
+    let client = HttpClient::new(target, plan.tls().verify_certificates)?;
+    let started_at = SystemTime::now();
+    let epoch = Instant::now();
+    let recorder = Arc::new(Recorder::start(
+        names.clone(),
+        epoch,
+        judged_spans(plan),
+        longest_timeout,
+    ));
+    let context = Arc::new(RunContext::new(plan.clone(), client, epoch, &names));
+    let attack = attack::build(&context, &recorder, target)
+        .map_err(|e| RunError::BadInput(format!("target {target:?}: {e}")))?;
+
+    let stop = Arc::new(Stop::default());
+    let unreachable_cause = Arc::new(Mutex::new(None::<String>));
+    let watcher = tokio::spawn(watch(
+        recorder.clone(),
+        stop.clone(),
+        plan.total_duration(),
+        unreachable_cause.clone(),
+        target.to_owned(),
+    ));
+    let terminate = tokio::spawn(on_sigterm(stop.clone()));
+
+    let outcome = attack.execute().await;
+    let run_duration = epoch.elapsed();
+    watcher.abort();
+    terminate.abort();
+    let _ = watcher.await;
+    if let Err(e) = outcome {
+        tracing::warn!("goose ended with an error: {e:?}");
+    }
+
+    let (status, exit, stop_reason) = if stop.unreachable.load(Ordering::SeqCst) {
+        let cause = unreachable_cause.lock().expect("cause lock").clone();
+        (RunStatus::Unreachable, Exit::Unreachable, cause)
+    } else if stop.terminated.load(Ordering::SeqCst) {
+        (
+            RunStatus::Interrupted,
+            Exit::Terminated,
+            Some("SIGTERM".to_owned()),
+        )
+    } else if goose::is_killswitch_triggered() {
+        (
+            RunStatus::Interrupted,
+            Exit::Interrupted,
+            Some("SIGINT".to_owned()),
+        )
+    } else {
+        (RunStatus::Completed, Exit::Success, None)
+    };
+    let recorder = Arc::try_unwrap(recorder).expect("the watcher has stopped");
+    let recording = recorder.finish(run_duration).await;
+    let results = assemble(
+        plan,
+        &recording,
+        RunMeta {
+            started_at,
+            scenario_file: args.scenario.display().to_string(),
+            overrides: Overrides {
+                scale: args.scale,
+                duration_ms: args
+                    .duration
+                    .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+                users: args.users,
+            },
+            target: target.to_owned(),
+            in_process_target,
+            status,
+            stop_reason,
+        },
+    );
+    let exit = match exit {
+        Exit::Success if !results.verdict.passed => Exit::BudgetFailed,
+        other => other,
+    };
+    Ok((results, exit))
+}
+
+/// Shows progress, and stops the run when the target has refused every
+/// request for [`UNREACHABLE_AFTER_SECS`].
+async fn watch(
+    recorder: Arc<Recorder>,
+    stop: Arc<Stop>,
+    planned: Duration,
+    cause: Arc<Mutex<Option<String>>>,
+    target: String,
+) {
+    let mut progress = Progress::new(planned);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let recent = progress.tick(&recorder);
+        if recent.connect_only_streak >= UNREACHABLE_AFTER_SECS
+            && !stop.unreachable.swap(true, Ordering::SeqCst)
+        {
+            let message = format!(
+                "stopped early: every request to {target} failed to connect for {UNREACHABLE_AFTER_SECS}s"
+            );
+            *cause.lock().expect("cause lock") = Some(message.clone());
+            goose::trigger_killswitch(&message);
+        }
+        if stop.unreachable.load(Ordering::SeqCst) || stop.terminated.load(Ordering::SeqCst) {
+            progress.finish();
+            return;
+        }
+    }
+}
+
+/// SIGTERM stops the users; goose already handles SIGINT.
+async fn on_sigterm(stop: Arc<Stop>) {
+    #[cfg(unix)]
+    if let Ok(mut signal) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
+        signal.recv().await;
+        stop.terminated.store(true, Ordering::SeqCst);
+        goose::trigger_killswitch("SIGTERM received");
+    }
+    #[cfg(not(unix))]
+    std::future::pending::<()>().await;
+}
+
+/// `runs/<scenario>-<UTC time>/`.
+fn default_out_dir(scenario: &str) -> PathBuf {
+    let slug: String = scenario
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
+        .replace(':', "");
+    Path::new("runs").join(format!("{}-{stamp}", slug.trim_matches('-')))
+}
+
+/// results.json (atomically) and the interval log.
+fn write_outputs(results: &Results, out_dir: &Path) -> Result<(), RunError> {
+    results
+        .write_atomic(&out_dir.join("results.json"))
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let hlog = reports::hlog::render(results).map_err(|e| anyhow::anyhow!(e))?;
+    write_file_atomic(&out_dir.join("histograms.hlog"), &hlog).map_err(|e| anyhow::anyhow!(e))?;
+    Ok(())
+}
+
+/// Prints the verdict table and where the outputs are.
+pub fn print_summary(output: &RunOutput) {
+    print!("{}", verdict::table(&output.results));
+    println!("results: {}", output.out_dir.join("results.json").display());
+}

@@ -1,0 +1,275 @@
+//! One virtual user: renders a step's templates, sends it through the
+//! [`exchange`](crate::exchange) seam, checks the response, captures values
+//! for later steps, and records the sample.
+//!
+//! A user that has not finished its setup (a login, say) tries it again at
+//! the start of its next iteration instead of sending requests whose
+//! placeholders have no value: that is what a real client would do, and
+//! every attempt is a real, recorded request.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Instant,
+};
+
+use rand::{Rng, SeedableRng, rngs::SmallRng};
+
+use crate::{
+    exchange::{Exchange, HttpClient, Outgoing, SendError},
+    plan::{Capture, Checks, JsonExpectation, Plan, Step},
+    recorder::{FailureKind, Outcome, Sample, SampleSink},
+    template::{CaptureSlot, TemplateContext},
+};
+
+/// What every user of a run shares.
+#[derive(Debug)]
+pub struct RunContext {
+    pub plan: Plan,
+    pub client: HttpClient,
+    /// The run's start; sample times count from it.
+    pub epoch: Instant,
+    /// Request name → index in the recorder.
+    pub name_index: Vec<(String, u16)>,
+    /// The source of `{{ seq }}`.
+    seq: AtomicU64,
+}
+
+impl RunContext {
+    pub fn new(plan: Plan, client: HttpClient, epoch: Instant, names: &[String]) -> Self {
+        Self {
+            plan,
+            client,
+            epoch,
+            name_index: names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), u16::try_from(i).expect("fewer than 65536 names")))
+                .collect(),
+            seq: AtomicU64::new(1),
+        }
+    }
+
+    fn name_index(&self, name: &str) -> u16 {
+        self.name_index
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, i)| *i)
+            .expect("every step name is registered with the recorder")
+    }
+}
+
+/// A user's own state, kept in goose's session data.
+#[derive(Debug, Clone)]
+pub struct VirtualUser {
+    key: String,
+    captures: Vec<Option<String>>,
+    rng: SmallRng,
+    seq: u64,
+    setup_done: bool,
+    sink: SampleSink,
+}
+
+impl VirtualUser {
+    /// User number `index` of the run (its key is the pool's `index`th).
+    pub fn new(context: &RunContext, index: usize, sink: SampleSink) -> Self {
+        Self {
+            key: context.plan.users().key(index).into_owned(),
+            captures: vec![None; context.plan.capture_names().len()],
+            rng: SmallRng::seed_from_u64(index as u64),
+            seq: 0,
+            setup_done: false,
+            sink,
+        }
+    }
+
+    /// Runs the setup steps unless done; whether the user is ready for work.
+    pub async fn ensure_setup(&mut self, context: &RunContext) -> bool {
+        if !self.setup_done {
+            self.setup_done = self.run_steps(context, context.plan.setup()).await;
+        }
+        self.setup_done
+    }
+
+    /// Runs `steps` in order, stopping at the first that fails; whether all passed.
+    pub async fn run_steps(&mut self, context: &RunContext, steps: &[Step]) -> bool {
+        for step in steps {
+            if !self.run_step(context, step).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Hands over buffered samples; called as the user stops.
+    pub fn flush(&mut self) {
+        self.sink.flush();
+    }
+
+    async fn run_step(&mut self, context: &RunContext, step: &Step) -> bool {
+        self.seq = context.seq.fetch_add(1, Ordering::Relaxed);
+        let Some(rendered) = self.render(step) else {
+            tracing::warn!(step = %step.name, "a placeholder has no value; step skipped");
+            return false;
+        };
+        let start_us = u64::try_from(context.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let (elapsed, result) = context
+            .client
+            .send(Outgoing {
+                method: step.method,
+                path: &rendered.path,
+                headers: &rendered.headers,
+                body: rendered.body.as_deref(),
+                timeout: step.timeout,
+            })
+            .await;
+        let outcome = match result {
+            Ok(exchange) => self.judge(step, &exchange),
+            Err(error) => Outcome::Failed {
+                kind: match error {
+                    SendError::Connect(_) => FailureKind::Connect,
+                    SendError::Timeout(_) => FailureKind::Timeout,
+                    SendError::Other(_) => FailureKind::Other,
+                },
+                status: None,
+            },
+        };
+        self.sink.record(Sample {
+            name: context.name_index(&step.name),
+            start_us,
+            latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            outcome,
+        });
+        matches!(outcome, Outcome::Ok { .. })
+    }
+
+    fn render(&mut self, step: &Step) -> Option<Rendered> {
+        let mut path = String::new();
+        step.path.render(self, &mut path).ok()?;
+        let mut headers = Vec::with_capacity(step.headers.len());
+        for (name, value) in &step.headers {
+            let mut text = String::new();
+            value.render(self, &mut text).ok()?;
+            headers.push((name.clone(), text));
+        }
+        let body = match &step.body {
+            None => None,
+            Some(template) => {
+                let mut text = String::new();
+                template.render(self, &mut text).ok()?;
+                Some(text)
+            }
+        };
+        Some(Rendered {
+            path,
+            headers,
+            body,
+        })
+    }
+
+    /// Applies the step's checks and captures to a response.
+    fn judge(&mut self, step: &Step, exchange: &Exchange) -> Outcome {
+        let status = exchange.status;
+        if !step.checks.status.accepts(status) {
+            return Outcome::Failed {
+                kind: FailureKind::Status,
+                status: Some(status),
+            };
+        }
+        let passed =
+            passes_checks(&step.checks, exchange) && self.capture(&step.captures, &exchange.body);
+        if passed {
+            Outcome::Ok { status }
+        } else {
+            Outcome::Failed {
+                kind: FailureKind::Check,
+                status: Some(status),
+            }
+        }
+    }
+
+    /// Stores each capture; a capture whose field is missing fails the step.
+    fn capture(&mut self, captures: &[Capture], body: &[u8]) -> bool {
+        if captures.is_empty() {
+            return true;
+        }
+        let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return false;
+        };
+        for capture in captures {
+            let Some(value) = json.pointer(&capture.pointer) else {
+                return false;
+            };
+            self.captures[capture.slot.0] = Some(match value {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            });
+        }
+        true
+    }
+}
+
+/// A step with its placeholders filled in.
+#[derive(Debug)]
+struct Rendered {
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Option<String>,
+}
+
+/// The checks beyond the status.
+fn passes_checks(checks: &Checks, exchange: &Exchange) -> bool {
+    if !checks
+        .headers_present
+        .iter()
+        .all(|h| exchange.headers.contains_key(h.as_str()))
+    {
+        return false;
+    }
+    if !checks.body_contains.is_empty() {
+        let body = String::from_utf8_lossy(&exchange.body);
+        if !checks
+            .body_contains
+            .iter()
+            .all(|needle| body.contains(needle.as_str()))
+        {
+            return false;
+        }
+    }
+    if checks.json.is_empty() {
+        return true;
+    }
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&exchange.body) else {
+        return false;
+    };
+    checks.json.iter().all(|check| {
+        let found = json.pointer(&check.pointer);
+        match &check.expect {
+            JsonExpectation::Exists(should) => found.is_some() == *should,
+            JsonExpectation::Equals(expected) => found == Some(expected),
+        }
+    })
+}
+
+impl TemplateContext for VirtualUser {
+    fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    fn random(&mut self, low: i64, high: i64) -> i64 {
+        self.rng.random_range(low..=high)
+    }
+
+    fn captured(&self, slot: CaptureSlot) -> Option<&str> {
+        self.captures.get(slot.0)?.as_deref()
+    }
+}
+
+/// Shared ownership of the run context, as goose's closures need it.
+pub type SharedContext = Arc<RunContext>;

@@ -1,0 +1,114 @@
+//! The verdict as a terminal table: each budget, what was measured, the
+//! limit, pass or fail; then one line that says it all.
+
+use std::fmt::Write as _;
+
+use reports::results::{BudgetMetric, BudgetVerdict, Results, RunStatus};
+
+use crate::progress::format_us;
+
+/// A value in its metric's unit.
+pub fn format_value(metric: BudgetMetric, value: f64) -> String {
+    match metric {
+        BudgetMetric::P50 | BudgetMetric::P95 | BudgetMetric::P99 => {
+            format_us(value.round() as u64)
+        }
+        BudgetMetric::MaxErrorRate => format!("{:.2}%", value * 100.0),
+        BudgetMetric::MinRps => format!("{value:.1}/s"),
+    }
+}
+
+fn comparison(metric: BudgetMetric) -> &'static str {
+    match metric {
+        BudgetMetric::MinRps => ">=",
+        _ => "<=",
+    }
+}
+
+/// The table and the closing line.
+pub fn table(results: &Results) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<28} {:>12}    {:<14} {}",
+        "budget", "measured", "limit", "verdict"
+    );
+    for b in &results.budgets {
+        let _ = writeln!(out, "{}", row(b));
+    }
+    let overall = &results.overall.all;
+    let _ = writeln!(
+        out,
+        "\n{} requests in {:.1}s ({:.1}/s), {} failed; p50 {} p95 {} p99 {}",
+        overall.count,
+        results.run.duration_ms as f64 / 1000.0,
+        overall.rps,
+        overall.errors.total(),
+        format_us(overall.latency.p50_us),
+        format_us(overall.latency.p95_us),
+        format_us(overall.latency.p99_us),
+    );
+    if let Some(reason) = &results.run.stop_reason {
+        let _ = writeln!(out, "{reason}");
+    }
+    let failed = results.verdict.failed_budgets;
+    let total = results.budgets.len();
+    let _ = match (results.run.status, results.verdict.passed) {
+        (RunStatus::Completed, true) => writeln!(out, "PASSED: all {total} budgets held"),
+        (RunStatus::Completed, false) => {
+            writeln!(out, "FAILED: {failed} of {total} budgets broken")
+        }
+        (RunStatus::Interrupted, _) => writeln!(
+            out,
+            "INTERRUPTED: {failed} of {total} budgets broken so far"
+        ),
+        (RunStatus::Unreachable, _) => {
+            writeln!(out, "UNREACHABLE: the target could not be reached")
+        }
+    };
+    out
+}
+
+fn row(b: &BudgetVerdict) -> String {
+    let measured = b
+        .measured
+        .map_or_else(|| "no data".to_owned(), |m| format_value(b.metric, m));
+    format!(
+        "{:<28} {:>12} {} {:<14} {}",
+        format!("{} {}", b.scope, b.metric.label()),
+        measured,
+        comparison(b.metric),
+        format_value(b.metric, b.limit),
+        if b.passed { "pass" } else { "FAIL" }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_show_measured_limit_and_verdict() {
+        let b = BudgetVerdict {
+            scope: "list_servers".into(),
+            metric: BudgetMetric::P95,
+            limit: 150_000.0,
+            measured: Some(162_300.0),
+            passed: false,
+        };
+        assert_eq!(
+            row(&b),
+            "list_servers p95                 162.3ms <= 150.0ms        FAIL"
+        );
+        let rps = BudgetVerdict {
+            metric: BudgetMetric::MinRps,
+            limit: 5000.0,
+            measured: None,
+            ..b
+        };
+        assert_eq!(
+            row(&rps),
+            "list_servers rps                 no data >= 5000.0/s       FAIL"
+        );
+    }
+}

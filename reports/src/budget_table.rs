@@ -1,0 +1,239 @@
+//! The budget table every renderer shows: one row per scope (overall, then
+//! each request in scenario order), one column per budgetable metric, each
+//! cell the measured value beside its budget when there is one.
+//!
+//! Built once here so the HTML, the Markdown summary and the JUnit messages
+//! agree on what was measured and how a failure is described.
+
+use crate::{
+    results::{BudgetMetric, BudgetVerdict, EndpointStats, Results},
+    units,
+};
+
+/// The table's columns, in order.
+pub const COLUMNS: [BudgetMetric; 5] = [
+    BudgetMetric::P50,
+    BudgetMetric::P95,
+    BudgetMetric::P99,
+    BudgetMetric::MinRps,
+    BudgetMetric::MaxErrorRate,
+];
+
+/// The heading of a column.
+pub fn column_title(metric: BudgetMetric) -> &'static str {
+    match metric {
+        BudgetMetric::P50 => "P50",
+        BudgetMetric::P95 => "P95",
+        BudgetMetric::P99 => "P99",
+        BudgetMetric::MinRps => "RPS",
+        BudgetMetric::MaxErrorRate => "Errors",
+    }
+}
+
+/// One scope of the table.
+#[derive(Debug)]
+pub struct Row<'a> {
+    /// `overall` or a request name.
+    pub scope: &'a str,
+    /// One cell per [`COLUMNS`] entry.
+    pub cells: Vec<Cell<'a>>,
+}
+
+/// One metric of one scope.
+#[derive(Debug)]
+pub struct Cell<'a> {
+    pub metric: BudgetMetric,
+    /// The budget's own measurement when there is a budget, else the judged
+    /// window's; `None` when nothing was measured.
+    pub measured: Option<f64>,
+    pub budget: Option<&'a BudgetVerdict>,
+}
+
+impl Cell<'_> {
+    /// The measured value as text, `–` when there is none.
+    pub fn measured_text(&self) -> String {
+        self.measured
+            .map_or_else(|| "–".to_owned(), |v| units::metric_value(self.metric, v))
+    }
+}
+
+/// The rows of `results`: overall, each request, then any scope a budget
+/// names that the results have no stats for (so no budget goes unshown).
+pub fn rows(results: &Results) -> Vec<Row<'_>> {
+    let mut rows: Vec<Row<'_>> = std::iter::once(&results.overall)
+        .chain(&results.requests)
+        .map(|stats| row(results, &stats.name, Some(stats)))
+        .collect();
+    for budget in &results.budgets {
+        if !rows.iter().any(|r| r.scope == budget.scope) {
+            rows.push(row(results, &budget.scope, None));
+        }
+    }
+    rows
+}
+
+fn row<'a>(results: &'a Results, scope: &'a str, stats: Option<&'a EndpointStats>) -> Row<'a> {
+    let cells = COLUMNS
+        .iter()
+        .map(|&metric| {
+            let budget = results
+                .budgets
+                .iter()
+                .find(|b| b.scope == scope && b.metric == metric);
+            let measured = match budget {
+                Some(b) => b.measured,
+                None => stats.and_then(|s| measured(s, metric)),
+            };
+            Cell {
+                metric,
+                measured,
+                budget,
+            }
+        })
+        .collect();
+    Row { scope, cells }
+}
+
+/// What the judged window of `stats` measured for `metric`.
+fn measured(stats: &EndpointStats, metric: BudgetMetric) -> Option<f64> {
+    let window = stats.judged_window();
+    if window.count == 0 {
+        return None;
+    }
+    Some(match metric {
+        BudgetMetric::P50 => window.latency.p50_us as f64,
+        BudgetMetric::P95 => window.latency.p95_us as f64,
+        BudgetMetric::P99 => window.latency.p99_us as f64,
+        BudgetMetric::MinRps => window.rps,
+        BudgetMetric::MaxErrorRate => window.error_rate,
+    })
+}
+
+/// The budget's bound with its direction: `≤ 200 ms`, `≥ 100 rps`.
+pub fn limit_text(budget: &BudgetVerdict) -> String {
+    let sign = match budget.metric {
+        BudgetMetric::MinRps => "≥",
+        _ => "≤",
+    };
+    format!(
+        "{sign} {}",
+        units::metric_value(budget.metric, budget.limit)
+    )
+}
+
+/// How far the measurement is past the limit, signed: `+15%` for a latency
+/// over budget, `−20%` for throughput under its minimum, `+1.5 pts` for an
+/// error rate (a relative excess of a 0% budget means nothing).
+pub fn excess_text(budget: &BudgetVerdict) -> Option<String> {
+    let measured = budget.measured?;
+    match budget.metric {
+        BudgetMetric::MaxErrorRate => {
+            let points = (measured - budget.limit) * 100.0;
+            Some(format!("{} pts", signed(points)))
+        }
+        _ if budget.limit > 0.0 => {
+            let percent = (measured / budget.limit - 1.0) * 100.0;
+            Some(format!("{}%", signed(percent)))
+        }
+        _ => None,
+    }
+}
+
+fn signed(value: f64) -> String {
+    let magnitude = units::significant(value.abs(), 2);
+    if value < 0.0 {
+        format!("−{magnitude}")
+    } else {
+        format!("+{magnitude}")
+    }
+}
+
+/// The budget as a compact comparison: `230 ms > 200 ms`, `4.1 ms ≤ 5 ms`.
+pub fn comparison(budget: &BudgetVerdict) -> String {
+    let Some(measured) = budget.measured else {
+        return format!("nothing measured, budget {}", limit_text(budget));
+    };
+    let relation = match (budget.metric, budget.passed) {
+        (BudgetMetric::MinRps, true) => "≥",
+        (BudgetMetric::MinRps, false) => "<",
+        (_, true) => "≤",
+        (_, false) => ">",
+    };
+    format!(
+        "{} {relation} {}",
+        units::metric_value(budget.metric, measured),
+        units::metric_value(budget.metric, budget.limit)
+    )
+}
+
+/// The budget's name: `overall p95`, `health error rate`.
+pub fn name(budget: &BudgetVerdict) -> String {
+    format!("{} {}", budget.scope, budget.metric.label())
+}
+
+/// One sentence on the budget, for failure messages: `overall p95: 230 ms
+/// against a budget of ≤ 200 ms (+15%)`.
+pub fn describe(budget: &BudgetVerdict) -> String {
+    let Some(measured) = budget.measured else {
+        return format!(
+            "{}: nothing was measured against a budget of {}",
+            name(budget),
+            limit_text(budget)
+        );
+    };
+    let mut text = format!(
+        "{}: {} against a budget of {}",
+        name(budget),
+        units::metric_value(budget.metric, measured),
+        limit_text(budget)
+    );
+    if let Some(excess) = excess_text(budget) {
+        text.push_str(&format!(" ({excess})"));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn budget(metric: BudgetMetric, limit: f64, measured: f64) -> BudgetVerdict {
+        BudgetVerdict {
+            scope: "overall".into(),
+            metric,
+            limit,
+            measured: Some(measured),
+            passed: metric.holds(measured, limit),
+        }
+    }
+
+    #[test]
+    fn failures_say_by_how_much() {
+        let b = budget(BudgetMetric::P95, 200_000.0, 230_000.0);
+        assert_eq!(
+            describe(&b),
+            "overall p95: 230 ms against a budget of ≤ 200 ms (+15%)"
+        );
+        assert_eq!(comparison(&b), "230 ms > 200 ms");
+        let b = budget(BudgetMetric::MinRps, 100.0, 80.0);
+        assert_eq!(
+            describe(&b),
+            "overall rps: 80 rps against a budget of ≥ 100 rps (−20%)"
+        );
+        assert_eq!(comparison(&b), "80 rps < 100 rps");
+        let b = budget(BudgetMetric::MaxErrorRate, 0.01, 0.025);
+        assert_eq!(
+            describe(&b),
+            "overall error rate: 2.5% against a budget of ≤ 1% (+1.5 pts)"
+        );
+        let b = BudgetVerdict {
+            measured: None,
+            passed: false,
+            ..budget(BudgetMetric::P99, 500_000.0, 0.0)
+        };
+        assert_eq!(
+            describe(&b),
+            "overall p99: nothing was measured against a budget of ≤ 500 ms"
+        );
+    }
+}

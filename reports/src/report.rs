@@ -1,0 +1,90 @@
+//! Writing every report of a run into one directory: what `loadgate run`
+//! calls at the end of a run and `loadgate report` calls on a saved one.
+//!
+//! Each file is written atomically ([`write_file_atomic`]), so a CI step or
+//! a browser reading the directory mid-run never sees half a report.
+
+use std::path::{Path, PathBuf};
+
+use crate::{
+    charts::{self, Chart, ChartData, ChartError},
+    histogram::CodecError,
+    junit, markdown, render_html,
+    results::{Results, ResultsError, write_file_atomic},
+};
+
+/// The HTML report's file name.
+pub const HTML_FILE: &str = "report.html";
+/// The JUnit file's name.
+pub const JUNIT_FILE: &str = "junit.xml";
+/// The Markdown summary's file name.
+pub const SUMMARY_FILE: &str = "summary.md";
+
+/// What [`render_all`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// `report.html`.
+    pub html: PathBuf,
+    /// The PNG charts, in [`Chart::ALL`] order.
+    pub charts: Vec<PathBuf>,
+    /// `junit.xml`.
+    pub junit: PathBuf,
+    /// `summary.md`.
+    pub summary: PathBuf,
+}
+
+impl Rendered {
+    /// Every file written.
+    pub fn files(&self) -> impl Iterator<Item = &Path> {
+        std::iter::once(self.html.as_path())
+            .chain(self.charts.iter().map(PathBuf::as_path))
+            .chain([self.junit.as_path(), self.summary.as_path()])
+    }
+}
+
+/// Rendering or writing the reports failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// A histogram in the results does not decode.
+    #[error(transparent)]
+    Histogram(#[from] CodecError),
+    #[error(transparent)]
+    Chart(#[from] ChartError),
+    /// The output directory could not be created or a file written.
+    #[error(transparent)]
+    Write(#[from] ResultsError),
+}
+
+/// Writes `report.html`, the PNG charts, `junit.xml` and `summary.md`
+/// into `out_dir` (created if missing), replacing earlier ones.
+///
+/// The small CI files are written first: if a chart fails, CI still gets
+/// its verdict.
+pub fn render_all(results: &Results, out_dir: &Path) -> Result<Rendered, RenderError> {
+    std::fs::create_dir_all(out_dir).map_err(|source| ResultsError::Io {
+        path: out_dir.display().to_string(),
+        source,
+    })?;
+    let junit_path = out_dir.join(JUNIT_FILE);
+    write_file_atomic(&junit_path, junit::render(results).as_bytes())?;
+    let summary_path = out_dir.join(SUMMARY_FILE);
+    write_file_atomic(&summary_path, markdown::render(results).as_bytes())?;
+
+    let data = ChartData::new(results)?;
+    let mut chart_paths = Vec::with_capacity(Chart::ALL.len());
+    for chart in Chart::ALL {
+        let path = out_dir.join(chart.file_name());
+        write_file_atomic(&path, &charts::png(&data, chart)?)?;
+        chart_paths.push(path);
+    }
+    let html_path = out_dir.join(HTML_FILE);
+    let html = render_html::render_with(results, Ok(data));
+    write_file_atomic(&html_path, html.as_bytes())?;
+
+    Ok(Rendered {
+        html: html_path,
+        charts: chart_paths,
+        junit: junit_path,
+        summary: summary_path,
+    })
+}
