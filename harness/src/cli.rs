@@ -63,8 +63,27 @@ pub enum Command {
     /// Check scenario files without running them.
     #[command(after_help = VALIDATE_EXAMPLES)]
     Validate(ValidateArgs),
+    /// Render the reports of a saved run (HTML, PNG charts, JUnit,
+    /// Markdown, interval log) from its results.json.
+    #[command(after_help = REPORT_EXAMPLES)]
+    Report(ReportArgs),
     /// Serve the bundled reference target (the same flags as `target-service`).
     Serve(ServeArgs),
+}
+
+const REPORT_EXAMPLES: &str = "\
+Examples:
+  loadgate report runs/smoke-2026-11-24T103546Z/results.json
+  loadgate report results.json --out /tmp/review";
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A results.json written by `loadgate run`.
+    pub results: PathBuf,
+
+    /// Where to write the reports [default: beside the results file].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 const RUN_EXAMPLES: &str = "\

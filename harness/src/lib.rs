@@ -67,6 +67,7 @@ pub async fn execute(cli: Cli) -> Exit {
             }
         },
         Command::Validate(args) => validate(&args.scenarios),
+        Command::Report(args) => report(&args),
         Command::Serve(args) => serve(args.config).await,
     }
 }
@@ -90,6 +91,36 @@ fn validate(paths: &[std::path::PathBuf]) -> Exit {
         }
     }
     exit
+}
+
+/// `loadgate report`: re-renders a saved run's reports.
+fn report(args: &cli::ReportArgs) -> Exit {
+    let results = match reports::results::Results::read(&args.results) {
+        Ok(results) => results,
+        Err(e) => {
+            eprintln!("{e}");
+            return Exit::BadInput;
+        }
+    };
+    let out_dir = args.out.clone().unwrap_or_else(|| {
+        args.results
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| ".".into(), std::path::Path::to_path_buf)
+    });
+    if let Err(e) = std::fs::create_dir_all(&out_dir)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| run::render_reports(&results, &out_dir))
+    {
+        eprintln!("error: {e:#}");
+        return Exit::BadInput;
+    }
+    print!("{}", verdict::table(&results));
+    println!(
+        "report: {}",
+        out_dir.join(reports::report::HTML_FILE).display()
+    );
+    Exit::Success
 }
 
 /// `loadgate serve`: the reference service until Ctrl-C or SIGTERM.

@@ -132,7 +132,7 @@ mod tests {
     fn scale_shrinks_users_durations_and_min_rps() {
         let scaled = plan(SHAPE).scaled(0.1).unwrap();
         assert_eq!(users(&scaled), vec![50, 50, 1]);
-        assert_eq!(scaled.goose_test_plan(), "50,6s;50,1m;1,3s");
+        assert_eq!(scaled.goose_test_plan(), "50,6s;50,1m;1,3s;0,0s");
         assert_eq!(scaled.budgets().overall.min_rps, Some(10.0));
         assert_eq!(scaled.budgets().requests["a"].min_rps, Some(5.0));
         assert_eq!(scaled.budgets().requests["a"].p95_us, Some(10_000));
@@ -170,7 +170,7 @@ mod tests {
         assert_eq!(p.total_duration(), Duration::from_secs(690));
         let capped = p.capped_to(Duration::from_secs(69)).unwrap();
         assert_eq!(capped.total_duration(), Duration::from_secs(69));
-        assert_eq!(capped.goose_test_plan(), "500,6s;500,1m;3,3s");
+        assert_eq!(capped.goose_test_plan(), "500,6s;500,1m;3,3s;0,0s");
         assert_eq!(users(&capped), users(&p));
         let same = p.capped_to(Duration::from_secs(3600)).unwrap();
         assert_eq!(same.goose_test_plan(), p.goose_test_plan());

@@ -460,12 +460,18 @@ impl Plan {
     /// e.g. `10,30s;10,5m;0,30s`. Goose ramps linearly from the previous
     /// users to each step's users over its span, so a hold repeats the users
     /// before it. Positive spans round up to whole seconds (see
-    /// [`goose_span`]).
+    /// [`goose_span`]). A plan that ends with users running gets a last
+    /// `0,0s` step: goose keeps a final non-zero step running until it is
+    /// cancelled, but a plan's end is the end of the run.
     pub fn goose_test_plan(&self) -> String {
-        self.timeline()
+        let timeline = self.timeline();
+        let mut steps: Vec<String> = timeline
             .iter()
             .map(|span| format!("{},{}", span.to_users, goose_span(span.end - span.start)))
-            .collect::<Vec<_>>()
-            .join(";")
+            .collect();
+        if timeline.last().is_some_and(|span| span.to_users > 0) {
+            steps.push("0,0s".to_owned());
+        }
+        steps.join(";")
     }
 }

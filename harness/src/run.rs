@@ -276,18 +276,32 @@ fn default_out_dir(scenario: &str) -> PathBuf {
     Path::new("runs").join(format!("{}-{stamp}", slug.trim_matches('-')))
 }
 
-/// results.json (atomically) and the interval log.
+/// results.json (atomically, first, so nothing measured is lost), then
+/// what is rendered from it.
 fn write_outputs(results: &Results, out_dir: &Path) -> Result<(), RunError> {
     results
         .write_atomic(&out_dir.join("results.json"))
         .map_err(|e| anyhow::anyhow!(e))?;
-    let hlog = reports::hlog::render(results).map_err(|e| anyhow::anyhow!(e))?;
-    write_file_atomic(&out_dir.join("histograms.hlog"), &hlog).map_err(|e| anyhow::anyhow!(e))?;
+    render_reports(results, out_dir).map_err(RunError::Failed)
+}
+
+/// The interval log and every report of `results`, into `out_dir`.
+pub fn render_reports(results: &Results, out_dir: &Path) -> anyhow::Result<()> {
+    let hlog = reports::hlog::render(results)?;
+    write_file_atomic(&out_dir.join(HLOG_FILE), &hlog)?;
+    reports::render_all(results, out_dir)?;
     Ok(())
 }
+
+/// The interval log's file name in an output directory.
+pub const HLOG_FILE: &str = "histograms.hlog";
 
 /// Prints the verdict table and where the outputs are.
 pub fn print_summary(output: &RunOutput) {
     print!("{}", verdict::table(&output.results));
-    println!("results: {}", output.out_dir.join("results.json").display());
+    println!(
+        "results: {}\nreport:  {}",
+        output.out_dir.join("results.json").display(),
+        output.out_dir.join(reports::report::HTML_FILE).display()
+    );
 }

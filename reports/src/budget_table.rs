@@ -52,9 +52,40 @@ pub struct Cell<'a> {
 impl Cell<'_> {
     /// The measured value as text, `–` when there is none.
     pub fn measured_text(&self) -> String {
-        self.measured
-            .map_or_else(|| "–".to_owned(), |v| units::metric_value(self.metric, v))
+        match (self.budget, self.measured) {
+            (Some(b), Some(_)) if b.measured.is_some() => measured_text(b),
+            (_, Some(v)) => units::metric_value(self.metric, v),
+            (_, None) => "–".to_owned(),
+        }
     }
+}
+
+/// The measured value and the limit as text, with as many digits as it
+/// takes for them to read differently when they differ: a p99 of 150.3 ms
+/// against 150 ms must not read `150 ms > 150 ms`.
+fn measured_and_limit(budget: &BudgetVerdict) -> (String, String) {
+    let limit = units::metric_value(budget.metric, budget.limit);
+    let Some(measured) = budget.measured else {
+        return ("–".to_owned(), limit);
+    };
+    let text = units::metric_value(budget.metric, measured);
+    if text != limit || measured == budget.limit {
+        return (text, limit);
+    }
+    for digits in 4..=7 {
+        let text = units::metric_value_precise(budget.metric, measured, digits);
+        let limit = units::metric_value_precise(budget.metric, budget.limit, digits);
+        if text != limit {
+            return (text, limit);
+        }
+    }
+    (text, limit)
+}
+
+/// The budget's measurement as text (see [`measured_and_limit`]), `–` when
+/// nothing was measured.
+pub fn measured_text(budget: &BudgetVerdict) -> String {
+    measured_and_limit(budget).0
 }
 
 /// The rows of `results`: overall, each request, then any scope a budget
@@ -150,20 +181,17 @@ fn signed(value: f64) -> String {
 
 /// The budget as a compact comparison: `230 ms > 200 ms`, `4.1 ms ≤ 5 ms`.
 pub fn comparison(budget: &BudgetVerdict) -> String {
-    let Some(measured) = budget.measured else {
+    if budget.measured.is_none() {
         return format!("nothing measured, budget {}", limit_text(budget));
-    };
+    }
     let relation = match (budget.metric, budget.passed) {
         (BudgetMetric::MinRps, true) => "≥",
         (BudgetMetric::MinRps, false) => "<",
         (_, true) => "≤",
         (_, false) => ">",
     };
-    format!(
-        "{} {relation} {}",
-        units::metric_value(budget.metric, measured),
-        units::metric_value(budget.metric, budget.limit)
-    )
+    let (measured, limit) = measured_and_limit(budget);
+    format!("{measured} {relation} {limit}")
 }
 
 /// The budget's name: `overall p95`, `health error rate`.
@@ -174,17 +202,17 @@ pub fn name(budget: &BudgetVerdict) -> String {
 /// One sentence on the budget, for failure messages: `overall p95: 230 ms
 /// against a budget of ≤ 200 ms (+15%)`.
 pub fn describe(budget: &BudgetVerdict) -> String {
-    let Some(measured) = budget.measured else {
+    if budget.measured.is_none() {
         return format!(
             "{}: nothing was measured against a budget of {}",
             name(budget),
             limit_text(budget)
         );
-    };
+    }
     let mut text = format!(
         "{}: {} against a budget of {}",
         name(budget),
-        units::metric_value(budget.metric, measured),
+        measured_text(budget),
         limit_text(budget)
     );
     if let Some(excess) = excess_text(budget) {
@@ -221,6 +249,8 @@ mod tests {
             "overall rps: 80 rps against a budget of ≥ 100 rps (−20%)"
         );
         assert_eq!(comparison(&b), "80 rps < 100 rps");
+        let b = budget(BudgetMetric::P99, 150_000.0, 150_271.0);
+        assert_eq!(comparison(&b), "150.3 ms > 150 ms");
         let b = budget(BudgetMetric::MaxErrorRate, 0.01, 0.025);
         assert_eq!(
             describe(&b),

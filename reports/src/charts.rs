@@ -10,10 +10,14 @@
 //! Long runs are thinned per pixel column ([`downsample::min_max`]) before
 //! drawing, so a 4-hour run costs a chart about as much as a 4-minute one.
 
-use std::{ops::Range, sync::Once};
+use std::sync::Once;
 
 use plotters::{
-    coord::{Shift, ranged1d::ValueFormatter, types::RangedCoordf64},
+    coord::{
+        Shift,
+        ranged1d::{AsRangedCoord, ValueFormatter},
+        types::RangedCoordf64,
+    },
     prelude::*,
     series::DashedLineSeries,
     style::{FontStyle, register_font},
@@ -36,6 +40,8 @@ pub const PNG_SIZE: (u32, u32) = (1200, 420);
 pub const X_LABEL_AREA: u32 = 36;
 /// Width of the strip left of the plot that holds the value labels.
 pub const Y_LABEL_AREA: u32 = 76;
+/// Space right of the plot, so the last axis label is not cut off.
+const MARGIN_RIGHT: u32 = 30;
 /// The font family every chart names; registered from the bundled font.
 const FAMILY: &str = "sans-serif";
 /// Points kept per series on the spectrum's percentile axis.
@@ -99,11 +105,16 @@ impl<E: std::error::Error + Send + Sync> From<DrawingAreaErrorKind<E>> for Chart
 /// series converted to ms) and shared by the SVG and PNG renderings.
 #[derive(Debug, Clone)]
 pub struct ChartData {
-    /// Length of the time axis, s.
-    duration_s: f64,
+    /// Length of the time axis, in `unit_s`.
+    duration: f64,
+    /// Seconds per unit of the time axis: 1, 60 or 3600, so plotters'
+    /// round ticks land on round times (every 30 minutes, not every
+    /// 2,000 seconds).
+    unit_s: f64,
     /// Whether the time axis reads in hours.
     long_run: bool,
-    /// Per second (seconds with requests only), ms.
+    /// Per second (seconds with requests only), ms; x in `unit_s`, as
+    /// every x below.
     p50: Vec<(f64, f64)>,
     p95: Vec<(f64, f64)>,
     p99: Vec<(f64, f64)>,
@@ -130,9 +141,18 @@ impl ChartData {
         let duration_s = (results.run.duration_ms as f64 / 1000.0)
             .max(last_second)
             .max(1.0);
+        let unit_s = if duration_s >= 7200.0 {
+            3600.0
+        } else if duration_s >= 120.0 {
+            60.0
+        } else {
+            1.0
+        };
         let with_requests = || results.series.iter().filter(|s| s.count > 0);
         let ms = |us: u64| us as f64 / 1000.0;
-        let at = |second: u32| f64::from(second);
+        // A second's requests are drawn at its middle; its users (counted
+        // at its end) at its end.
+        let at = |second: u32| (f64::from(second) + 0.5) / unit_s;
 
         let judged = &results.scenario.judged_stages;
         let stages = results
@@ -144,8 +164,8 @@ impl ChartData {
                 let is_judged = !judged.is_empty() && judged.contains(&name);
                 (
                     name,
-                    s.start_ms as f64 / 1000.0,
-                    s.end_ms as f64 / 1000.0,
+                    s.start_ms as f64 / 1000.0 / unit_s,
+                    s.end_ms as f64 / 1000.0 / unit_s,
                     is_judged,
                 )
             })
@@ -162,7 +182,8 @@ impl ChartData {
         }
 
         Ok(Self {
-            duration_s,
+            duration: duration_s / unit_s,
+            unit_s,
             long_run: duration_s >= 3600.0,
             p50: with_requests()
                 .map(|s| (at(s.second), ms(s.p50_us)))
@@ -184,9 +205,17 @@ impl ChartData {
                 .map(|s| (at(s.second), s.errors.total() as f64))
                 .collect(),
             users: results
-                .series
-                .iter()
-                .map(|s| (at(s.second), f64::from(s.users)))
+                .scenario
+                .stages
+                .first()
+                .map(|s| (0.0, f64::from(s.from_users)))
+                .into_iter()
+                .chain(
+                    results
+                        .series
+                        .iter()
+                        .map(|s| ((f64::from(s.second) + 1.0) / unit_s, f64::from(s.users))),
+                )
                 .collect(),
             latency_budgets: results
                 .budgets
@@ -285,8 +314,6 @@ fn percentile_colour(metric: BudgetMetric) -> RGBColor {
     }
 }
 
-type Result2d<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
-
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     data: &ChartData,
@@ -304,17 +331,120 @@ where
     }
 }
 
-/// A chart builder with the report's margins, caption and label areas.
+/// One entry of a chart's key: a line sample and its label.
+struct Key {
+    label: String,
+    colour: RGBColor,
+    width: u32,
+    dashed: bool,
+}
+
+impl Key {
+    fn line(label: impl Into<String>, colour: RGBColor, width: u32) -> Self {
+        Self {
+            label: label.into(),
+            colour,
+            width,
+            dashed: false,
+        }
+    }
+
+    fn dashed(label: impl Into<String>, colour: RGBColor) -> Self {
+        Self {
+            dashed: true,
+            ..Self::line(label, colour, 2)
+        }
+    }
+}
+
+/// Draws the title (left, over the plot's left edge) and the key (on the
+/// title's line, right-aligned, when it fits; else in rows under it), and
+/// returns the height they take. A key inside the plot would hide data,
+/// and plotters' own sits inside.
+fn heading<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    keys: &[Key],
+) -> Result<u32, ChartError>
+where
+    DB::ErrorType: 'static,
+{
+    const SAMPLE: i32 = 22;
+    const GAP: i32 = 6;
+    const SPACING: i32 = 18;
+    const ROW: i32 = 20;
+    let title_font = (FAMILY, 17, FontStyle::Bold).into_font().color(&INK);
+    let key_font = (FAMILY, 13).into_font().color(&INK);
+    let left = (Y_LABEL_AREA + 8) as i32;
+    let right = (root.dim_in_pixel().0 - MARGIN_RIGHT) as i32;
+    let top = 10;
+    root.draw(&Text::new(
+        title.to_owned(),
+        (left, top),
+        title_font.clone(),
+    ))?;
+    let title_width = root.estimate_text_size(title, &title_font)?.0 as i32;
+
+    let mut widths = Vec::with_capacity(keys.len());
+    for key in keys {
+        let text = root.estimate_text_size(&key.label, &key_font)?.0 as i32;
+        widths.push(SAMPLE + GAP + text);
+    }
+    let total: i32 = widths.iter().sum::<i32>() + SPACING * (keys.len() as i32 - 1).max(0);
+    // Lay the key out in rows: (y, entries starting at x).
+    let mut placed = Vec::with_capacity(keys.len());
+    let mut rows_below = 0;
+    if left + title_width + 3 * SPACING + total <= right {
+        let mut x = right - total;
+        for w in &widths {
+            placed.push((x, top + 3));
+            x += w + SPACING;
+        }
+    } else {
+        let mut x = left;
+        rows_below = 1;
+        for w in &widths {
+            if x > left && x + w > right {
+                rows_below += 1;
+                x = left;
+            }
+            placed.push((x, top + 3 + ROW * rows_below));
+            x += w + SPACING;
+        }
+    }
+    for (key, (x, y)) in keys.iter().zip(placed) {
+        let mid = y + 7;
+        let style = key.colour.stroke_width(key.width);
+        if key.dashed {
+            for dash in [0, 9, 18] {
+                root.draw(&PathElement::new(
+                    [(x + dash, mid), (x + dash + 5, mid)],
+                    style,
+                ))?;
+            }
+        } else {
+            root.draw(&PathElement::new([(x, mid), (x + SAMPLE, mid)], style))?;
+        }
+        root.draw(&Text::new(
+            key.label.clone(),
+            (x + SAMPLE + GAP, y),
+            key_font.clone(),
+        ))?;
+    }
+    Ok((top + 24 + ROW * rows_below + 8) as u32)
+}
+
+/// A chart builder with the report's margins and label areas, under a
+/// heading `top` pixels high.
 fn builder<'a, 'b, DB: DrawingBackend>(
     root: &'a DrawingArea<DB, Shift>,
-    title: &str,
+    top: u32,
 ) -> ChartBuilder<'a, 'b, DB> {
     let mut builder = ChartBuilder::on(root);
     builder
-        .caption(title, (FAMILY, 17, FontStyle::Bold).into_font().color(&INK))
-        .margin_top(10)
+        .margin_top(top)
         .margin_left(8)
-        .margin_right(24)
+        .margin_right(MARGIN_RIGHT)
         .margin_bottom(6)
         .x_label_area_size(X_LABEL_AREA)
         .y_label_area_size(Y_LABEL_AREA);
@@ -347,54 +477,48 @@ where
     Ok(())
 }
 
-/// A time axis from 0 to the run's end, shaded where budgets judge.
-fn time_chart<'a, DB: DrawingBackend>(
+/// A time axis from 0 to the run's end under a heading, shaded where
+/// budgets judge.
+fn time_chart<'a, DB: DrawingBackend, Y>(
     root: &'a DrawingArea<DB, Shift>,
     data: &ChartData,
     title: &str,
-    y_range: Range<f64>,
+    keys: &[Key],
+    y_range: Y,
     y_format: &dyn Fn(&f64) -> String,
-) -> Result<Result2d<'a, DB>, ChartError>
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Y::CoordDescType>>, ChartError>
 where
     DB::ErrorType: 'static,
+    Y: AsRangedCoord<Value = f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
 {
-    let mut chart =
-        builder(root, title).build_cartesian_2d(0.0..data.duration_s, y_range.clone())?;
-    let long = data.long_run;
-    mesh(&mut chart, &|x| units::clock(*x, long), y_format, 10)?;
+    let top = heading(root, title, keys)?;
+    let mut chart = builder(root, top).build_cartesian_2d(0.0..data.duration, y_range)?;
+    let (long, unit) = (data.long_run, data.unit_s);
+    mesh(&mut chart, &|x| units::clock(*x * unit, long), y_format, 10)?;
+    let (low, high) = {
+        let range = chart.y_range();
+        (range.start, range.end)
+    };
     let shade = BLACK.mix(0.035).filled();
     chart.draw_series(
         data.stages
             .iter()
             .filter(|s| s.3)
-            .map(|s| Rectangle::new([(s.1, y_range.start), (s.2, y_range.end)], shade)),
+            .map(|s| Rectangle::new([(s.1, low), (s.2, high)], shade)),
     )?;
     Ok(chart)
 }
 
 /// Pixel columns of the plot: the resolution series are thinned to.
-fn columns<DB: DrawingBackend>(chart: &Result2d<'_, DB>) -> usize {
+fn columns<DB: DrawingBackend, X: Ranged, Y: Ranged>(
+    chart: &ChartContext<'_, DB, Cartesian2d<X, Y>>,
+) -> usize {
     chart.plotting_area().dim_in_pixel().0 as usize
 }
 
-/// The legend, top left over the plot, on a white backing so lines under
-/// it do not cross the text.
-fn legend<'a, DB: DrawingBackend + 'a>(chart: &mut Result2d<'a, DB>) -> Result<(), ChartError>
-where
-    DB::ErrorType: 'static,
-{
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.9))
-        .border_style(AXIS)
-        .label_font((FAMILY, 13).into_font().color(&INK))
-        .draw()?;
-    Ok(())
-}
-
 fn ms_label(v: &f64) -> String {
-    format!("{} ms", units::significant(*v, 3))
+    units::latency_us(*v * 1000.0)
 }
 
 fn draw_latency<DB: DrawingBackend>(
@@ -404,42 +528,116 @@ fn draw_latency<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let highest = data
-        .p99
+    let series = [
+        (BudgetMetric::P50, &data.p50, 2),
+        (BudgetMetric::P95, &data.p95, 1),
+        (BudgetMetric::P99, &data.p99, 1),
+    ];
+    // Log-scaled: a p50 of a few ms, budgets of hundreds and a timeout
+    // spike of seconds all stay readable on one chart.
+    let values = || {
+        series
+            .iter()
+            .flat_map(|s| s.1.iter().map(|p| p.1))
+            .chain(data.latency_budgets.iter().map(|b| b.1))
+            .filter(|v| *v > 0.0)
+    };
+    let (low, high) = bounds(values());
+    let mut keys: Vec<Key> = series
         .iter()
-        .map(|p| p.1)
-        .chain(data.latency_budgets.iter().map(|b| b.1))
-        .fold(0.0f64, f64::max);
-    let y_max = nice_ceiling(highest * 1.08).max(1.0);
-    let mut chart = time_chart(root, data, Chart::Latency.title(), 0.0..y_max, &ms_label)?;
+        .map(|(metric, _, width)| Key::line(metric.label(), percentile_colour(*metric), *width))
+        .collect();
+    keys.extend(data.latency_budgets.iter().map(|(metric, _)| {
+        Key::dashed(
+            format!("{} budget", metric.label()),
+            percentile_colour(*metric),
+        )
+    }));
+    let mut chart = time_chart(
+        root,
+        data,
+        Chart::Latency.title(),
+        &keys,
+        (low / 1.5..high * 1.5).log_scale(),
+        &ms_label,
+    )?;
     let columns = columns(&chart);
-    for (metric, points) in [
-        (BudgetMetric::P50, &data.p50),
-        (BudgetMetric::P95, &data.p95),
-        (BudgetMetric::P99, &data.p99),
-    ] {
-        let colour = percentile_colour(metric);
-        chart
-            .draw_series(LineSeries::new(
-                downsample::min_max(points, columns),
-                colour.stroke_width(if metric == BudgetMetric::P50 { 2 } else { 1 }),
-            ))?
-            .label(metric.label())
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
+    for (metric, points, width) in series {
+        // Log axis: only positive values can be placed.
+        line_or_band(
+            &mut chart,
+            points,
+            columns,
+            percentile_colour(metric),
+            width,
+            true,
+        )?;
     }
     for &(metric, limit) in &data.latency_budgets {
-        let colour = percentile_colour(metric);
-        chart
-            .draw_series(DashedLineSeries::new(
-                [(0.0, limit), (data.duration_s, limit)],
-                8,
-                5,
-                colour.stroke_width(2),
-            ))?
-            .label(format!("{} budget", metric.label()))
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 7, y)], colour.stroke_width(2)));
+        chart.draw_series(DashedLineSeries::new(
+            [(0.0, limit), (data.duration, limit)],
+            8,
+            5,
+            percentile_colour(metric).stroke_width(2),
+        ))?;
     }
-    legend(&mut chart)
+    Ok(())
+}
+
+/// Draws a time series as a line when it fits the plot's pixel columns;
+/// a longer one as the min–max band of each column (spikes stay) with the
+/// column means as the line (the trend stays readable). On a log axis
+/// (`positive_only`) points at 0 are left out: a second without samples
+/// has no latency.
+fn line_or_band<DB: DrawingBackend, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, Y>>,
+    points: &[(f64, f64)],
+    columns: usize,
+    colour: RGBColor,
+    width: u32,
+    positive_only: bool,
+) -> Result<(), ChartError>
+where
+    DB::ErrorType: 'static,
+    Y: Ranged<ValueType = f64>,
+{
+    let keep = |p: &(f64, f64)| p.1 > 0.0 || !positive_only;
+    if points.len() <= columns {
+        chart.draw_series(LineSeries::new(
+            points.iter().copied().filter(keep),
+            colour.stroke_width(width),
+        ))?;
+        return Ok(());
+    }
+    let cols = downsample::columns(points, columns);
+    let band: Vec<(f64, f64)> = cols
+        .iter()
+        .map(|c| (c.x, c.max))
+        .chain(cols.iter().rev().map(|c| (c.x, c.min)))
+        .filter(keep)
+        .collect();
+    chart.draw_series(std::iter::once(Polygon::new(
+        band,
+        colour.mix(0.22).filled(),
+    )))?;
+    chart.draw_series(LineSeries::new(
+        cols.iter().map(|c| (c.x, c.mean)).filter(keep),
+        colour.stroke_width(width),
+    ))?;
+    Ok(())
+}
+
+/// The lowest and highest positive value, or a default decade when there
+/// is none (an empty run still gets an axis).
+fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (low, high) = values.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    if low.is_finite() && high > 0.0 {
+        (low, high)
+    } else {
+        (1.0, 10.0)
+    }
 }
 
 fn draw_throughput<DB: DrawingBackend>(
@@ -450,36 +648,26 @@ where
     DB::ErrorType: 'static,
 {
     let highest = data.requests.iter().map(|p| p.1).fold(0.0f64, f64::max);
-    let y_max = nice_ceiling(highest * 1.08).max(1.0);
-    let mut chart = time_chart(root, data, Chart::Throughput.title(), 0.0..y_max, &|v| {
-        units::significant(*v, 3)
-    })?;
+    let y_max = nice_ceiling(highest * 1.05).max(1.0);
+    let keys = [
+        Key::line("requests/s", BLUE, 2),
+        Key::line("errors/s", RED, 2),
+    ];
+    let mut chart = time_chart(
+        root,
+        data,
+        Chart::Throughput.title(),
+        &keys,
+        0.0..y_max,
+        &|v| units::significant(*v, 3),
+    )?;
     let columns = columns(&chart);
-    chart.draw_series(AreaSeries::new(
-        downsample::min_max(&data.requests, columns),
-        0.0,
-        BLUE.mix(0.12),
-    ))?;
-    chart
-        .draw_series(LineSeries::new(
-            downsample::min_max(&data.requests, columns),
-            BLUE.stroke_width(2),
-        ))?
-        .label("requests/s")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], BLUE.stroke_width(2)));
-    chart.draw_series(AreaSeries::new(
-        downsample::min_max(&data.errors, columns),
-        0.0,
-        RED.mix(0.25),
-    ))?;
-    chart
-        .draw_series(LineSeries::new(
-            downsample::min_max(&data.errors, columns),
-            RED.stroke_width(2),
-        ))?
-        .label("errors/s")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], RED.stroke_width(2)));
-    legend(&mut chart)
+    for (points, colour, fill) in [(&data.requests, BLUE, 0.10), (&data.errors, RED, 0.25)] {
+        let thin = downsample::min_max(points, columns);
+        chart.draw_series(AreaSeries::new(thin, 0.0, colour.mix(fill)))?;
+        line_or_band(&mut chart, points, columns, colour, 2, false)?;
+    }
+    Ok(())
 }
 
 fn draw_users<DB: DrawingBackend>(
@@ -491,16 +679,27 @@ where
 {
     let highest = data.users.iter().map(|p| p.1).fold(0.0f64, f64::max);
     let y_max = nice_ceiling(highest * 1.15).max(1.0);
-    let mut chart = time_chart(root, data, Chart::Users.title(), 0.0..y_max, &|v| {
-        units::significant(*v, 3)
-    })?;
+    let mut chart = time_chart(
+        root,
+        data,
+        Chart::Users.title(),
+        &[Key::line("users", TEAL, 2)],
+        0.0..y_max,
+        &|v| units::significant(*v, 3),
+    )?;
     let columns = columns(&chart);
     let users = downsample::min_max(&data.users, columns);
     chart.draw_series(AreaSeries::new(users.iter().copied(), 0.0, TEAL.mix(0.12)))?;
     chart.draw_series(LineSeries::new(users, TEAL.stroke_width(2)))?;
-    // Stage boundaries, named at the top of the plot.
+    // Stage boundaries, each stage named just right of its start when it
+    // is wide enough to hold its name (a 2-minute ramp of a 4-hour run
+    // is not).
     let label = (FAMILY, 12).into_font().color(&MUTED);
-    for (name, start, _, _) in &data.stages {
+    let nudge = data.duration * 0.004;
+    let pixels_per_unit = columns as f64 / data.duration;
+    for (name, start, end, _) in &data.stages {
+        let room = (end - start) * pixels_per_unit;
+        let needed = f64::from(root.estimate_text_size(name, &label)?.0) + 12.0;
         if *start > 0.0 {
             chart.draw_series(DashedLineSeries::new(
                 [(*start, 0.0), (*start, y_max)],
@@ -509,14 +708,13 @@ where
                 AXIS.stroke_width(1),
             ))?;
         }
-        chart.draw_series(std::iter::once(Text::new(
-            name.clone(),
-            (*start, y_max),
-            label.clone().pos(plotters::style::text_anchor::Pos::new(
-                plotters::style::text_anchor::HPos::Left,
-                plotters::style::text_anchor::VPos::Top,
-            )),
-        )))?;
+        if room >= needed {
+            chart.draw_series(std::iter::once(Text::new(
+                name.clone(),
+                (*start + nudge, y_max * 0.985),
+                label.clone(),
+            )))?;
+        }
     }
     Ok(())
 }
@@ -528,65 +726,50 @@ fn draw_percentiles<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let values = || data.spectra.iter().flat_map(|s| s.1.iter().map(|p| p.1));
-    let lowest = values().filter(|v| *v > 0.0).fold(f64::INFINITY, f64::min);
-    let highest = values().fold(0.0f64, f64::max);
-    let (lowest, highest) = if lowest.is_finite() && highest > 0.0 {
-        (lowest, highest)
-    } else {
-        (0.1, 10.0)
-    };
+    let (low, high) = bounds(data.spectra.iter().flat_map(|s| s.1.iter().map(|p| p.1)));
     let top = data
         .spectra
         .iter()
         .filter_map(|s| s.1.last().map(|p| p.0))
         .fold(1.0f64, f64::max);
+    // Overall in thick ink, each request in a palette colour.
+    let keys: Vec<Key> = data
+        .spectra
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| match i {
+            0 => Key::line(name.as_str(), INK, 3),
+            _ => Key::line(name.as_str(), PALETTE[(i - 1) % PALETTE.len()], 2),
+        })
+        .collect();
+    let heading_height = heading(root, Chart::Percentiles.title(), &keys)?;
     // Ticks on whole nines only: with one label per unit of the range,
     // plotters puts them at 0, 1, 2… (0%, 90%, 99%…).
-    let x_range = 0.0..top;
-    let y_range = (lowest / 1.3..highest * 1.3).log_scale();
-    let mut chart =
-        builder(root, Chart::Percentiles.title()).build_cartesian_2d(x_range, y_range)?;
+    let mut chart = builder(root, heading_height)
+        .build_cartesian_2d(0.0..top, (low / 1.3..high * 1.3).log_scale())?;
     mesh(
         &mut chart,
         &|x| spectrum::percentile_label(*x),
         &ms_label,
         top as usize + 1,
     )?;
-    for (i, (name, curve)) in data.spectra.iter().enumerate() {
-        let (colour, width) = if i == 0 {
-            (INK, 3)
-        } else {
-            (PALETTE[(i - 1) % PALETTE.len()], 2)
-        };
-        chart
-            .draw_series(LineSeries::new(
-                curve.iter().copied().filter(|p| p.1 > 0.0),
-                colour.stroke_width(width),
-            ))?
-            .label(name.as_str())
-            .legend(move |(x, y)| {
-                PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(width))
-            });
+    for ((_, curve), key) in data.spectra.iter().zip(&keys) {
+        chart.draw_series(LineSeries::new(
+            curve.iter().copied().filter(|p| p.1 > 0.0),
+            key.colour.stroke_width(key.width),
+        ))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.9))
-        .border_style(AXIS)
-        .label_font((FAMILY, 13).into_font().color(&INK))
-        .draw()?;
     Ok(())
 }
 
-/// The smallest 1, 2 or 5 × 10^n at or above `value`, so axes end on a
+/// The smallest round step (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8) × 10^n at or above `value`, so axes end on a
 /// round number.
 fn nice_ceiling(value: f64) -> f64 {
     if value <= 0.0 || !value.is_finite() {
         return 0.0;
     }
     let magnitude = 10f64.powf(value.log10().floor());
-    [1.0, 2.0, 2.5, 5.0, 10.0]
+    [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]
         .iter()
         .map(|m| m * magnitude)
         .find(|&v| v >= value)
@@ -600,9 +783,11 @@ mod tests {
     #[test]
     fn axes_end_on_round_numbers() {
         assert_eq!(nice_ceiling(0.0), 0.0);
-        assert_eq!(nice_ceiling(7.3), 10.0);
+        assert_eq!(nice_ceiling(7.3), 8.0);
+        assert_eq!(nice_ceiling(115.0), 120.0);
         assert_eq!(nice_ceiling(180.0), 200.0);
         assert_eq!(nice_ceiling(230.0), 250.0);
+        assert_eq!(nice_ceiling(9.1), 10.0);
         assert_eq!(nice_ceiling(1000.0), 1000.0);
     }
 }

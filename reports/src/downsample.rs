@@ -49,8 +49,76 @@ pub fn min_max(points: &[(f64, f64)], columns: usize) -> Vec<(f64, f64)> {
     out
 }
 
+/// One pixel column of a thinned series.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Column {
+    /// The middle of the column's points, in x.
+    pub x: f64,
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
+}
+
+/// Points `(x, y)`, `x` ascending, summarised per column (the range of `x`
+/// cut into `columns` equal slices; empty slices are left out). A chart
+/// draws the min–max band, so every spike stays visible, and the mean as a
+/// line, so a noisy 4-hour series still reads as a trend.
+pub fn columns(points: &[(f64, f64)], columns: usize) -> Vec<Column> {
+    let columns = columns.max(1);
+    let Some((first, last)) = points.first().zip(points.last()) else {
+        return Vec::new();
+    };
+    let width = ((last.0 - first.0) / columns as f64).max(f64::MIN_POSITIVE);
+    let column_of = |x: f64| (((x - first.0) / width) as usize).min(columns - 1);
+    let mut out: Vec<Column> = Vec::with_capacity(columns);
+    let mut current = usize::MAX;
+    let mut n = 0.0;
+    let (mut sum_x, mut sum_y) = (0.0, 0.0);
+    for &(x, y) in points {
+        let c = column_of(x);
+        if c != current || out.is_empty() {
+            if let Some(last) = out.last_mut() {
+                last.x = sum_x / n;
+                last.mean = sum_y / n;
+            }
+            out.push(Column {
+                x,
+                min: y,
+                max: y,
+                mean: y,
+            });
+            current = c;
+            (n, sum_x, sum_y) = (0.0, 0.0, 0.0);
+        }
+        let column = out.last_mut().expect("pushed above");
+        column.min = column.min.min(y);
+        column.max = column.max.max(y);
+        n += 1.0;
+        sum_x += x;
+        sum_y += y;
+    }
+    if let Some(last) = out.last_mut() {
+        last.x = sum_x / n;
+        last.mean = sum_y / n;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn columns_keep_range_and_mean() {
+        let mut points: Vec<(f64, f64)> = (0..14_400).map(|s| (s as f64, 10.0)).collect();
+        points[7_000].1 = 900.0;
+        let cols = columns(&points, 1000);
+        assert!(cols.len() <= 1000 && cols.len() > 990, "{}", cols.len());
+        let spike = cols.iter().find(|c| c.max == 900.0).expect("the spike");
+        assert!(spike.mean > 10.0 && spike.mean < 900.0);
+        assert!(cols.iter().all(|c| c.min == 10.0));
+        assert!(cols.windows(2).all(|w| w[0].x < w[1].x));
+        assert!(columns(&[], 10).is_empty());
+    }
+
     use super::*;
 
     #[test]

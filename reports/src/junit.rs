@@ -7,7 +7,7 @@
 
 use std::fmt::Write;
 
-use crate::{budget_table, escape::xml, results::Results, units};
+use crate::{budget_table, escape::xml, results::Results};
 
 /// The JUnit XML of `results`: one `<testsuite>` for the run, one
 /// `<testcase>` per budget, in the results' budget order.
@@ -68,10 +68,10 @@ pub fn render(results: &Results) -> String {
             continue;
         }
         let message = budget_table::describe(budget);
-        let measured = budget.measured.map_or_else(
-            || "none".to_owned(),
-            |m| units::metric_value(budget.metric, m),
-        );
+        let measured = match budget.measured {
+            Some(_) => budget_table::measured_text(budget),
+            None => "none".to_owned(),
+        };
         let _ = writeln!(out, "{open}>");
         let _ = writeln!(
             out,

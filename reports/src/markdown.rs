@@ -62,10 +62,10 @@ pub fn render(results: &Results) -> String {
     out.push('\n');
 
     let judged = &results.scenario.judged_stages;
-    let judged = if judged.is_empty() {
-        String::new()
-    } else {
-        format!(" Budgets judge the {} stage(s).", judged.join(", "))
+    let judged = match judged.len() {
+        0 => String::new(),
+        1 => format!(" Budgets judge the {} stage.", judged[0]),
+        _ => format!(" Budgets judge the {} stages.", judged.join(", ")),
     };
     let _ = writeln!(
         out,

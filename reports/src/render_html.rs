@@ -119,10 +119,10 @@ fn banner(page: &mut String, results: &Results) {
             let excess = budget_table::excess_text(budget)
                 .map(|e| format!(" <span class=\"excess\">{}</span>", xml(&e)))
                 .unwrap_or_default();
-            let measured = budget.measured.map_or_else(
-                || "nothing measured".to_owned(),
-                |m| units::metric_value(budget.metric, m),
-            );
+            let measured = match budget.measured {
+                Some(_) => budget_table::measured_text(budget),
+                None => "nothing measured".to_owned(),
+            };
             let _ = writeln!(
                 page,
                 "<li><strong>{}</strong> {} <span class=\"limit\">budget {}</span>{excess}</li>",
@@ -147,10 +147,10 @@ fn banner(page: &mut String, results: &Results) {
 fn budgets(page: &mut String, results: &Results) {
     page.push_str("<section>\n<h2>Budgets</h2>\n");
     let judged = &results.scenario.judged_stages;
-    let window = if judged.is_empty() {
-        "the whole run".to_owned()
-    } else {
-        format!("the {} stage(s) only", judged.join(", "))
+    let window = match judged.len() {
+        0 => "the whole run".to_owned(),
+        1 => format!("the {} stage only", judged[0]),
+        _ => format!("the {} stages only", judged.join(", ")),
     };
     let _ = writeln!(
         page,
@@ -384,8 +384,8 @@ fn error_kinds(errors: &ErrorCounts) -> Vec<(&'static str, u64)> {
     .collect()
 }
 
-/// 6. Where, when and how the run happened. (7, server-side metrics, waits
-/// for the results to carry them.)
+/// Section 6: where, when and how the run happened. Section 7 (server-side
+/// metrics) waits for the results to carry them.
 fn environment(page: &mut String, results: &Results) {
     let env = &results.environment;
     let scenario = &results.scenario;

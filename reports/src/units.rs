@@ -71,7 +71,7 @@ fn group_thousands(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -98,6 +98,19 @@ pub fn metric_value(metric: BudgetMetric, value: f64) -> String {
         BudgetMetric::P50 | BudgetMetric::P95 | BudgetMetric::P99 => latency_us(value),
         BudgetMetric::MaxErrorRate => rate(value),
         BudgetMetric::MinRps => rps(value),
+    }
+}
+
+/// A budget metric's value with `digits` significant digits, for when the
+/// usual three would make a failed measurement read the same as its limit
+/// (`150 ms > 150 ms`).
+pub fn metric_value_precise(metric: BudgetMetric, value: f64, digits: u32) -> String {
+    match metric {
+        BudgetMetric::P50 | BudgetMetric::P95 | BudgetMetric::P99 => {
+            format!("{} ms", significant(value / 1000.0, digits))
+        }
+        BudgetMetric::MaxErrorRate => format!("{}%", significant(value * 100.0, digits)),
+        BudgetMetric::MinRps => format!("{} rps", significant(value, digits)),
     }
 }
 

@@ -1,0 +1,153 @@
+//! The `loadgate` binary end to end: exit codes, and that nothing measured
+//! is lost when a run is cut short.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use reports::results::RunStatus;
+
+#[test]
+fn every_shipped_scenario_validates() {
+    let names = ["smoke.yaml", "normal.yaml", "peak.yaml", "stress.yaml", "spike.yaml", "endurance.yaml"];
+    let output = loadgate()
+        .arg("validate")
+        .args(names.iter().map(|n| shipped(n)))
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output).lines().count(), names.len());
+}
+
+#[test]
+fn a_broken_scenario_exits_2_naming_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        "broken.yaml",
+        "version: 1\nname: broken\nload:\n  stages:\n    - {users: 2, ramp: 1s}\n    - {hold: 10 min}\nrequests:\n  - {name: a, method: GET, path: /}\n",
+    );
+    for command in ["validate", "run"] {
+        let output = loadgate().arg(command).arg(&path).output().unwrap();
+        assert_exit(&output, 2);
+        let expected = format!(
+            "{}:6:14: load.stages[1].hold: \"10 min\" is not a duration (use 10m, 90s, 1h30m)",
+            path.display()
+        );
+        assert!(stderr(&output).contains(&expected), "{command}: {}", stderr(&output));
+        assert!(!dir.path().join("runs").exists());
+    }
+}
+
+#[test]
+fn bad_command_lines_exit_2() {
+    let output = loadgate()
+        .args(["run"])
+        .arg(shipped("smoke.yaml"))
+        .args(["--scale", "0"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("--scale"), "{}", stderr(&output));
+    let output = loadgate().args(["run", "--no-such-flag"]).output().unwrap();
+    assert_exit(&output, 2);
+}
+
+#[test]
+fn a_closed_port_exits_3_with_results_and_verdict_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        "s.yaml",
+        &simple_scenario(2, 30, "/", "budgets:\n  overall: {p95: 100ms, max_error_rate: 1%}"),
+    );
+    let out = dir.path().join("out");
+    let target = format!("http://127.0.0.1:{}", closed_port());
+    let output = loadgate()
+        .arg("run")
+        .arg(&path)
+        .args(["--target", &target, "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_exit(&output, 3);
+    let results = read_results(&out);
+    assert_eq!(results.run.status, RunStatus::Unreachable);
+    assert!(results.run.stop_reason.as_deref().unwrap_or("").contains("failed to connect"));
+    assert!(results.overall.all.errors.connect > 0);
+    assert_eq!(results.overall.all.errors.connect, results.overall.all.count);
+    assert!(!results.verdict.passed);
+    assert!(results.run.duration_ms < 20_000, "stopped early, not after the 31 s planned");
+    assert!(out.join("histograms.hlog").exists());
+}
+
+#[tokio::test]
+async fn an_impossible_budget_exits_1() {
+    let (url, _, _server) = delay_server(|_| Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        "s.yaml",
+        &simple_scenario(2, 1, "/slow", "budgets:\n  overall: {p50: 1us, max_error_rate: 1%}"),
+    );
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadgate"))
+        .arg("run")
+        .arg(&path)
+        .args(["--target", &url, "--out"])
+        .arg(dir.path().join("out"))
+        .output()
+        .await
+        .unwrap();
+    assert_exit(&output, 1);
+    let results = read_results(&dir.path().join("out"));
+    let p50 = &results.budgets[0];
+    assert!(!p50.passed);
+    let error_rate = &results.budgets[1];
+    assert!(error_rate.passed, "{error_rate:?}");
+    assert!(stdout(&output).contains("FAILED: 1 of 2 budgets broken"), "{}", stdout(&output));
+}
+
+/// Starts a long run, signals it after a few seconds, and checks the exit
+/// code and that what was measured was written.
+async fn interrupted_by(signal: &str, code: i32) {
+    let (url, _, _server) = delay_server(|_| Duration::from_millis(2)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), "s.yaml", &simple_scenario(2, 60, "/slow", ""));
+    let out = dir.path().join("out");
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadgate"))
+        .arg("run")
+        .arg(&path)
+        .args(["--target", &url, "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("loadgate stops soon after the signal")
+        .unwrap();
+    assert_exit(&output, code);
+    let results = read_results(&out);
+    assert_eq!(results.run.status, RunStatus::Interrupted);
+    assert!(results.overall.all.count > 0);
+    assert!(results.run.duration_ms < 30_000);
+}
+
+#[tokio::test]
+async fn sigint_exits_130_with_what_was_measured() {
+    interrupted_by("-INT", 130).await;
+}
+
+#[tokio::test]
+async fn sigterm_exits_143_with_what_was_measured() {
+    interrupted_by("-TERM", 143).await;
+}
