@@ -70,10 +70,10 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, RunError> {
         .map_err(|e| RunError::BadInput(format!("cannot create {}: {e}", out_dir.display())))?;
 
     let result = measure(args, &plan, &target, service.is_some()).await;
-    if let Some(service) = service {
-        if let Err(e) = service.shutdown().await {
-            tracing::warn!("stopping the in-process service: {e:#}");
-        }
+    if let Some(service) = service
+        && let Err(e) = service.shutdown().await
+    {
+        tracing::warn!("stopping the in-process service: {e:#}");
     }
     let (results, exit) = result?;
     write_outputs(&results, &out_dir)?;

@@ -30,8 +30,8 @@ pub fn table(results: &Results) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<28} {:>12}    {:<14} {}",
-        "budget", "measured", "limit", "verdict"
+        "{:<28} {:>12}    {:<14} verdict",
+        "budget", "measured", "limit"
     );
     for b in &results.budgets {
         let _ = writeln!(out, "{}", row(b));
@@ -98,7 +98,7 @@ mod tests {
         };
         assert_eq!(
             row(&b),
-            "list_servers p95                 162.3ms <= 150.0ms        FAIL"
+            "list_servers p95                  162.3ms <= 150.0ms        FAIL"
         );
         let rps = BudgetVerdict {
             metric: BudgetMetric::MinRps,
@@ -108,7 +108,7 @@ mod tests {
         };
         assert_eq!(
             row(&rps),
-            "list_servers rps                 no data >= 5000.0/s       FAIL"
+            "list_servers rps                  no data >= 5000.0/s       FAIL"
         );
     }
 }

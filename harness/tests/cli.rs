@@ -10,7 +10,14 @@ use reports::results::RunStatus;
 
 #[test]
 fn every_shipped_scenario_validates() {
-    let names = ["smoke.yaml", "normal.yaml", "peak.yaml", "stress.yaml", "spike.yaml", "endurance.yaml"];
+    let names = [
+        "smoke.yaml",
+        "normal.yaml",
+        "peak.yaml",
+        "stress.yaml",
+        "spike.yaml",
+        "endurance.yaml",
+    ];
     let output = loadgate()
         .arg("validate")
         .args(names.iter().map(|n| shipped(n)))
@@ -35,7 +42,11 @@ fn a_broken_scenario_exits_2_naming_file_line_and_field() {
             "{}:6:14: load.stages[1].hold: \"10 min\" is not a duration (use 10m, 90s, 1h30m)",
             path.display()
         );
-        assert!(stderr(&output).contains(&expected), "{command}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains(&expected),
+            "{command}: {}",
+            stderr(&output)
+        );
         assert!(!dir.path().join("runs").exists());
     }
 }
@@ -60,7 +71,12 @@ fn a_closed_port_exits_3_with_results_and_verdict_written() {
     let path = scenario(
         dir.path(),
         "s.yaml",
-        &simple_scenario(2, 30, "/", "budgets:\n  overall: {p95: 100ms, max_error_rate: 1%}"),
+        &simple_scenario(
+            2,
+            30,
+            "/",
+            "budgets:\n  overall: {p95: 100ms, max_error_rate: 1%}",
+        ),
     );
     let out = dir.path().join("out");
     let target = format!("http://127.0.0.1:{}", closed_port());
@@ -74,11 +90,24 @@ fn a_closed_port_exits_3_with_results_and_verdict_written() {
     assert_exit(&output, 3);
     let results = read_results(&out);
     assert_eq!(results.run.status, RunStatus::Unreachable);
-    assert!(results.run.stop_reason.as_deref().unwrap_or("").contains("failed to connect"));
+    assert!(
+        results
+            .run
+            .stop_reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("failed to connect")
+    );
     assert!(results.overall.all.errors.connect > 0);
-    assert_eq!(results.overall.all.errors.connect, results.overall.all.count);
+    assert_eq!(
+        results.overall.all.errors.connect,
+        results.overall.all.count
+    );
     assert!(!results.verdict.passed);
-    assert!(results.run.duration_ms < 20_000, "stopped early, not after the 31 s planned");
+    assert!(
+        results.run.duration_ms < 20_000,
+        "stopped early, not after the 31 s planned"
+    );
     assert!(out.join("histograms.hlog").exists());
 }
 
@@ -89,7 +118,12 @@ async fn an_impossible_budget_exits_1() {
     let path = scenario(
         dir.path(),
         "s.yaml",
-        &simple_scenario(2, 1, "/slow", "budgets:\n  overall: {p50: 1us, max_error_rate: 1%}"),
+        &simple_scenario(
+            2,
+            1,
+            "/slow",
+            "budgets:\n  overall: {p50: 1us, max_error_rate: 1%}",
+        ),
     );
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadgate"))
         .arg("run")
@@ -105,7 +139,11 @@ async fn an_impossible_budget_exits_1() {
     assert!(!p50.passed);
     let error_rate = &results.budgets[1];
     assert!(error_rate.passed, "{error_rate:?}");
-    assert!(stdout(&output).contains("FAILED: 1 of 2 budgets broken"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("FAILED: 1 of 2 budgets broken"),
+        "{}",
+        stdout(&output)
+    );
 }
 
 /// Starts a long run, signals it after a few seconds, and checks the exit

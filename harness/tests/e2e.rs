@@ -1,0 +1,162 @@
+//! `smoke.yaml` end to end: against the in-process service it passes its
+//! budgets and writes results that match the committed schema and an
+//! interval log HdrHistogram tools can read; against a service the test
+//! runs itself, every request loadgate recorded is one the service counted.
+
+mod common;
+
+use std::{collections::BTreeMap, path::Path, time::Duration};
+
+use common::*;
+use hdrhistogram::serialization::{Deserializer, interval_log::IntervalLogIterator};
+use reports::results::RunStatus;
+
+fn schema_validator() -> jsonschema::Validator {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../reports/results.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    jsonschema::validator_for(&schema).expect("a valid JSON Schema")
+}
+
+#[test]
+fn smoke_against_the_in_process_service_passes_with_valid_results_and_hlog() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = loadgate()
+        .arg("run")
+        .arg(shipped("smoke.yaml"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    assert!(
+        stdout(&output).contains("PASSED: all 18 budgets held"),
+        "{}",
+        stdout(&output)
+    );
+
+    let text = std::fs::read_to_string(out.join("results.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let validator = schema_validator();
+    let problems: Vec<String> = validator
+        .iter_errors(&json)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "results.json breaks its schema:\n{}",
+        problems.join("\n")
+    );
+
+    let results = read_results(&out);
+    assert_eq!(results.run.status, RunStatus::Completed);
+    assert!(results.environment.in_process_target);
+    assert!(results.overall.all.count > 100);
+    assert_eq!(results.overall.all.errors.total(), 0);
+    let per_name: u64 = results.requests.iter().map(|r| r.all.count).sum();
+    assert_eq!(per_name, results.overall.all.count);
+    let per_second: u64 = results.series.iter().map(|s| s.count).sum();
+    assert_eq!(per_second, results.overall.all.count);
+    assert!(
+        results.series.iter().any(|s| s.users == 8),
+        "the steady stage runs 8 users"
+    );
+    for file in ["report.html", "junit.xml", "summary.md", "latency.png"] {
+        assert!(out.join(file).exists(), "{file}");
+    }
+
+    // The interval log reads back with the same counts and p99 per name.
+    let log = std::fs::read(out.join("histograms.hlog")).unwrap();
+    let mut from_log = BTreeMap::new();
+    for entry in IntervalLogIterator::new(&log) {
+        let entry = entry.expect("a well-formed interval log");
+        if let hdrhistogram::serialization::interval_log::LogEntry::Interval(interval) = entry {
+            let bytes = base64_decode(interval.encoded_histogram());
+            let histogram: hdrhistogram::Histogram<u64> = Deserializer::new()
+                .deserialize(&mut bytes.as_slice())
+                .unwrap();
+            let tag = interval
+                .tag()
+                .map_or("overall".to_owned(), |t| t.as_str().to_owned());
+            from_log.insert(tag, (histogram.len(), histogram.value_at_quantile(0.99)));
+        }
+    }
+    for endpoint in std::iter::once(&results.overall).chain(&results.requests) {
+        let histogram = endpoint.all.decode_histogram().unwrap();
+        assert_eq!(
+            from_log.get(&endpoint.name),
+            Some(&(endpoint.all.count, histogram.value_at_quantile(0.99))),
+            "{}",
+            endpoint.name
+        );
+        assert_eq!(
+            histogram.value_at_quantile(0.99),
+            endpoint.all.latency.p99_us
+        );
+    }
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
+}
+
+/// Sums `http_requests_total` over every route but `/metrics` itself.
+fn served_requests(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("http_requests_total{") && !l.contains("route=\"/metrics\""))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum()
+}
+
+#[tokio::test]
+async fn every_recorded_request_is_one_the_service_counted() {
+    let config = target_service::Config {
+        servers_per_user: 3,
+        metric_points: 3,
+        ..target_service::Config::default()
+    };
+    let service = target_service::start(config).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadgate"))
+        .arg("run")
+        .arg(shipped("smoke.yaml"))
+        .args(["--target", &service.base_url(), "--out"])
+        .arg(&out)
+        .output()
+        .await
+        .unwrap();
+    assert_exit(&output, 0);
+    let results = read_results(&out);
+    assert!(!results.environment.in_process_target);
+    service.state().telemetry.upkeep();
+    let metrics = reqwest::get(format!("{}/metrics", service.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        served_requests(&metrics),
+        results.overall.all.count,
+        "{metrics}"
+    );
+    let creates = results
+        .requests
+        .iter()
+        .find(|r| r.name == "create_server")
+        .unwrap();
+    assert!(metrics.contains(&format!(
+        "http_requests_total{{route=\"/api/v1/servers\",method=\"POST\",status=\"201\"}} {}",
+        creates.all.count
+    )));
+    tokio::time::timeout(Duration::from_secs(30), service.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+}
