@@ -56,7 +56,10 @@ pub struct HttpClient {
 impl HttpClient {
     /// `verify_certificates: false` is the scenario's `tls: {insecure: true}`.
     pub fn new(base_url: &str, verify_certificates: bool) -> anyhow::Result<Self> {
+        // Like browsers and most SDKs, ask for gzip; the timing includes
+        // decompressing the body.
         let client = reqwest::Client::builder()
+            .gzip(true)
             .tls_danger_accept_invalid_certs(!verify_certificates)
             .connect_timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())

@@ -10,6 +10,8 @@ use std::{
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use reports::units::latency_us;
+
 use crate::recorder::{Recent, Recorder};
 
 /// Plain lines are this far apart when stderr is not a terminal.
@@ -55,7 +57,7 @@ impl Progress {
         self.last_requests = recent.requests;
         let message = format!(
             "users {users:>5}  rps {rps:>7}  p95 {:>9}  errors {}",
-            format_us(recent.p95_us),
+            latency_us(recent.p95_us as f64),
             recent.errors
         );
         match &self.bar {
@@ -80,26 +82,5 @@ impl Progress {
         if let Some(bar) = self.bar {
             bar.finish_and_clear();
         }
-    }
-}
-
-/// `850us`, `12.3ms`, `1.25s`.
-pub fn format_us(us: u64) -> String {
-    match us {
-        0..1_000 => format!("{us}us"),
-        1_000..1_000_000 => format!("{:.1}ms", us as f64 / 1e3),
-        _ => format!("{:.2}s", us as f64 / 1e6),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_us;
-
-    #[test]
-    fn latencies_read_at_a_glance() {
-        assert_eq!(format_us(850), "850us");
-        assert_eq!(format_us(12_340), "12.3ms");
-        assert_eq!(format_us(1_250_000), "1.25s");
     }
 }

@@ -3,20 +3,10 @@
 
 use std::fmt::Write as _;
 
-use reports::results::{BudgetMetric, BudgetVerdict, Results, RunStatus};
-
-use crate::progress::format_us;
-
-/// A value in its metric's unit.
-pub fn format_value(metric: BudgetMetric, value: f64) -> String {
-    match metric {
-        BudgetMetric::P50 | BudgetMetric::P95 | BudgetMetric::P99 => {
-            format_us(value.round() as u64)
-        }
-        BudgetMetric::MaxErrorRate => format!("{:.2}%", value * 100.0),
-        BudgetMetric::MinRps => format!("{value:.1}/s"),
-    }
-}
+use reports::{
+    results::{BudgetMetric, BudgetVerdict, Results, RunStatus},
+    units::{latency_us, metric_value},
+};
 
 fn comparison(metric: BudgetMetric) -> &'static str {
     match metric {
@@ -44,9 +34,9 @@ pub fn table(results: &Results) -> String {
         results.run.duration_ms as f64 / 1000.0,
         overall.rps,
         overall.errors.total(),
-        format_us(overall.latency.p50_us),
-        format_us(overall.latency.p95_us),
-        format_us(overall.latency.p99_us),
+        latency_us(overall.latency.p50_us as f64),
+        latency_us(overall.latency.p95_us as f64),
+        latency_us(overall.latency.p99_us as f64),
     );
     if let Some(reason) = &results.run.stop_reason {
         let _ = writeln!(out, "{reason}");
@@ -72,13 +62,13 @@ pub fn table(results: &Results) -> String {
 fn row(b: &BudgetVerdict) -> String {
     let measured = b
         .measured
-        .map_or_else(|| "no data".to_owned(), |m| format_value(b.metric, m));
+        .map_or_else(|| "no data".to_owned(), |m| metric_value(b.metric, m));
     format!(
         "{:<28} {:>12} {} {:<14} {}",
         format!("{} {}", b.scope, b.metric.label()),
         measured,
         comparison(b.metric),
-        format_value(b.metric, b.limit),
+        metric_value(b.metric, b.limit),
         if b.passed { "pass" } else { "FAIL" }
     )
 }
@@ -98,7 +88,7 @@ mod tests {
         };
         assert_eq!(
             row(&b),
-            "list_servers p95                  162.3ms <= 150.0ms        FAIL"
+            "list_servers p95                   162 ms <= 150 ms         FAIL"
         );
         let rps = BudgetVerdict {
             metric: BudgetMetric::MinRps,
@@ -108,7 +98,7 @@ mod tests {
         };
         assert_eq!(
             row(&rps),
-            "list_servers rps                  no data >= 5000.0/s       FAIL"
+            "list_servers rps                  no data >= 5,000 rps      FAIL"
         );
     }
 }

@@ -8,8 +8,14 @@ use std::time::Duration;
 use common::{API_KEY_A, small_config};
 use target_service::Config;
 
+/// A client that leaves bodies as sent: other crates of the workspace
+/// switch on reqwest's decompression, which would hide `Content-Encoding`.
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().build().unwrap()
+    reqwest::Client::builder()
+        .no_gzip()
+        .no_brotli()
+        .build()
+        .unwrap()
 }
 
 #[tokio::test]
