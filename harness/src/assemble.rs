@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 use reports::{
     histogram,
     results::{
-        EndpointStats, Environment, LatencySummary, Overrides, RESULTS_FORMAT, RESULTS_VERSION,
-        Results, RunInfo, RunStatus, ScenarioRun, StageRun, Tool, Verdict, Window,
+        ArrivalStats, EndpointStats, Environment, LatencySummary, Overrides, RESULTS_FORMAT,
+        RESULTS_VERSION, Results, RunInfo, RunStatus, ScenarioRun, StageRun, Tool, Verdict, Window,
     },
 };
 
@@ -28,6 +28,8 @@ pub struct RunMeta {
     pub in_process_target: bool,
     pub status: RunStatus,
     pub stop_reason: Option<String>,
+    /// The fate of the arrivals, for a run on a schedule.
+    pub arrivals: Option<ArrivalStats>,
 }
 
 /// Which spans of the run budgets judge: the stages named in
@@ -108,6 +110,7 @@ pub fn assemble(plan: &Plan, recording: &Recording, meta: RunMeta) -> Results {
             os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
         },
         verdict: Verdict::of(&budgets),
+        arrivals: meta.arrivals,
         budgets,
         overall,
         requests,
@@ -133,6 +136,8 @@ fn window(tally: &Tally, duration_us: u64) -> Window {
         },
         latency: LatencySummary::of(&tally.histogram),
         histogram: histogram::encode(&tally.histogram),
+        service_latency: tally.service.as_ref().map(LatencySummary::of),
+        service_histogram: tally.service.as_ref().map(histogram::encode),
     }
 }
 

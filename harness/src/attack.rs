@@ -63,19 +63,29 @@ fn scenario(context: &SharedContext, recorder: &Recorder) -> Result<Scenario, Go
             .set_name("setup")
             .set_on_start(),
     );
-    for (index, weighted) in context.plan.work().iter().enumerate() {
-        let weight = (weighted.share * WEIGHT_SCALE).round().max(1.0) as usize;
-        scenario = scenario.register_transaction(
-            Transaction::new(work(context.clone(), index))
-                .set_name(weighted.work.name())
-                .set_weight(weight)?,
-        );
+    if context.arrivals.is_some() {
+        // Open model: one transaction that takes the next arrival and runs
+        // the work it draws; the schedule, not think time, sets the pace.
+        scenario = scenario
+            .register_transaction(Transaction::new(arrival(context.clone())).set_name("arrival"));
+    } else {
+        for (index, weighted) in context.plan.work().iter().enumerate() {
+            let weight = (weighted.share * WEIGHT_SCALE).round().max(1.0) as usize;
+            scenario = scenario.register_transaction(
+                Transaction::new(work(context.clone(), index))
+                    .set_name(weighted.work.name())
+                    .set_weight(weight)?,
+            );
+        }
     }
     scenario = scenario.register_transaction(
         Transaction::new(stop_user(users))
             .set_name("teardown")
             .set_on_stop(),
     );
+    if context.arrivals.is_some() {
+        return Ok(scenario);
+    }
     match context.plan.think_time() {
         ThinkTime::None => Ok(scenario),
         ThinkTime::Fixed(pause) => scenario.set_wait_time(pause, pause),
@@ -123,6 +133,47 @@ fn work(context: SharedContext, index: usize) -> goose::goose::TransactionFuncti
                     state.run_steps(&context, &flow.steps).await;
                 }
             }
+            Ok(())
+        })
+    })
+}
+
+/// How long a user waits for an arrival before it lets goose check whether
+/// the run is over.
+const ARRIVAL_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Open model: waits for the next arrival, then runs one iteration drawn
+/// from the plan's mix, timed from when the arrival was due.
+fn arrival(context: SharedContext) -> goose::goose::TransactionFunction {
+    Arc::new(move |user: &mut GooseUser| -> TransactionFuture<'_> {
+        let context = context.clone();
+        Box::pin(async move {
+            let Some(arrivals) = &context.arrivals else {
+                return Ok(());
+            };
+            let arrival = match arrivals.take(ARRIVAL_WAIT).await {
+                Ok(Some(arrival)) => arrival,
+                // Nothing due yet: let goose see whether the run is over.
+                Ok(None) => return Ok(()),
+                // The schedule has run out; idle until goose stops the user.
+                Err(_) => {
+                    tokio::time::sleep(ARRIVAL_WAIT).await;
+                    return Ok(());
+                }
+            };
+            let Some(state) = user.get_session_data_mut::<VirtualUser>() else {
+                return Ok(());
+            };
+            if !state.ensure_setup(&context).await {
+                return Ok(());
+            }
+            let steps = match context.plan.pick(state.draw()) {
+                Work::Request(step) => std::slice::from_ref(step),
+                Work::Flow(flow) => flow.steps.as_slice(),
+            };
+            state
+                .run_steps_due(&context, steps, Some(arrival.due))
+                .await;
             Ok(())
         })
     })

@@ -96,6 +96,8 @@ mod tests {
                 ..LatencySummary::default()
             },
             histogram: String::new(),
+            service_latency: None,
+            service_histogram: None,
         }
     }
 

@@ -17,6 +17,7 @@
 //!
 //! * [`attack`]: the plan as a goose attack (users, stages, think time);
 //! * [`user`]: one virtual user: render, send, check, capture, record;
+//! * [`schedule`]: the open model's arrivals, handed to idle users when due;
 //! * [`exchange`]: the one seam through which requests reach the network;
 //! * [`recorder`]: HDR histograms (µs) per request name and per second;
 //! * [`assemble`] and [`budget`]: the results file and its verdicts;
@@ -36,6 +37,7 @@ pub mod resolve;
 pub mod run;
 pub mod scenario;
 pub mod scenario_error;
+pub mod schedule;
 pub mod source_map;
 pub mod template;
 pub mod user;

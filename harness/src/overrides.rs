@@ -34,7 +34,8 @@ fn scale_users(users: u32, factor: f64) -> u32 {
 }
 
 impl Plan {
-    /// `--scale F`: users, stage durations and `min_rps` budgets all times
+    /// `--scale F`: users, stage durations, open-model arrival rates and
+    /// `min_rps` budgets all times
     /// `factor`. `0.1` turns a 500-user, 10-minute peak test into a
     /// 50-user, 1-minute rehearsal with proportionally lower throughput
     /// floors.
@@ -50,6 +51,12 @@ impl Plan {
             stage.duration = stage.duration.mul_f64(factor);
             if let StageShape::Ramp { to_users } = &mut stage.shape {
                 *to_users = scale_users(*to_users, factor);
+            }
+        }
+        if let Some(open) = &mut plan.open {
+            for rate in &mut open.rates {
+                rate.from_per_sec *= factor;
+                rate.to_per_sec *= factor;
             }
         }
         let budgets = &mut plan.budgets;

@@ -44,6 +44,29 @@ pub struct Plan {
     pub(crate) work: Vec<Weighted>,
     pub(crate) captures: Vec<String>,
     pub(crate) budgets: Budgets,
+    /// The arrival rates of an open-model plan; `None` for a closed model.
+    pub(crate) open: Option<OpenModel>,
+}
+
+/// How long goose takes to launch an open model's users before its
+/// schedule starts (see [`Plan::goose_test_plan`]).
+pub const OPEN_LAUNCH: Duration = Duration::from_secs(1);
+
+/// An open (arrival-rate) model: requests arrive on a schedule, whatever
+/// the target's speed, and at most `max_users` (the stages' users) are in
+/// flight at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenModel {
+    /// One per stage, same index: the rate moves linearly from `from` to
+    /// `to` over the stage (equal on a hold).
+    pub rates: Vec<RateSpan>,
+}
+
+/// Arrivals per second at a stage's start and end.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateSpan {
+    pub from_per_sec: f64,
+    pub to_per_sec: f64,
 }
 
 /// One stage of a closed-model load.
@@ -456,6 +479,30 @@ impl Plan {
             .unwrap_or(0)
     }
 
+    /// The open model's rates, if this plan has one.
+    pub fn open_model(&self) -> Option<&OpenModel> {
+        self.open.as_ref()
+    }
+
+    /// The intended start of every arrival of an open-model plan, as
+    /// offsets from the run's start, in order; empty for a closed model.
+    pub fn arrivals(&self) -> Arrivals {
+        let spans = match &self.open {
+            None => Vec::new(),
+            Some(open) => self
+                .timeline()
+                .iter()
+                .zip(&open.rates)
+                .map(|(span, rate)| (span.start, span.end - span.start, *rate))
+                .collect(),
+        };
+        Arrivals {
+            spans,
+            stage: 0,
+            index_in_stage: 0,
+        }
+    }
+
     /// The stages in goose's `--test-plan` form, `users,span;users,span`,
     /// e.g. `10,30s;10,5m;0,30s`. Goose ramps linearly from the previous
     /// users to each step's users over its span, so a hold repeats the users
@@ -463,7 +510,20 @@ impl Plan {
     /// [`goose_span`]). A plan that ends with users running gets a last
     /// `0,0s` step: goose keeps a final non-zero step running until it is
     /// cancelled, but a plan's end is the end of the run.
+    ///
+    /// An open-model plan launches all its users within [`OPEN_LAUNCH`]
+    /// and keeps them for the whole schedule, which starts once they are
+    /// launched: they wait for arrivals, and the schedule, not goose, sets
+    /// the pace.
     pub fn goose_test_plan(&self) -> String {
+        if self.open.is_some() {
+            return format!(
+                "{users},{};{users},{};0,0s",
+                goose_span(OPEN_LAUNCH),
+                goose_span(self.total_duration()),
+                users = self.peak_users()
+            );
+        }
         let timeline = self.timeline();
         let mut steps: Vec<String> = timeline
             .iter()
@@ -473,5 +533,49 @@ impl Plan {
             steps.push("0,0s".to_owned());
         }
         steps.join(";")
+    }
+}
+
+/// The arrival times of an open-model plan; see [`Plan::arrivals`].
+///
+/// Within a stage whose rate moves linearly from `r0` to `r1` over `D`, the
+/// `k`th arrival is at the `t` where the expected count
+/// `r0·t + (r1 − r0)·t²/(2D)` reaches `k`: evenly spaced at a constant
+/// rate, closer and closer together on a ramp up.
+#[derive(Debug, Clone)]
+pub struct Arrivals {
+    spans: Vec<(Duration, Duration, RateSpan)>,
+    stage: usize,
+    index_in_stage: u64,
+}
+
+impl Iterator for Arrivals {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        loop {
+            let &(start, length, rate) = self.spans.get(self.stage)?;
+            let k = self.index_in_stage as f64;
+            let d = length.as_secs_f64();
+            let (r0, r1) = (rate.from_per_sec, rate.to_per_sec);
+            let a = (r1 - r0) / (2.0 * d);
+            let t = if a.abs() < 1e-12 {
+                if r0 > 0.0 { k / r0 } else { f64::INFINITY }
+            } else {
+                // The positive root of a·t² + r0·t − k = 0.
+                let discriminant = r0 * r0 + 4.0 * a * k;
+                if discriminant < 0.0 {
+                    f64::INFINITY
+                } else {
+                    (-r0 + discriminant.sqrt()) / (2.0 * a)
+                }
+            };
+            if t.is_finite() && t < d {
+                self.index_in_stage += 1;
+                return Some(start + Duration::from_secs_f64(t));
+            }
+            self.stage += 1;
+            self.index_in_stage = 0;
+        }
     }
 }

@@ -76,10 +76,14 @@ impl FailureKind {
 pub struct Sample {
     /// Index of the request name in [`Recorder::names`].
     pub name: u16,
-    /// When the request started, from the run's start.
+    /// When the request started, from the run's start: when it was due,
+    /// for a request on a schedule (open model); else when it was sent.
     pub start_us: u64,
-    /// From sending the request to the last byte of the response body.
+    /// From `start_us` to the last byte of the response body.
     pub latency_us: u64,
+    /// From sending the request to the last byte: `latency_us` less any
+    /// wait before the send. Equal to it without a schedule.
+    pub service_us: u64,
     pub outcome: Outcome,
 }
 
@@ -195,17 +199,25 @@ impl Recorder {
     /// Starts the aggregator for `names` (request names, in scenario
     /// order). `epoch` is the run's start, which sample times count from;
     /// `judged` says which spans budgets look at; `longest_timeout` bounds
-    /// how late a sample may arrive for its second.
+    /// how late a sample may arrive for its second; `scheduled` keeps
+    /// service times apart from latencies (a run on an arrival schedule).
     pub fn start(
         names: Vec<String>,
         epoch: Instant,
         judged: JudgedSpans,
         longest_timeout: Duration,
+        scheduled: bool,
     ) -> Self {
         let (to_aggregator, batches) = mpsc::unbounded_channel();
         let users = Arc::new(AtomicU32::new(0));
         let live = Arc::new(Mutex::new(Live::default()));
-        let aggregate = Aggregate::new(names.len(), epoch, judged, longest_timeout + GRACE_SLACK);
+        let aggregate = Aggregate::new(
+            names.len(),
+            epoch,
+            judged,
+            longest_timeout + GRACE_SLACK,
+            scheduled,
+        );
         let (finish, finishing) = tokio::sync::oneshot::channel();
         let aggregator =
             tokio::spawn(aggregate.run(batches, finishing, users.clone(), live.clone()));
@@ -283,23 +295,28 @@ pub struct NameStats {
 pub struct Tally {
     pub count: u64,
     pub errors: ErrorCounts,
+    /// Latency from each request's start (its due time, on a schedule).
     pub histogram: Histogram,
+    /// Service time (from the send), kept apart only for a run on a schedule.
+    pub service: Option<Histogram>,
 }
 
-impl Default for Tally {
-    fn default() -> Self {
+impl Tally {
+    fn new(scheduled: bool) -> Self {
         Self {
             count: 0,
             errors: ErrorCounts::default(),
             histogram: new_histogram(),
+            service: scheduled.then(new_histogram),
         }
     }
-}
 
-impl Tally {
     fn add(&mut self, sample: &Sample) {
         self.count += 1;
         self.histogram.saturating_record(sample.latency_us.max(1));
+        if let Some(service) = &mut self.service {
+            service.saturating_record(sample.service_us.max(1));
+        }
         if let Outcome::Failed { kind, .. } = sample.outcome {
             kind.count_into(&mut self.errors);
         }
@@ -307,10 +324,10 @@ impl Tally {
 }
 
 impl NameStats {
-    fn new() -> Self {
+    fn new(scheduled: bool) -> Self {
         Self {
-            all: Tally::default(),
-            judged: Tally::default(),
+            all: Tally::new(scheduled),
+            judged: Tally::new(scheduled),
             status_codes: BTreeMap::new(),
         }
     }
@@ -341,15 +358,17 @@ pub struct Recording {
 #[derive(Debug)]
 struct OpenSecond {
     histogram: Histogram,
+    service: Option<Histogram>,
     count: u64,
     errors: ErrorCounts,
     classes: BTreeMap<String, u64>,
 }
 
 impl OpenSecond {
-    fn new() -> Self {
+    fn new(scheduled: bool) -> Self {
         Self {
             histogram: new_histogram(),
+            service: scheduled.then(new_histogram),
             count: 0,
             errors: ErrorCounts::default(),
             classes: BTreeMap::new(),
@@ -373,6 +392,10 @@ impl OpenSecond {
             p95_us: q(0.95),
             p99_us: q(0.99),
             max_us: self.histogram.max(),
+            service_p99_us: self
+                .service
+                .filter(|h| !h.is_empty())
+                .map(|h| h.value_at_quantile(0.99)),
             users,
         }
     }
@@ -381,6 +404,7 @@ impl OpenSecond {
 /// The aggregator's state; owned by its task.
 #[derive(Debug)]
 struct Aggregate {
+    scheduled: bool,
     per_name: Vec<NameStats>,
     overall: NameStats,
     judged: JudgedSpans,
@@ -394,10 +418,17 @@ struct Aggregate {
 }
 
 impl Aggregate {
-    fn new(names: usize, epoch: Instant, judged: JudgedSpans, grace: Duration) -> Self {
+    fn new(
+        names: usize,
+        epoch: Instant,
+        judged: JudgedSpans,
+        grace: Duration,
+        scheduled: bool,
+    ) -> Self {
         Self {
-            per_name: (0..names).map(|_| NameStats::new()).collect(),
-            overall: NameStats::new(),
+            scheduled,
+            per_name: (0..names).map(|_| NameStats::new(scheduled)).collect(),
+            overall: NameStats::new(scheduled),
             judged,
             grace,
             open: BTreeMap::new(),
@@ -450,9 +481,16 @@ impl Aggregate {
             self.per_name[usize::from(sample.name)].add(sample, judged);
             self.overall.add(sample, judged);
             let second = u32::try_from(sample.start_us / 1_000_000).unwrap_or(u32::MAX);
-            let open = self.open.entry(second).or_insert_with(OpenSecond::new);
+            let scheduled = self.scheduled;
+            let open = self
+                .open
+                .entry(second)
+                .or_insert_with(|| OpenSecond::new(scheduled));
             open.count += 1;
             open.histogram.saturating_record(sample.latency_us.max(1));
+            if let Some(service) = &mut open.service {
+                service.saturating_record(sample.service_us.max(1));
+            }
             if let Some(status) = sample.outcome.status() {
                 *open
                     .classes
@@ -504,7 +542,7 @@ impl Aggregate {
             .map(|second| {
                 by_second.remove(&second).unwrap_or_else(|| {
                     let users = self.users_after(second);
-                    OpenSecond::new().close(second, users)
+                    OpenSecond::new(self.scheduled).close(second, users)
                 })
             })
             .filter(|s| s.second < last || s.count > 0)
@@ -529,6 +567,7 @@ mod tests {
             name,
             start_us: start_ms * 1000,
             latency_us: latency_ms * 1000,
+            service_us: latency_ms * 1000,
             outcome,
         }
     }
@@ -542,6 +581,7 @@ mod tests {
             Instant::now(),
             JudgedSpans(vec![(1_000_000, 2_000_000)]),
             Duration::from_secs(1),
+            false,
         );
         let mut sink = recorder.sink();
         sink.record(sample(0, 100, 5, OK));

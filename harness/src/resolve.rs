@@ -16,8 +16,8 @@ use indexmap::IndexMap;
 
 use crate::duration::{DurationError, parse_duration};
 use crate::plan::{
-    Budget, Budgets, Capture, Checks, Flow, JsonCheck, JsonExpectation, Plan, Stage, StageShape,
-    StatusCheck, Step, ThinkTime, Tls, UserPool, Weighted, Work,
+    Budget, Budgets, Capture, Checks, Flow, JsonCheck, JsonExpectation, OpenModel, Plan, RateSpan,
+    Stage, StageShape, StatusCheck, Step, ThinkTime, Tls, UserPool, Weighted, Work,
 };
 use crate::scenario::{self, DurationText, LoadModel, RateText, Request, Scenario};
 use crate::scenario_error::{ScenarioError, ScenarioErrors, did_you_mean, hint};
@@ -25,7 +25,10 @@ use crate::source_map::{Position, SourceMap, child_index, child_key};
 use crate::template::{CaptureSlot, Scope, Template, Vars, valid_capture_name};
 
 /// The only format version this loader reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest scenario format version still read. Version 2 added the open
+/// model; a version 1 file means the same under version 2.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
 /// Default per-request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -208,11 +211,11 @@ impl Builder<'_> {
     }
 
     fn plan(&mut self, s: Scenario) -> Option<Plan> {
-        if s.version != FORMAT_VERSION {
+        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&s.version) {
             self.error(
                 "version",
                 format!(
-                    "version {} is not supported; this loadgate reads version {FORMAT_VERSION}",
+                    "version {} is not supported; this loadgate reads versions {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION}",
                     s.version
                 ),
             );
@@ -228,7 +231,13 @@ impl Builder<'_> {
                 format!("{target:?} is not an http:// or https:// URL"),
             );
         }
-        let stages = self.stages(&s.load);
+        let (stages, open) = match s.load.model {
+            LoadModel::Closed => (self.stages(&s.load), None),
+            LoadModel::Open => match self.open_stages(&s.load, s.version) {
+                Some((stages, open)) => (Some(stages), Some(open)),
+                None => (None, None),
+            },
+        };
         let think_time = self.think_time(s.think_time.as_ref());
         let users = self.user_pool(s.users.as_ref());
         let tls = Tls {
@@ -277,20 +286,137 @@ impl Builder<'_> {
             work: work?,
             captures: captures.slots.into_keys().collect(),
             budgets,
+            open,
         })
+    }
+
+    /// The stages of an open model: each sets an arrival `rate` (a ramp
+    /// moves to it, a hold keeps it), and `max_users` bounds concurrency.
+    /// The stages' users are `max_users` throughout, so everything that
+    /// reads stages (names, timeline, `--users`) works for both models.
+    fn open_stages(
+        &mut self,
+        load: &scenario::Load,
+        version: u32,
+    ) -> Option<(Vec<Stage>, OpenModel)> {
+        let before = self.errors.len();
+        if version < 2 {
+            self.error(
+                "load.model",
+                "the open model needs `version: 2` (this file says version 1)",
+            );
+        }
+        let max_users = match load.max_users {
+            Some(n) if n >= 1 => n,
+            Some(_) => {
+                self.error("load.max_users", "max_users must be at least 1");
+                0
+            }
+            None => {
+                self.error(
+                    "load",
+                    "the open model needs `max_users`: the most requests in flight at once",
+                );
+                0
+            }
+        };
+        if load.stages.is_empty() {
+            self.error(
+                "load.stages",
+                "add at least one stage, e.g. `- {rate: 100/s, ramp: 30s}`",
+            );
+        }
+        let mut stages = Vec::new();
+        let mut rates = Vec::new();
+        let mut rate = 0.0;
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        for (i, raw) in load.stages.iter().enumerate() {
+            let path = child_index("load.stages", i);
+            if raw.users.is_some() {
+                self.error_key(
+                    &child_key(&path, "users"),
+                    "an open-model stage sets `rate`, not `users` (`load.max_users` bounds users)",
+                );
+            }
+            if let Some(name) = raw.name.as_deref()
+                && let Some(first) = names.insert(name, i)
+            {
+                self.error(
+                    &child_key(&path, "name"),
+                    format!("stage name `{name}` is already used by load.stages[{first}]"),
+                );
+            }
+            let stated = raw.rate.as_deref().and_then(|text| {
+                parse_rate(text)
+                    .map_err(|message| self.error(&child_key(&path, "rate"), message))
+                    .ok()
+            });
+            let (duration, to_rate) = match (&raw.ramp, &raw.hold) {
+                (Some(ramp), None) => {
+                    let Some(to) = stated else {
+                        if raw.rate.is_none() {
+                            self.error(&path, "a ramp needs `rate`: the arrival rate at its end");
+                        }
+                        continue;
+                    };
+                    (self.duration(&child_key(&path, "ramp"), ramp), to)
+                }
+                (None, Some(hold)) => {
+                    if let Some(to) = stated
+                        && (to - rate).abs() > 1e-9
+                    {
+                        self.error(
+                            &child_key(&path, "rate"),
+                            format!("a hold keeps the rate of the stage before ({rate}/s); use a ramp to change it"),
+                        );
+                    }
+                    (self.duration(&child_key(&path, "hold"), hold), rate)
+                }
+                _ => {
+                    self.error(
+                        &path,
+                        "a stage needs `ramp: DURATION` (with `rate`) or `hold: DURATION`",
+                    );
+                    continue;
+                }
+            };
+            let Some(duration) = duration else { continue };
+            rates.push(RateSpan {
+                from_per_sec: rate,
+                to_per_sec: to_rate,
+            });
+            rate = to_rate;
+            stages.push(Stage {
+                name: raw.name.clone(),
+                shape: if stages.is_empty() {
+                    StageShape::Ramp {
+                        to_users: max_users,
+                    }
+                } else {
+                    StageShape::Hold
+                },
+                duration,
+            });
+        }
+        if self.errors.len() == before
+            && rates
+                .iter()
+                .all(|r| r.from_per_sec == 0.0 && r.to_per_sec == 0.0)
+        {
+            self.error(
+                "load.stages",
+                "no stage has any arrivals: ramp to a rate above 0/s",
+            );
+        }
+        (self.errors.len() == before).then_some((stages, OpenModel { rates }))
     }
 
     fn stages(&mut self, load: &scenario::Load) -> Option<Vec<Stage>> {
         let before = self.errors.len();
-        if load.model == LoadModel::Open {
-            self.error(
-                "load.model",
-                "the open (arrival-rate) model is not supported yet; use `model: closed`",
-            );
-        } else if load.max_users.is_some() {
+        if load.max_users.is_some() {
             self.error_key(
                 "load.max_users",
-                "`max_users` belongs to the open model, which is not supported yet",
+                "`max_users` belongs to the open model (`model: open`)",
             );
         }
         if load.stages.is_empty() {
@@ -308,7 +434,7 @@ impl Builder<'_> {
             if raw.rate.is_some() {
                 self.error_key(
                     &child_key(&path, "rate"),
-                    "`rate` belongs to the open model; a closed-model stage sets `users`",
+                    "`rate` belongs to the open model (`model: open`); a closed-model stage sets `users`",
                 );
             }
             if let Some(name) = raw.name.as_deref() {
@@ -943,6 +1069,23 @@ impl Builder<'_> {
             max_error_rate,
             min_rps,
         }
+    }
+}
+
+/// An arrival rate: `200/s`, `600/m`, `3600/h`, or a bare number per second.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let (number, per_seconds) = match text.trim().rsplit_once('/') {
+        None => (text.trim(), 1.0),
+        Some((n, "s")) => (n, 1.0),
+        Some((n, "m")) => (n, 60.0),
+        Some((n, "h")) => (n, 3600.0),
+        Some(_) => (text, f64::NAN),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 && per_seconds.is_finite() => Ok(n / per_seconds),
+        _ => Err(format!(
+            "{text:?} is not an arrival rate (use 200/s, 600/m or 3600/h)"
+        )),
     }
 }
 

@@ -19,9 +19,10 @@ use crate::{
     cli::{Exit, RunArgs},
     exchange::HttpClient,
     load_plan,
-    plan::Plan,
+    plan::{OPEN_LAUNCH, Plan},
     progress::Progress,
     recorder::Recorder,
+    schedule::{self, ArrivalCounters},
     template::Vars,
     user::RunContext,
     verdict,
@@ -135,17 +136,44 @@ async fn measure(
         .max()
         .unwrap_or(Duration::from_secs(30));
     let client = HttpClient::new(target, plan.tls().verify_certificates)?;
-    let started_at = SystemTime::now();
-    let epoch = Instant::now();
+    let scheduled = plan.open_model().is_some();
+    // The clock samples, stages and the schedule count from. An open model
+    // first lets goose launch its users; its schedule starts after that.
+    let launch = if scheduled {
+        OPEN_LAUNCH
+    } else {
+        Duration::ZERO
+    };
+    let started_at = SystemTime::now() + launch;
+    let epoch = Instant::now() + launch;
     let recorder = Arc::new(Recorder::start(
         names.clone(),
         epoch,
         judged_spans(plan),
         longest_timeout,
+        scheduled,
     ));
-    let context = Arc::new(RunContext::new(plan.clone(), client, epoch, &names));
+    let counters = Arc::new(ArrivalCounters::default());
+    let (to_users, arrivals) = schedule::queue(plan.peak_users(), counters.clone());
+    let context = Arc::new(RunContext::new(
+        plan.clone(),
+        client,
+        epoch,
+        &names,
+        scheduled.then_some(arrivals),
+    ));
     let attack = attack::build(&context, &recorder, target)
         .map_err(|e| RunError::BadInput(format!("target {target:?}: {e}")))?;
+    let stop_dispatching = Arc::new(AtomicBool::new(false));
+    let dispatcher = scheduled.then(|| {
+        schedule::spawn_dispatcher(
+            plan.arrivals(),
+            epoch,
+            to_users,
+            counters.clone(),
+            stop_dispatching.clone(),
+        )
+    });
 
     let stop = Arc::new(Stop::default());
     let unreachable_cause = Arc::new(Mutex::new(None::<String>));
@@ -159,9 +187,13 @@ async fn measure(
     let terminate = tokio::spawn(on_sigterm(stop.clone()));
 
     let outcome = attack.execute().await;
-    let run_duration = epoch.elapsed();
+    let run_duration = Instant::now().saturating_duration_since(epoch);
     watcher.abort();
     terminate.abort();
+    stop_dispatching.store(true, Ordering::Relaxed);
+    if let Some(dispatcher) = dispatcher {
+        let _ = tokio::task::spawn_blocking(move || dispatcher.join()).await;
+    }
     let _ = watcher.await;
     if let Err(e) = outcome {
         tracing::warn!("goose ended with an error: {e:?}");
@@ -204,6 +236,7 @@ async fn measure(
             in_process_target,
             status,
             stop_reason,
+            arrivals: scheduled.then(|| counters.snapshot()),
         },
     );
     let exit = match exit {

@@ -60,13 +60,14 @@ pub struct Scenario {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Load {
-    /// `closed` (a fixed number of users, the default) or `open` (arrival
-    /// rate; reserved, not supported yet).
+    /// `closed` (a fixed number of users, the default) or `open` (arrivals
+    /// at a set rate, whatever the target's speed; format version 2).
     #[serde(default)]
     pub model: LoadModel,
     /// Stages, run in order.
     pub stages: Vec<Stage>,
-    /// Open model only (reserved): the most users an open model may start.
+    /// Open model only: the most requests in flight at once; an arrival
+    /// that finds them all busy is dropped and counted.
     #[serde(default)]
     pub max_users: Option<u32>,
 }
@@ -78,7 +79,7 @@ pub enum LoadModel {
     /// A fixed population of users, each looping over iterations.
     #[default]
     Closed,
-    /// Requests arrive at a set rate (reserved for a later version).
+    /// Requests arrive at a set rate, whatever the target's speed.
     Open,
 }
 
@@ -95,7 +96,8 @@ pub struct Stage {
     /// users of the stage before.
     #[serde(default)]
     pub users: Option<u32>,
-    /// Open model only (reserved): arrival rate such as `200/s`.
+    /// Open model only: arrival rate such as `200/s`, `600/m`; a ramp
+    /// moves to it, a hold keeps it.
     #[serde(default)]
     pub rate: Option<String>,
     /// Ramp duration.

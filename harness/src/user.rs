@@ -21,6 +21,7 @@ use crate::{
     exchange::{Exchange, HttpClient, Outgoing, SendError},
     plan::{Capture, Checks, JsonExpectation, Plan, Step},
     recorder::{FailureKind, Outcome, Sample, SampleSink},
+    schedule::ArrivalQueue,
     template::{CaptureSlot, TemplateContext},
 };
 
@@ -33,13 +34,22 @@ pub struct RunContext {
     pub epoch: Instant,
     /// Request name → index in the recorder.
     pub name_index: Vec<(String, u16)>,
+    /// Where users take arrivals, for an open-model plan.
+    pub arrivals: Option<ArrivalQueue>,
     /// The source of `{{ seq }}`.
     seq: AtomicU64,
 }
 
 impl RunContext {
-    pub fn new(plan: Plan, client: HttpClient, epoch: Instant, names: &[String]) -> Self {
+    pub fn new(
+        plan: Plan,
+        client: HttpClient,
+        epoch: Instant,
+        names: &[String],
+        arrivals: Option<ArrivalQueue>,
+    ) -> Self {
         Self {
+            arrivals,
             plan,
             client,
             epoch,
@@ -95,12 +105,29 @@ impl VirtualUser {
 
     /// Runs `steps` in order, stopping at the first that fails; whether all passed.
     pub async fn run_steps(&mut self, context: &RunContext, steps: &[Step]) -> bool {
+        self.run_steps_due(context, steps, None).await
+    }
+
+    /// As [`Self::run_steps`], for an arrival that was due at `due`: the
+    /// first step's latency counts from then, not from when it was sent,
+    /// so time spent waiting to start is not hidden (coordinated omission).
+    pub async fn run_steps_due(
+        &mut self,
+        context: &RunContext,
+        steps: &[Step],
+        mut due: Option<Instant>,
+    ) -> bool {
         for step in steps {
-            if !self.run_step(context, step).await {
+            if !self.run_step(context, step, due.take()).await {
                 return false;
             }
         }
         true
+    }
+
+    /// A uniform draw in `[0, 1)`, for picking an arrival's work.
+    pub fn draw(&mut self) -> f64 {
+        self.rng.random::<f64>()
     }
 
     /// Hands over buffered samples; called as the user stops.
@@ -108,13 +135,16 @@ impl VirtualUser {
         self.sink.flush();
     }
 
-    async fn run_step(&mut self, context: &RunContext, step: &Step) -> bool {
+    async fn run_step(&mut self, context: &RunContext, step: &Step, due: Option<Instant>) -> bool {
         self.seq = context.seq.fetch_add(1, Ordering::Relaxed);
         let Some(rendered) = self.render(step) else {
             tracing::warn!(step = %step.name, "a placeholder has no value; step skipped");
             return false;
         };
-        let start_us = u64::try_from(context.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let sent = Instant::now();
+        let started = due.unwrap_or(sent).min(sent);
+        let start_us = u64::try_from(started.saturating_duration_since(context.epoch).as_micros())
+            .unwrap_or(u64::MAX);
         let (elapsed, result) = context
             .client
             .send(Outgoing {
@@ -136,10 +166,13 @@ impl VirtualUser {
                 status: None,
             },
         };
+        let service_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        let waited_us = u64::try_from((sent - started).as_micros()).unwrap_or(u64::MAX);
         self.sink.record(Sample {
             name: context.name_index(&step.name),
             start_us,
-            latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            latency_us: service_us.saturating_add(waited_us),
+            service_us,
             outcome,
         });
         matches!(outcome, Outcome::Ok { .. })

@@ -18,8 +18,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::histogram::{self, Histogram};
 
-/// The version of the results format these types read and write.
-pub const RESULTS_VERSION: u32 = 1;
+/// The version of the results format these types write.
+///
+/// Version 2 added what an arrival schedule (the open model) measures:
+/// [`Results::arrivals`], service times beside latencies
+/// ([`Window::service_latency`], [`SecondStats::service_p99_us`]).
+/// A version 1 file reads as a version 2 file without them.
+pub const RESULTS_VERSION: u32 = 2;
+/// The oldest results format version still read.
+pub const OLDEST_RESULTS_VERSION: u32 = 1;
 /// The `format` tag of every results file.
 pub const RESULTS_FORMAT: &str = "loadgate-results";
 
@@ -41,9 +48,40 @@ pub struct Results {
     pub requests: Vec<EndpointStats>,
     /// One entry per second of the run, by the second each request started in.
     pub series: Vec<SecondStats>,
+    /// What happened to the arrivals of a run on a schedule (open model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrivals: Option<ArrivalStats>,
     /// Every budget of the scenario, judged.
     pub budgets: Vec<BudgetVerdict>,
     pub verdict: Verdict,
+}
+
+/// The fate of a schedule's arrivals (k6's `dropped_iterations`, and more).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArrivalStats {
+    /// Arrivals the schedule called for, up to when the run ended.
+    pub intended: u64,
+    /// Arrivals a user took and ran.
+    pub started: u64,
+    /// Arrivals that found every user busy and were not run: the target
+    /// (or the generator) could not keep up with the rate.
+    pub dropped: u64,
+    /// Started arrivals that were handed to a user more than 10 ms after
+    /// they were due (the generator was behind); their latency still
+    /// counts from when they were due.
+    pub late: u64,
+}
+
+impl ArrivalStats {
+    /// Dropped arrivals over intended ones (0 when none were intended).
+    pub fn dropped_rate(&self) -> f64 {
+        if self.intended == 0 {
+            0.0
+        } else {
+            self.dropped as f64 / self.intended as f64
+        }
+    }
 }
 
 /// What produced the file.
@@ -175,9 +213,19 @@ pub struct Window {
     pub rps: f64,
     /// Failed requests over `count` (0 when there were none).
     pub error_rate: f64,
+    /// Latency from each request's start: from when it was due, for a
+    /// run on an arrival schedule (coordinated-omission free, as wrk2
+    /// measures); from when it was sent otherwise. Budgets judge this.
     pub latency: LatencySummary,
-    /// HdrHistogram of latency in µs, V2 + deflate, base64.
+    /// HdrHistogram of `latency` in µs, V2 + deflate, base64.
     pub histogram: String,
+    /// Service time (from the send to the last byte), for a run on an
+    /// arrival schedule; without one it equals `latency` and is left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_latency: Option<LatencySummary>,
+    /// HdrHistogram of `service_latency` in µs, V2 + deflate, base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_histogram: Option<String>,
 }
 
 impl Window {
@@ -263,6 +311,9 @@ pub struct SecondStats {
     pub p95_us: u64,
     pub p99_us: u64,
     pub max_us: u64,
+    /// p99 of the service time, for a run on an arrival schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_p99_us: Option<u64>,
     /// Users running at the end of the second.
     pub users: u32,
 }
@@ -349,7 +400,7 @@ pub enum ResultsError {
         source: serde_json::Error,
     },
     #[error(
-        "{path}: results format version {found} is not supported (this loadgate reads version {RESULTS_VERSION})"
+        "{path}: results format version {found} is not supported (this loadgate reads versions {OLDEST_RESULTS_VERSION} to {RESULTS_VERSION})"
     )]
     Version { path: String, found: u32 },
 }
@@ -377,7 +428,9 @@ impl Results {
             source,
         };
         let header: Header = serde_json::from_str(text).map_err(parse_error)?;
-        if header.format != RESULTS_FORMAT || header.version != RESULTS_VERSION {
+        if header.format != RESULTS_FORMAT
+            || !(OLDEST_RESULTS_VERSION..=RESULTS_VERSION).contains(&header.version)
+        {
             return Err(ResultsError::Version {
                 path: source_name.to_owned(),
                 found: header.version,
@@ -464,7 +517,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "r.json: results format version 99 is not supported (this loadgate reads version 1)"
+            "r.json: results format version 99 is not supported (this loadgate reads versions 1 to 2)"
         );
         assert!(matches!(
             Results::parse("r.json", "[1, 2]"),

@@ -480,35 +480,90 @@ load:
 requests: [{name: r, method: GET, path: /r}]
 ",
         &[
-            "s.yaml:5:3: load.max_users: `max_users` belongs to the open model, which is not supported yet",
+            "s.yaml:5:3: load.max_users: `max_users` belongs to the open model (`model: open`)",
             "s.yaml:7:29: load.stages[0].hold: a stage is either a ramp or a hold, not both: split it into two stages",
             "s.yaml:8:7: load.stages[1]: a stage needs `ramp: DURATION` (with `users`) or `hold: DURATION`",
             "s.yaml:9:7: load.stages[2]: a ramp needs `users`: the users at its end",
             "s.yaml:10:15: load.stages[3].users: a hold keeps the users of the stage before (0); use a ramp to change them",
             "s.yaml:11:14: load.stages[4].name: stage name `a` is already used by load.stages[1]",
             "s.yaml:11:23: load.stages[4].hold: a hold must last longer than 0s",
-            "s.yaml:11:27: load.stages[4].rate: `rate` belongs to the open model; a closed-model stage sets `users`",
+            "s.yaml:11:27: load.stages[4].rate: `rate` belongs to the open model (`model: open`); a closed-model stage sets `users`",
         ],
     );
 }
 
 #[test]
-fn open_model_is_not_supported_yet() {
+fn the_open_model_needs_version_2_max_users_and_rates() {
     assert_errors(
         "\
 version: 1
 name: x
 load:
   model: open
-  max_users: 2000
-  stages: [{rate: 200/s, ramp: 30s}]
+  stages:
+    - {rate: 200/s, ramp: 30s}
+    - {users: 4, hold: 1m, rate: 300/s}
+    - {ramp: 5s, rate: fast}
+    - {ramp: 5s}
 requests: [{name: r, method: GET, path: /r}]
 ",
         &[
-            "s.yaml:4:10: load.model: the open (arrival-rate) model is not supported yet; use `model: closed`",
-            "s.yaml:6:12: load.stages[0]: a ramp needs `users`: the users at its end",
-            "s.yaml:6:13: load.stages[0].rate: `rate` belongs to the open model; a closed-model stage sets `users`",
+            "s.yaml:4:3: load: the open model needs `max_users`: the most requests in flight at once",
+            "s.yaml:4:10: load.model: the open model needs `version: 2` (this file says version 1)",
+            "s.yaml:7:8: load.stages[1].users: an open-model stage sets `rate`, not `users` (`load.max_users` bounds users)",
+            "s.yaml:7:34: load.stages[1].rate: a hold keeps the rate of the stage before (200/s); use a ramp to change it",
+            "s.yaml:8:24: load.stages[2].rate: \"fast\" is not an arrival rate (use 200/s, 600/m or 3600/h)",
+            "s.yaml:9:7: load.stages[3]: a ramp needs `rate`: the arrival rate at its end",
         ],
+    );
+}
+
+#[test]
+fn open_model_arrivals_follow_the_rates() {
+    let plan = parse_plan(
+        "s.yaml",
+        "\
+version: 2
+name: x
+load:
+  model: open
+  max_users: 50
+  stages:
+    - {rate: 100/s, ramp: 2s}
+    - {name: steady, hold: 3s}
+    - {rate: 6000/m, ramp: 1s}
+requests: [{name: r, method: GET, path: /r}]
+",
+        Path::new("."),
+        &Vars::new(),
+    )
+    .unwrap();
+    assert_eq!(plan.peak_users(), 50);
+    assert_eq!(plan.goose_test_plan(), "50,1s;50,6s;0,0s");
+    let arrivals: Vec<Duration> = plan.arrivals().collect();
+    // A ramp 0 → 100/s over 2 s brings 100 arrivals, the hold 300, the
+    // last stage (100/s held, as 6000/m) 100.
+    assert_eq!(arrivals.len(), 500);
+    assert!(arrivals.windows(2).all(|w| w[0] <= w[1]), "in order");
+    let in_hold: Vec<&Duration> = arrivals
+        .iter()
+        .filter(|t| **t >= Duration::from_secs(2) && **t < Duration::from_secs(5))
+        .collect();
+    assert_eq!(in_hold.len(), 300);
+    let gap = *in_hold[1] - *in_hold[0];
+    assert!(
+        (gap.as_secs_f64() - 0.01).abs() < 1e-6,
+        "evenly spaced: {gap:?}"
+    );
+    // On the ramp, arrivals come closer together.
+    assert!(arrivals[1] - arrivals[0] > arrivals[99] - arrivals[98]);
+
+    let scaled = plan.scaled(0.5).unwrap();
+    assert_eq!(scaled.peak_users(), 25);
+    assert_eq!(
+        scaled.arrivals().count(),
+        125,
+        "half the rate for half the time"
     );
 }
 
@@ -516,14 +571,14 @@ requests: [{name: r, method: GET, path: /r}]
 fn load_without_users_or_time() {
     assert_errors(
         "\
-version: 2
+version: 3
 name: ''
 target: localhost:8080
 load: {stages: [{users: 0, ramp: 0s}]}
 ",
         &[
             "s.yaml:1:1: nothing to send: add `requests` (a weighted mix) or `flows`",
-            "s.yaml:1:10: version: version 2 is not supported; this loadgate reads version 1",
+            "s.yaml:1:10: version: version 3 is not supported; this loadgate reads versions 1 to 2",
             "s.yaml:2:7: name: the name must not be empty",
             "s.yaml:3:9: target: \"localhost:8080\" is not an http:// or https:// URL",
             "s.yaml:4:16: load.stages: no stage has any users: ramp to at least 1 user",
