@@ -154,7 +154,7 @@ async fn measure(
         scheduled,
     ));
     let counters = Arc::new(ArrivalCounters::default());
-    let (to_users, arrivals) = schedule::queue(plan.peak_users(), counters.clone());
+    let (to_users, arrivals) = schedule::queue(longest_timeout, counters.clone());
     let context = Arc::new(RunContext::new(
         plan.clone(),
         client,

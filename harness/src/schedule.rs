@@ -1,13 +1,16 @@
 //! The open model's dispatcher: hands each arrival of the plan's schedule
 //! to an idle user at the moment it is due, whatever the target's speed.
 //!
-//! Arrivals wait in a queue as long as `max_users` for the next idle user.
-//! An arrival that finds the queue full as well is *dropped* and counted, as
-//! k6 counts `dropped_iterations`: the rate is never lowered in silence. One
-//! taken more than [`LATE_AFTER`] after it was due is counted *late*. Either
-//! way its latency counts from when it was due, so a target that stalls
+//! Arrivals wait in a queue for the next idle user (of `max_users`). One
+//! taken more than [`LATE_AFTER`] after it was due is counted *late*, and
+//! its latency still counts from when it was due, so a target that stalls
 //! cannot hide the stall by slowing the load down (coordinated omission);
 //! the service time, from the actual send, is recorded beside it.
+//!
+//! An arrival is *dropped*, and counted as k6 counts `dropped_iterations`,
+//! when it could not start in time at all: it waited longer than the
+//! longest request timeout, the queue was full ([`QUEUE_CAPACITY`]), or the
+//! run ended before a user took it. The rate is never lowered in silence.
 
 use std::{
     sync::{
@@ -21,6 +24,9 @@ use reports::results::ArrivalStats;
 
 use crate::plan::Arrivals;
 
+/// Most arrivals waiting at once; more are dropped (bounds memory when a
+/// long run is saturated).
+pub const QUEUE_CAPACITY: usize = 100_000;
 /// How often a sleeping dispatcher checks whether the run was stopped.
 const STOP_CHECK: Duration = Duration::from_millis(50);
 /// An arrival handed to a user is late when it was due this long before.
@@ -37,21 +43,30 @@ pub struct Arrival {
 pub struct ArrivalQueue {
     arrivals: flume::Receiver<Arrival>,
     counters: Arc<ArrivalCounters>,
+    /// An arrival older than this is given up: its request could not finish
+    /// within its timeout even if it started now.
+    give_up: Duration,
 }
 
 impl ArrivalQueue {
     /// The next arrival, waiting at most `wait`; `Err(Closed)` once the
     /// schedule has run out.
     pub async fn take(&self, wait: Duration) -> Result<Option<Arrival>, Closed> {
-        match tokio::time::timeout(wait, self.arrivals.recv_async()).await {
-            Err(_) => Ok(None),
-            Ok(Err(_)) => Err(Closed),
-            Ok(Ok(arrival)) => {
-                self.counters.started.fetch_add(1, Ordering::Relaxed);
-                if arrival.due.elapsed() > LATE_AFTER {
-                    self.counters.late.fetch_add(1, Ordering::Relaxed);
+        loop {
+            match tokio::time::timeout(wait, self.arrivals.recv_async()).await {
+                Err(_) => return Ok(None),
+                Ok(Err(_)) => return Err(Closed),
+                Ok(Ok(arrival)) => {
+                    let waited = arrival.due.elapsed();
+                    if waited > self.give_up {
+                        continue;
+                    }
+                    self.counters.started.fetch_add(1, Ordering::Relaxed);
+                    if waited > LATE_AFTER {
+                        self.counters.late.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return Ok(Some(arrival));
                 }
-                Ok(Some(arrival))
             }
         }
     }
@@ -66,29 +81,40 @@ pub struct Closed;
 pub struct ArrivalCounters {
     intended: AtomicU64,
     started: AtomicU64,
-    dropped: AtomicU64,
     late: AtomicU64,
 }
 
 impl ArrivalCounters {
+    /// The counts once the users have stopped: whatever was intended and
+    /// not started (still queued, given up, or refused by a full queue) was
+    /// dropped.
     pub fn snapshot(&self) -> ArrivalStats {
+        let intended = self.intended.load(Ordering::Relaxed);
+        let started = self.started.load(Ordering::Relaxed);
         ArrivalStats {
-            intended: self.intended.load(Ordering::Relaxed),
-            started: self.started.load(Ordering::Relaxed),
-            dropped: self.dropped.load(Ordering::Relaxed),
+            intended,
+            started,
+            dropped: intended.saturating_sub(started),
             late: self.late.load(Ordering::Relaxed),
         }
     }
 }
 
-/// The queue between the dispatcher and the users: room for `max_users`
-/// arrivals beside the `max_users` in flight.
+/// The queue between the dispatcher and the users; `give_up` is the
+/// longest request timeout of the plan.
 pub fn queue(
-    max_users: u32,
+    give_up: Duration,
     counters: Arc<ArrivalCounters>,
 ) -> (flume::Sender<Arrival>, ArrivalQueue) {
-    let (to_users, arrivals) = flume::bounded(max_users as usize);
-    (to_users, ArrivalQueue { arrivals, counters })
+    let (to_users, arrivals) = flume::bounded(QUEUE_CAPACITY);
+    (
+        to_users,
+        ArrivalQueue {
+            arrivals,
+            counters,
+            give_up,
+        },
+    )
 }
 
 /// Dispatches `arrivals` (offsets from `epoch`, the schedule's start, which
@@ -119,12 +145,9 @@ pub fn spawn_dispatcher(
                 std::thread::sleep((due - now).min(STOP_CHECK));
             }
             counters.intended.fetch_add(1, Ordering::Relaxed);
-            match to_users.try_send(Arrival { due }) {
-                Ok(()) => {}
-                Err(flume::TrySendError::Full(_)) => {
-                    counters.dropped.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(flume::TrySendError::Disconnected(_)) => return,
+            // A full queue drops the arrival; the snapshot counts it.
+            if let Err(flume::TrySendError::Disconnected(_)) = to_users.try_send(Arrival { due }) {
+                return;
             }
         }
     })

@@ -12,6 +12,26 @@ use tokio::sync::Mutex;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
+/// An open-model scenario: `rate` arrivals per second on `path`, ramped
+/// up over 1 s and held for `hold_secs` as the judged `steady` stage.
+fn open_scenario(rate: u32, hold_secs: u32, max_users: u32, path: &str) -> String {
+    format!(
+        "version: 2
+name: open
+load:
+  model: open
+  max_users: {max_users}
+  stages:
+    - {{rate: {rate}/s, ramp: 1s}}
+    - {{name: steady, hold: {hold_secs}s}}
+requests:
+  - {{name: probe, method: GET, path: {path}}}
+budgets:
+  during: [steady]
+"
+    )
+}
+
 async fn run_against(url: &str, yaml: &str) -> reports::results::Results {
     let dir = tempfile::tempdir().unwrap();
     let path = scenario(dir.path(), "s.yaml", yaml);
@@ -95,4 +115,123 @@ async fn a_step_from_5ms_to_50ms_shows_in_the_per_second_series() {
             p50_of(second)
         );
     }
+}
+
+#[tokio::test]
+async fn an_open_500_per_second_for_10s_sends_5000_steadily() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (url, _, _server) = delay_server(|_| Duration::from_millis(1)).await;
+    let results = run_against(&url, &open_scenario(500, 10, 50, "/slow")).await;
+    let steady = results.overall.judged_window();
+    let error = (steady.count as f64 - 5000.0).abs() / 5000.0;
+    assert!(
+        error <= 0.01,
+        "{} requests in the steady 10 s",
+        steady.count
+    );
+    let arrivals = results.arrivals.expect("an open run counts its arrivals");
+    assert_eq!(arrivals.dropped, 0, "{arrivals:?}");
+    // Every full second of the steady stage (seconds 1..=10) is within 10% of 500.
+    for second in results
+        .series
+        .iter()
+        .filter(|s| (2..=10).contains(&s.second))
+    {
+        assert!(
+            (450..=550).contains(&second.count),
+            "second {}: {} requests; series {:?}",
+            second.second,
+            second.count,
+            results.series.iter().map(|s| s.count).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_fixed_20ms_delay_under_an_open_200_per_second_is_measured_within_1ms_and_5ms() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (url, imposed, _server) = delay_server(|_| Duration::from_millis(20)).await;
+    let results = run_against(&url, &open_scenario(200, 4, 20, "/slow")).await;
+    let server = imposed.0.lock().unwrap().clone();
+    let ours = results.overall.all.latency;
+    let (server_p50, server_p99) = (quantile(&server, 0.50), quantile(&server, 0.99));
+    eprintln!(
+        "open: p50 loadgate {} µs / server {server_p50} µs; p99 loadgate {} µs / server {server_p99} µs",
+        ours.p50_us, ours.p99_us
+    );
+    assert!(
+        ours.p50_us <= server_p50 + 1_000,
+        "p50 {} vs {server_p50}",
+        ours.p50_us
+    );
+    assert!(
+        ours.p99_us <= server_p99 + 5_000,
+        "p99 {} vs {server_p99}",
+        ours.p99_us
+    );
+}
+
+#[tokio::test]
+async fn a_stall_shows_in_latency_from_the_due_time_but_not_in_service_time() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    // The target stalls for 1 s once every 5 s: a request arriving in
+    // [4 s, 5 s) of each 5 s waits for the stall to end.
+    let (url, _, _server) = delay_server(|since_start| {
+        let into_cycle = Duration::from_millis((since_start.as_millis() % 5_000) as u64);
+        if into_cycle >= Duration::from_secs(4) {
+            Duration::from_secs(5) - into_cycle
+        } else {
+            Duration::from_millis(1)
+        }
+    })
+    .await;
+    // Few users: during a stall they are all stuck, and arrivals wait in the
+    // queue instead of being sent.
+    let results = run_against(&url, &open_scenario(200, 10, 4, "/slow")).await;
+    let all = &results.overall.all;
+    let service = all
+        .service_latency
+        .expect("an open run records service time");
+    eprintln!(
+        "stall: p99 from due {} µs, p99 service {} µs, arrivals {:?}",
+        all.latency.p99_us, service.p99_us, results.arrivals
+    );
+    assert!(
+        all.latency.p99_us >= 800_000,
+        "due-time p99 {} µs",
+        all.latency.p99_us
+    );
+    assert!(
+        service.p99_us < 800_000,
+        "service p99 {} µs",
+        service.p99_us
+    );
+    let arrivals = results.arrivals.unwrap();
+    assert!(arrivals.late > 0, "{arrivals:?}");
+}
+
+#[tokio::test]
+async fn too_few_users_for_the_rate_report_drops_instead_of_a_lower_rate() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    // 2 users, 50 ms per request: at most 40/s can be served, 200/s arrive.
+    let (url, _, _server) = delay_server(|_| Duration::from_millis(50)).await;
+    let results = run_against(&url, &open_scenario(200, 3, 2, "/slow")).await;
+    let arrivals = results.arrivals.unwrap();
+    assert!(
+        arrivals.dropped as f64 >= 0.5 * arrivals.intended as f64,
+        "most arrivals cannot be served: {arrivals:?}"
+    );
+    assert!(
+        arrivals.intended >= 690,
+        "the schedule kept its rate: {arrivals:?}"
+    );
+    assert!(
+        arrivals.late > 0,
+        "those that ran waited for a user: {arrivals:?}"
+    );
+    let served = results.overall.all.count;
+    assert!(
+        served <= 2 * 20 * 4 + 10,
+        "2 users at 50 ms serve about 40/s: {served}"
+    );
 }
