@@ -63,13 +63,17 @@ pub fn assemble(plan: &Plan, recording: &Recording, meta: RunMeta) -> Results {
         .zip(&recording.per_name)
         .map(|(name, stats)| endpoint(name, stats))
         .collect();
-    let budgets = budget::judge(plan.budgets(), |name| match name {
-        None => Some(overall.judged_window()),
-        Some(name) => requests
-            .iter()
-            .find(|r| r.name == name)
-            .map(EndpointStats::judged_window),
-    });
+    let budgets = budget::judge(
+        plan.budgets(),
+        |name| match name {
+            None => Some(overall.judged_window()),
+            Some(name) => requests
+                .iter()
+                .find(|r| r.name == name)
+                .map(EndpointStats::judged_window),
+        },
+        meta.arrivals.as_ref(),
+    );
     Results {
         format: RESULTS_FORMAT.to_owned(),
         version: RESULTS_VERSION,

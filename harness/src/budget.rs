@@ -5,18 +5,31 @@
 //! the judged stages) fails: a run that measured nothing has not shown
 //! that it meets anything.
 
-use reports::results::{BudgetMetric, BudgetVerdict, Window};
+use reports::results::{ArrivalStats, BudgetMetric, BudgetVerdict, Window};
 
 use crate::plan::{Budget, Budgets};
 
 /// Every budget of `budgets`, overall first, then per request in the
 /// scenario's order. `window_of(None)` is the overall window,
-/// `window_of(Some(name))` a request's.
+/// `window_of(Some(name))` a request's; `arrivals` are an open model's.
 pub fn judge<'a>(
     budgets: &Budgets,
     window_of: impl Fn(Option<&str>) -> Option<&'a Window>,
+    arrivals: Option<&ArrivalStats>,
 ) -> Vec<BudgetVerdict> {
     let mut verdicts = judge_one("overall", &budgets.overall, window_of(None));
+    if let Some(limit) = budgets.overall.max_dropped_rate {
+        let measured = arrivals
+            .filter(|a| a.intended > 0)
+            .map(ArrivalStats::dropped_rate);
+        verdicts.push(BudgetVerdict {
+            scope: "overall".to_owned(),
+            metric: BudgetMetric::MaxDroppedRate,
+            limit,
+            measured,
+            passed: measured.is_some_and(|m| BudgetMetric::MaxDroppedRate.holds(m, limit)),
+        });
+    }
     for (name, budget) in &budgets.requests {
         verdicts.extend(judge_one(name, budget, window_of(Some(name))));
     }
@@ -121,11 +134,15 @@ mod tests {
         };
         let overall = window(1000, 20, 150_000, 100.0);
         let list = window(500, 0, 160_000, 40.0);
-        let verdicts = judge(&budgets, |name| match name {
-            None => Some(&overall),
-            Some("list") => Some(&list),
-            Some(_) => None,
-        });
+        let verdicts = judge(
+            &budgets,
+            |name| match name {
+                None => Some(&overall),
+                Some("list") => Some(&list),
+                Some(_) => None,
+            },
+            None,
+        );
         let summary: Vec<(&str, BudgetMetric, Option<f64>, bool)> = verdicts
             .iter()
             .map(|v| (v.scope.as_str(), v.metric, v.measured, v.passed))
@@ -142,6 +159,32 @@ mod tests {
     }
 
     #[test]
+    fn dropped_arrivals_are_judged_over_the_schedule() {
+        let budgets = Budgets {
+            overall: Budget {
+                max_dropped_rate: Some(0.01),
+                ..Budget::default()
+            },
+            ..Budgets::default()
+        };
+        let overall = window(100, 0, 1_000, 10.0);
+        let arrivals = ArrivalStats {
+            intended: 1000,
+            started: 970,
+            dropped: 30,
+            late: 5,
+        };
+        let verdicts = judge(&budgets, |_| Some(&overall), Some(&arrivals));
+        assert_eq!(verdicts.len(), 1);
+        assert_eq!(verdicts[0].metric, BudgetMetric::MaxDroppedRate);
+        assert_eq!(verdicts[0].measured, Some(0.03));
+        assert!(!verdicts[0].passed);
+        let none = judge(&budgets, |_| Some(&overall), None);
+        assert_eq!(none[0].measured, None, "no schedule, nothing to judge");
+        assert!(!none[0].passed);
+    }
+
+    #[test]
     fn nothing_measured_fails() {
         let budgets = Budgets {
             overall: Budget {
@@ -151,7 +194,7 @@ mod tests {
             ..Budgets::default()
         };
         let empty = window(0, 0, 0, 0.0);
-        let verdicts = judge(&budgets, |_| Some(&empty));
+        let verdicts = judge(&budgets, |_| Some(&empty), None);
         assert_eq!(verdicts.len(), 1);
         assert_eq!(verdicts[0].measured, None);
         assert!(!verdicts[0].passed);

@@ -333,6 +333,8 @@ pub struct Budget {
     pub max_error_rate: Option<f64>,
     /// Least requests per second.
     pub min_rps: Option<f64>,
+    /// Largest share of an open model's arrivals dropped, in `0..=1`.
+    pub max_dropped_rate: Option<f64>,
 }
 
 impl Plan {

@@ -273,6 +273,26 @@ impl Builder<'_> {
             .filter_map(|s| s.name.as_deref())
             .collect();
         let budgets = self.budgets(s.budgets.as_ref(), &names, &stage_names);
+        for (name, budget) in &budgets.requests {
+            if budget.max_dropped_rate.is_some() {
+                self.error_key(
+                    &child_key(&child_key("budgets.requests", name), "max_dropped_rate"),
+                    "arrivals are dropped before a request is chosen: put max_dropped_rate under budgets.overall",
+                );
+            }
+        }
+        if budgets.overall.max_dropped_rate.is_some() && s.load.model == LoadModel::Closed {
+            self.error_key(
+                "budgets.overall.max_dropped_rate",
+                "only an open model (`model: open`) drops arrivals",
+            );
+        }
+        if s.load.model == LoadModel::Open && s.think_time.is_some() {
+            self.error_key(
+                "think_time",
+                "the open model's schedule sets the pace: think_time does not apply",
+            );
+        }
         Some(Plan {
             source: self.source.to_owned(),
             name: s.name,
@@ -1026,28 +1046,10 @@ impl Builder<'_> {
             }
         }
         let max_error_rate = raw.max_error_rate.as_ref().and_then(|rate| {
-            let field = child_key(path, "max_error_rate");
-            let value = match rate {
-                RateText::Fraction(f) => Some(*f),
-                RateText::Text(t) => t
-                    .strip_suffix('%')
-                    .and_then(|n| n.trim().parse::<f64>().ok())
-                    .map(|p| p / 100.0),
-            };
-            match value {
-                Some(v) if (0.0..=1.0).contains(&v) => Some(v),
-                _ => {
-                    let shown = match rate {
-                        RateText::Fraction(f) => f.to_string(),
-                        RateText::Text(t) => format!("{t:?}"),
-                    };
-                    self.error(
-                        &field,
-                        format!("{shown} is not an error rate (use 1% or 0.01, between 0 and 1)"),
-                    );
-                    None
-                }
-            }
+            self.fraction(&child_key(path, "max_error_rate"), rate, "an error rate")
+        });
+        let max_dropped_rate = raw.max_dropped_rate.as_ref().and_then(|rate| {
+            self.fraction(&child_key(path, "max_dropped_rate"), rate, "a dropped rate")
         });
         let min_rps = raw.min_rps.and_then(|rps| {
             if rps.is_finite() && rps >= 0.0 {
@@ -1068,6 +1070,32 @@ impl Builder<'_> {
             p99_us,
             max_error_rate,
             min_rps,
+            max_dropped_rate,
+        }
+    }
+
+    /// A share, `1%` or `0.01`, between 0 and 1; `what` names it in errors.
+    fn fraction(&mut self, field: &str, rate: &RateText, what: &str) -> Option<f64> {
+        let value = match rate {
+            RateText::Fraction(f) => Some(*f),
+            RateText::Text(t) => t
+                .strip_suffix('%')
+                .and_then(|n| n.trim().parse::<f64>().ok())
+                .map(|p| p / 100.0),
+        };
+        match value {
+            Some(v) if (0.0..=1.0).contains(&v) => Some(v),
+            _ => {
+                let shown = match rate {
+                    RateText::Fraction(f) => f.to_string(),
+                    RateText::Text(t) => format!("{t:?}"),
+                };
+                self.error(
+                    field,
+                    format!("{shown} is not {what} (use 1% or 0.01, between 0 and 1)"),
+                );
+                None
+            }
         }
     }
 }

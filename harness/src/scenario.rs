@@ -471,6 +471,10 @@ pub struct Budget {
     /// Least throughput in requests per second (scales with `--scale`).
     #[serde(default)]
     pub min_rps: Option<f64>,
+    /// Open model, `overall` only: largest share of the schedule's arrivals
+    /// that may be dropped (`1%` or `0.01`).
+    #[serde(default)]
+    pub max_dropped_rate: Option<RateText>,
 }
 
 /// The JSON Schema of the format, as committed in `scenarios/schema.json`

@@ -33,6 +33,11 @@ budgets:
 }
 
 async fn run_against(url: &str, yaml: &str) -> reports::results::Results {
+    run_with_report(url, yaml).await.0
+}
+
+/// Runs `yaml` against `url`; the results and the report's HTML.
+async fn run_with_report(url: &str, yaml: &str) -> (reports::results::Results, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = scenario(dir.path(), "s.yaml", yaml);
     let out = dir.path().join("out");
@@ -45,7 +50,8 @@ async fn run_against(url: &str, yaml: &str) -> reports::results::Results {
         .await
         .unwrap();
     assert_exit(&output, 0);
-    read_results(&out)
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    (read_results(&out), html)
 }
 
 #[tokio::test]
@@ -187,7 +193,7 @@ async fn a_stall_shows_in_latency_from_the_due_time_but_not_in_service_time() {
     .await;
     // Few users: during a stall they are all stuck, and arrivals wait in the
     // queue instead of being sent.
-    let results = run_against(&url, &open_scenario(200, 10, 4, "/slow")).await;
+    let (results, html) = run_with_report(&url, &open_scenario(200, 10, 4, "/slow")).await;
     let all = &results.overall.all;
     let service = all
         .service_latency
@@ -208,6 +214,12 @@ async fn a_stall_shows_in_latency_from_the_due_time_but_not_in_service_time() {
     );
     let arrivals = results.arrivals.unwrap();
     assert!(arrivals.late > 0, "{arrivals:?}");
+    // The report shows both: the service-time line and what it means.
+    assert!(
+        html.contains("p99 service time"),
+        "no service-time line in the latency chart"
+    );
+    assert!(html.contains("latency counts from when each was due"));
 }
 
 #[tokio::test]

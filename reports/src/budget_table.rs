@@ -27,6 +27,7 @@ pub fn column_title(metric: BudgetMetric) -> &'static str {
         BudgetMetric::P99 => "P99",
         BudgetMetric::MinRps => "RPS",
         BudgetMetric::MaxErrorRate => "Errors",
+        BudgetMetric::MaxDroppedRate => "Dropped",
     }
 }
 
@@ -137,6 +138,8 @@ fn measured(stats: &EndpointStats, metric: BudgetMetric) -> Option<f64> {
         BudgetMetric::P99 => window.latency.p99_us as f64,
         BudgetMetric::MinRps => window.rps,
         BudgetMetric::MaxErrorRate => window.error_rate,
+        // Judged over the schedule, not per endpoint: not a table column.
+        BudgetMetric::MaxDroppedRate => return None,
     })
 }
 

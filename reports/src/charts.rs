@@ -118,6 +118,9 @@ pub struct ChartData {
     p50: Vec<(f64, f64)>,
     p95: Vec<(f64, f64)>,
     p99: Vec<(f64, f64)>,
+    /// Per second, p99 of the service time (from the send), ms; only for a
+    /// run on an arrival schedule, where `p99` counts from the due time.
+    service_p99: Vec<(f64, f64)>,
     /// Per second, requests and failed requests.
     requests: Vec<(f64, f64)>,
     errors: Vec<(f64, f64)>,
@@ -193,6 +196,9 @@ impl ChartData {
                 .collect(),
             p99: with_requests()
                 .map(|s| (at(s.second), ms(s.p99_us)))
+                .collect(),
+            service_p99: with_requests()
+                .filter_map(|s| s.service_p99_us.map(|us| (at(s.second), ms(us))))
                 .collect(),
             requests: results
                 .series
@@ -517,6 +523,9 @@ fn columns<DB: DrawingBackend, X: Ranged, Y: Ranged>(
     chart.plotting_area().dim_in_pixel().0 as usize
 }
 
+/// The service-time line: quiet, beside the percentiles that budgets judge.
+const SERVICE_GREY: RGBColor = RGBColor(120, 120, 120);
+
 fn ms_label(v: &f64) -> String {
     units::latency_us(*v * 1000.0)
 }
@@ -539,6 +548,7 @@ where
         series
             .iter()
             .flat_map(|s| s.1.iter().map(|p| p.1))
+            .chain(data.service_p99.iter().map(|p| p.1))
             .chain(data.latency_budgets.iter().map(|b| b.1))
             .filter(|v| *v > 0.0)
     };
@@ -547,6 +557,9 @@ where
         .iter()
         .map(|(metric, _, width)| Key::line(metric.label(), percentile_colour(*metric), *width))
         .collect();
+    if !data.service_p99.is_empty() {
+        keys.push(Key::line("p99 service time", SERVICE_GREY, 1));
+    }
     keys.extend(data.latency_budgets.iter().map(|(metric, _)| {
         Key::dashed(
             format!("{} budget", metric.label()),
@@ -570,6 +583,18 @@ where
             columns,
             percentile_colour(metric),
             width,
+            true,
+        )?;
+    }
+    // On a schedule the percentiles count from the due time; the service
+    // time beside them shows how much of a stall the load would have hidden.
+    if !data.service_p99.is_empty() {
+        line_or_band(
+            &mut chart,
+            &data.service_p99,
+            columns,
+            SERVICE_GREY,
+            1,
             true,
         )?;
     }

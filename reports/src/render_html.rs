@@ -245,12 +245,21 @@ fn over_time(
     } else {
         " The shaded span is what budgets judge."
     };
+    let schedule = match &results.arrivals {
+        None => String::new(),
+        Some(a) => format!(
+            " Requests ran on an arrival schedule: latency counts from when each was due (free of coordinated omission); the grey line is the p99 of the service time, from the actual send. Of {} arrivals, {} started late and {} were dropped.",
+            units::count(a.intended),
+            units::count(a.late),
+            units::count(a.dropped)
+        ),
+    };
     figure(
         page,
         Chart::Latency,
         chart(Chart::Latency),
         &format!(
-            "Percentiles of each second's requests, all endpoints together; dashed lines are the overall budgets.{shaded}"
+            "Percentiles of each second's requests, all endpoints together; dashed lines are the overall budgets.{shaded}{schedule}"
         ),
     );
     figure(

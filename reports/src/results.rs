@@ -345,6 +345,9 @@ pub enum BudgetMetric {
     MaxErrorRate,
     /// At least this many requests per second.
     MinRps,
+    /// At most this fraction of a schedule's arrivals may be dropped (open
+    /// model, whole run).
+    MaxDroppedRate,
 }
 
 impl BudgetMetric {
@@ -352,7 +355,9 @@ impl BudgetMetric {
     pub fn holds(self, measured: f64, limit: f64) -> bool {
         match self {
             Self::MinRps => measured >= limit,
-            Self::P50 | Self::P95 | Self::P99 | Self::MaxErrorRate => measured <= limit,
+            Self::P50 | Self::P95 | Self::P99 | Self::MaxErrorRate | Self::MaxDroppedRate => {
+                measured <= limit
+            }
         }
     }
 
@@ -363,6 +368,7 @@ impl BudgetMetric {
             Self::P99 => "p99",
             Self::MaxErrorRate => "error rate",
             Self::MinRps => "rps",
+            Self::MaxDroppedRate => "dropped",
         }
     }
 }

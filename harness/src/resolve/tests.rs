@@ -519,6 +519,26 @@ requests: [{name: r, method: GET, path: /r}]
 }
 
 #[test]
+fn dropped_rate_budgets_belong_to_an_open_model_overall() {
+    assert_errors(
+        "\
+version: 2
+name: x
+load: {stages: [{users: 1, ramp: 1s}]}
+requests: [{name: r, method: GET, path: /r}]
+budgets:
+  overall: {max_dropped_rate: 1%}
+  requests:
+    r: {max_dropped_rate: 2%}
+",
+        &[
+            "s.yaml:6:13: budgets.overall.max_dropped_rate: only an open model (`model: open`) drops arrivals",
+            "s.yaml:8:9: budgets.requests.r.max_dropped_rate: arrivals are dropped before a request is chosen: put max_dropped_rate under budgets.overall",
+        ],
+    );
+}
+
+#[test]
 fn open_model_arrivals_follow_the_rates() {
     let plan = parse_plan(
         "s.yaml",
@@ -724,7 +744,16 @@ fn every_shipped_scenario_validates() {
     names.sort();
     assert_eq!(
         names,
-        ["endurance", "normal", "peak", "smoke", "spike", "stress"]
+        [
+            "endurance",
+            "normal",
+            "peak",
+            "peak-open",
+            "smoke",
+            "spike",
+            "spike-open",
+            "stress"
+        ]
     );
 }
 
