@@ -105,9 +105,9 @@ impl HttpClient {
         }
         let started = Instant::now();
         let result = async {
-            let response = builder.send().await?;
+            let mut response = builder.send().await?;
             let status = response.status().as_u16();
-            let headers = response.headers().clone();
+            let headers = std::mem::take(response.headers_mut());
             let body = response.bytes().await?;
             Ok::<_, reqwest::Error>(Exchange {
                 status,

@@ -231,20 +231,6 @@ impl Recorder {
         }
     }
 
-    pub fn names(&self) -> &[String] {
-        &self.names
-    }
-
-    /// Index of a request name, for [`Sample::name`].
-    pub fn name_index(&self, name: &str) -> u16 {
-        let index = self
-            .names
-            .iter()
-            .position(|n| n == name)
-            .expect("every request name was registered");
-        u16::try_from(index).expect("fewer than 65536 request names")
-    }
-
     pub fn sink(&self) -> SampleSink {
         SampleSink {
             samples: Vec::with_capacity(BATCH_SAMPLES),

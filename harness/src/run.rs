@@ -5,7 +5,7 @@
 use std::{
     path::{Path, PathBuf},
     sync::{
-        Arc, Mutex,
+        Arc, OnceLock,
         atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant, SystemTime},
@@ -110,7 +110,8 @@ pub fn resolve_plan(args: &RunArgs) -> Result<Plan, RunError> {
 /// Why the run ended early, as the watchers saw it.
 #[derive(Debug, Default)]
 struct Stop {
-    unreachable: AtomicBool,
+    /// Set, with the message to report, when the target was unreachable.
+    unreachable: OnceLock<String>,
     terminated: AtomicBool,
 }
 
@@ -176,12 +177,10 @@ async fn measure(
     });
 
     let stop = Arc::new(Stop::default());
-    let unreachable_cause = Arc::new(Mutex::new(None::<String>));
     let watcher = tokio::spawn(watch(
         recorder.clone(),
         stop.clone(),
         plan.total_duration(),
-        unreachable_cause.clone(),
         target.to_owned(),
     ));
     let terminate = tokio::spawn(on_sigterm(stop.clone()));
@@ -199,9 +198,12 @@ async fn measure(
         tracing::warn!("goose ended with an error: {e:?}");
     }
 
-    let (status, exit, stop_reason) = if stop.unreachable.load(Ordering::SeqCst) {
-        let cause = unreachable_cause.lock().expect("cause lock").clone();
-        (RunStatus::Unreachable, Exit::Unreachable, cause)
+    let (status, exit, stop_reason) = if let Some(cause) = stop.unreachable.get() {
+        (
+            RunStatus::Unreachable,
+            Exit::Unreachable,
+            Some(cause.clone()),
+        )
     } else if stop.terminated.load(Ordering::SeqCst) {
         (
             RunStatus::Interrupted,
@@ -248,29 +250,21 @@ async fn measure(
 
 /// Shows progress, and stops the run when the target has refused every
 /// request for [`UNREACHABLE_AFTER_SECS`].
-async fn watch(
-    recorder: Arc<Recorder>,
-    stop: Arc<Stop>,
-    planned: Duration,
-    cause: Arc<Mutex<Option<String>>>,
-    target: String,
-) {
+async fn watch(recorder: Arc<Recorder>, stop: Arc<Stop>, planned: Duration, target: String) {
     let mut progress = Progress::new(planned);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     loop {
         tick.tick().await;
         let recent = progress.tick(&recorder);
-        if recent.connect_only_streak >= UNREACHABLE_AFTER_SECS
-            && !stop.unreachable.swap(true, Ordering::SeqCst)
-        {
+        if recent.connect_only_streak >= UNREACHABLE_AFTER_SECS {
             let message = format!(
                 "stopped early: every request to {target} failed to connect for {UNREACHABLE_AFTER_SECS}s"
             );
-            *cause.lock().expect("cause lock") = Some(message.clone());
             goose::trigger_killswitch(&message);
+            let _ = stop.unreachable.set(message);
         }
-        if stop.unreachable.load(Ordering::SeqCst) || stop.terminated.load(Ordering::SeqCst) {
+        if stop.unreachable.get().is_some() || stop.terminated.load(Ordering::SeqCst) {
             progress.finish();
             return;
         }

@@ -8,6 +8,7 @@
 //! every attempt is a real, recorded request.
 
 use std::{
+    collections::HashMap,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -32,8 +33,8 @@ pub struct RunContext {
     pub client: HttpClient,
     /// The run's start; sample times count from it.
     pub epoch: Instant,
-    /// Request name → index in the recorder.
-    pub name_index: Vec<(String, u16)>,
+    /// Request name → index in the recorder, for [`Sample::name`].
+    name_index: HashMap<String, u16>,
     /// Where users take arrivals, for an open-model plan.
     pub arrivals: Option<ArrivalQueue>,
     /// The source of `{{ seq }}`.
@@ -56,17 +57,19 @@ impl RunContext {
             name_index: names
                 .iter()
                 .enumerate()
-                .map(|(i, n)| (n.clone(), u16::try_from(i).expect("fewer than 65536 names")))
+                .map(|(i, n)| {
+                    let index = u16::try_from(i).expect("fewer than 65536 names");
+                    (n.clone(), index)
+                })
                 .collect(),
             seq: AtomicU64::new(1),
         }
     }
 
     fn name_index(&self, name: &str) -> u16 {
-        self.name_index
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, i)| *i)
+        *self
+            .name_index
+            .get(name)
             .expect("every step name is registered with the recorder")
     }
 }

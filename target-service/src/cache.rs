@@ -33,7 +33,7 @@ use std::{
     future::Future,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -128,6 +128,9 @@ struct Redis {
     epoch: Instant,
     /// Users whose generation bump did not reach Redis yet.
     pending_bumps: Mutex<HashSet<i64>>,
+    /// Whether a task is replaying `pending_bumps`, so requests that find
+    /// bumps pending start one replay, not one each.
+    replaying: AtomicBool,
 }
 
 /// What one instance tells the others about a write.
@@ -179,6 +182,7 @@ impl Cache {
                     skip_until_ms: AtomicU64::new(0),
                     epoch: Instant::now(),
                     pending_bumps: Mutex::new(HashSet::new()),
+                    replaying: AtomicBool::new(false),
                 })
             }
         };
@@ -376,13 +380,16 @@ impl Cache {
             .expect("pending bumps lock")
             .is_empty()
         {
-            // Replayed by the next write's flush; until then, serve without L3.
-            let cache = self.clone();
-            tokio::spawn(async move {
-                if let Some(redis) = &cache.0.redis {
-                    cache.flush_bumps(redis).await;
-                }
-            });
+            // Until the replay has reached Redis, serve without L3.
+            if !redis.replaying.swap(true, Ordering::AcqRel) {
+                let cache = self.clone();
+                tokio::spawn(async move {
+                    if let Some(redis) = &cache.0.redis {
+                        cache.flush_bumps(redis).await;
+                        redis.replaying.store(false, Ordering::Release);
+                    }
+                });
+            }
             return None;
         }
         Some(redis)
