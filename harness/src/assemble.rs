@@ -6,15 +6,16 @@ use std::time::{Duration, SystemTime};
 use reports::{
     histogram,
     results::{
-        ArrivalStats, EndpointStats, Environment, LatencySummary, Overrides, RESULTS_FORMAT,
-        RESULTS_VERSION, Results, RunInfo, RunStatus, ScenarioRun, StageRun, Tool, Verdict, Window,
+        ArrivalStats, EndpointStats, Environment, GeneratorStats, LatencySummary, Overrides,
+        Phases, RESULTS_FORMAT, RESULTS_VERSION, Results, RunInfo, RunStatus, ScenarioRun,
+        SecondStats, ServerStats, StageRun, Tool, Verdict, Window,
     },
 };
 
 use crate::{
-    budget,
+    budget::{self, Aborted, Evidence},
     plan::Plan,
-    recorder::{JudgedSpans, NameStats, Recording, Tally},
+    recorder::{JudgedSpans, NameStats, PhaseTally, Recording, Tally},
 };
 
 /// What the results record besides the measurements.
@@ -30,6 +31,10 @@ pub struct RunMeta {
     pub stop_reason: Option<String>,
     /// The fate of the arrivals, for a run on a schedule.
     pub arrivals: Option<ArrivalStats>,
+    /// The target's own metrics, when they were scraped.
+    pub server: Option<ServerStats>,
+    /// The budget that stopped the run early, if one did.
+    pub aborted: Option<Aborted>,
 }
 
 /// Which spans of the run budgets judge: the stages named in
@@ -55,6 +60,7 @@ pub fn assemble(plan: &Plan, recording: &Recording, meta: RunMeta) -> Results {
         all: window(&stats.all, run_us),
         judged: (!recording.judged.is_whole_run()).then(|| window(&stats.judged, judged_us)),
         status_codes: stats.status_codes.clone(),
+        phases: phases(&stats.phases),
     };
     let overall = endpoint("overall", &recording.overall);
     let requests: Vec<EndpointStats> = recording
@@ -72,8 +78,13 @@ pub fn assemble(plan: &Plan, recording: &Recording, meta: RunMeta) -> Results {
                 .find(|r| r.name == name)
                 .map(EndpointStats::judged_window),
         },
-        meta.arrivals.as_ref(),
+        Evidence {
+            arrivals: meta.arrivals.as_ref(),
+            server: meta.server.as_ref(),
+            aborted_by: meta.aborted.as_ref(),
+        },
     );
+    let generator = generator(&recording.seconds, meta.arrivals.as_ref(), &meta);
     Results {
         format: RESULTS_FORMAT.to_owned(),
         version: RESULTS_VERSION,
@@ -86,6 +97,7 @@ pub fn assemble(plan: &Plan, recording: &Recording, meta: RunMeta) -> Results {
             duration_ms: u64::try_from(recording.run_duration.as_millis()).unwrap_or(u64::MAX),
             status: meta.status,
             stop_reason: meta.stop_reason,
+            latency_basis: recording.basis,
         },
         scenario: ScenarioRun {
             name: plan.name().to_owned(),
@@ -115,11 +127,77 @@ pub fn assemble(plan: &Plan, recording: &Recording, meta: RunMeta) -> Results {
         },
         verdict: Verdict::of(&budgets),
         arrivals: meta.arrivals,
+        server: meta.server,
+        generator,
         budgets,
         overall,
         requests,
         series: recording.seconds.clone(),
     }
+}
+
+/// The generator's CPU over the series, and a warning when it ran hot or
+/// fell behind its schedule: then its latencies include its own delays.
+fn generator(
+    seconds: &[SecondStats],
+    arrivals: Option<&ArrivalStats>,
+    meta: &RunMeta,
+) -> Option<GeneratorStats> {
+    let cpu: Vec<f64> = seconds.iter().filter_map(|s| s.generator_cpu).collect();
+    if cpu.is_empty() {
+        return None;
+    }
+    let saturated = cpu
+        .iter()
+        .filter(|&&c| c > GeneratorStats::SATURATED_CPU)
+        .count();
+    let cpu_max = cpu.iter().copied().fold(0.0, f64::max);
+    let mut causes = Vec::new();
+    // A second or two at the limit (start-up, the final reports) is not a
+    // run measuring its generator; a tenth of the run is.
+    if saturated >= 3.max(cpu.len() / 10) {
+        causes.push(format!(
+            "loadgate used more than {:.0}% of its {} CPUs for {saturated}s (peak {:.0}%)",
+            GeneratorStats::SATURATED_CPU * 100.0,
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu_max * 100.0
+        ));
+    }
+    if let Some(a) = arrivals.filter(|a| a.started > 0 && a.late * 100 > a.started) {
+        causes.push(format!(
+            "{} of {} arrivals ({:.1}%) started more than 10 ms late",
+            a.late,
+            a.started,
+            a.late as f64 * 100.0 / a.started as f64
+        ));
+    }
+    let warning = (!causes.is_empty()).then(|| {
+        let mut text = format!(
+            "The load generator was saturated: {}. Its latencies then include its own delays.",
+            causes.join("; ")
+        );
+        if meta.in_process_target {
+            text.push_str(
+                " The bundled target ran in the same process and its CPU is counted too: run it apart (`loadgate serve`) to load it harder.",
+            );
+        }
+        text
+    });
+    Some(GeneratorStats {
+        cpu_mean: cpu.iter().sum::<f64>() / cpu.len() as f64,
+        cpu_max,
+        saturated_seconds: u32::try_from(saturated).unwrap_or(u32::MAX),
+        warning,
+    })
+}
+
+fn phases(tally: &PhaseTally) -> Option<Phases> {
+    (!tally.ttfb.is_empty()).then(|| Phases {
+        connects: tally.connects,
+        connect: LatencySummary::of(&tally.connect),
+        ttfb: LatencySummary::of(&tally.ttfb),
+        transfer: LatencySummary::of(&tally.transfer),
+    })
 }
 
 fn window(tally: &Tally, duration_us: u64) -> Window {

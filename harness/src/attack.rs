@@ -122,6 +122,9 @@ fn work(context: SharedContext, index: usize) -> goose::goose::TransactionFuncti
             let Some(state) = user.get_session_data_mut::<VirtualUser>() else {
                 return Ok(());
             };
+            if let Some(pace) = context.plan.pace() {
+                state.wait_for_pace(pace).await;
+            }
             if !state.ensure_setup(&context).await {
                 return Ok(());
             }

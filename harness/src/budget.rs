@@ -5,38 +5,94 @@
 //! the judged stages) fails: a run that measured nothing has not shown
 //! that it meets anything.
 
-use reports::results::{ArrivalStats, BudgetMetric, BudgetVerdict, Window};
+use reports::results::{AbortRule, ArrivalStats, BudgetMetric, BudgetVerdict, ServerStats, Window};
 
 use crate::plan::{Budget, Budgets};
 
-/// Every budget of `budgets`, overall first, then per request in the
-/// scenario's order. `window_of(None)` is the overall window,
-/// `window_of(Some(name))` a request's; `arrivals` are an open model's.
+/// What a run measured beyond its windows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Evidence<'a> {
+    /// An open model's arrivals.
+    pub arrivals: Option<&'a ArrivalStats>,
+    /// The target's own metrics, when scraped.
+    pub server: Option<&'a ServerStats>,
+    /// The budget that stopped the run, if one did.
+    pub aborted_by: Option<&'a Aborted>,
+}
+
+/// Which budget stopped the run, and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aborted {
+    /// `overall` or a request name.
+    pub scope: String,
+    pub metric: BudgetMetric,
+    /// From the run's start.
+    pub at_ms: u64,
+    /// Why, in words, for the results' stop reason.
+    pub reason: String,
+}
+
+/// Every budget of `budgets`: overall first, then per request in the
+/// scenario's order, then the server's. `window_of(None)` is the overall
+/// window, `window_of(Some(name))` a request's.
 pub fn judge<'a>(
     budgets: &Budgets,
     window_of: impl Fn(Option<&str>) -> Option<&'a Window>,
-    arrivals: Option<&ArrivalStats>,
+    evidence: Evidence<'_>,
 ) -> Vec<BudgetVerdict> {
-    let mut verdicts = judge_one("overall", &budgets.overall, window_of(None));
+    let mut verdicts = judge_one("overall", &budgets.overall, window_of(None), evidence);
     if let Some(limit) = budgets.overall.max_dropped_rate {
-        let measured = arrivals
+        let measured = evidence
+            .arrivals
             .filter(|a| a.intended > 0)
             .map(ArrivalStats::dropped_rate);
-        verdicts.push(BudgetVerdict {
-            scope: "overall".to_owned(),
-            metric: BudgetMetric::MaxDroppedRate,
+        verdicts.push(verdict(
+            "overall",
+            BudgetMetric::MaxDroppedRate,
             limit,
             measured,
-            passed: measured.is_some_and(|m| BudgetMetric::MaxDroppedRate.holds(m, limit)),
-        });
+        ));
     }
     for (name, budget) in &budgets.requests {
-        verdicts.extend(judge_one(name, budget, window_of(Some(name))));
+        verdicts.extend(judge_one(name, budget, window_of(Some(name)), evidence));
+    }
+    let server = [
+        (
+            BudgetMetric::MinCacheHitRatio,
+            budgets.server.min_cache_hit_ratio,
+            evidence.server.and_then(|s| s.cache_hit_ratio),
+        ),
+        (
+            BudgetMetric::MaxDbPoolUtilization,
+            budgets.server.max_db_pool_utilization,
+            evidence.server.and_then(|s| s.db_pool.map(|p| p.mean)),
+        ),
+    ];
+    for (metric, limit, measured) in server {
+        if let Some(limit) = limit {
+            verdicts.push(verdict("server", metric, limit, measured));
+        }
     }
     verdicts
 }
 
-fn judge_one(scope: &str, budget: &Budget, window: Option<&Window>) -> Vec<BudgetVerdict> {
+fn verdict(scope: &str, metric: BudgetMetric, limit: f64, measured: Option<f64>) -> BudgetVerdict {
+    BudgetVerdict {
+        scope: scope.to_owned(),
+        metric,
+        limit,
+        measured,
+        passed: measured.is_some_and(|m| metric.holds(m, limit)),
+        abort: None,
+    }
+}
+
+fn judge_one(
+    scope: &str,
+    budget: &Budget,
+    window: Option<&Window>,
+    evidence: Evidence<'_>,
+) -> Vec<BudgetVerdict> {
     let sampled = window.filter(|w| w.count > 0);
     let latency = |pick: fn(&Window) -> u64| sampled.map(|w| pick(w) as f64);
     let limits = [
@@ -69,16 +125,24 @@ fn judge_one(scope: &str, budget: &Budget, window: Option<&Window>) -> Vec<Budge
     limits
         .into_iter()
         .filter_map(|(metric, limit, measured)| {
-            let limit = limit?;
-            Some(BudgetVerdict {
-                scope: scope.to_owned(),
-                metric,
-                limit,
-                measured,
-                passed: measured.is_some_and(|m| metric.holds(m, limit)),
-            })
+            let mut verdict = verdict(scope, metric, limit?, measured);
+            if metric != BudgetMetric::MinRps {
+                verdict.abort = budget.abort.map(|when| AbortRule {
+                    window_ms: millis(when.window),
+                    after_ms: millis(when.after),
+                    triggered_at_ms: evidence
+                        .aborted_by
+                        .filter(|a| a.scope == scope && a.metric == metric)
+                        .map(|a| a.at_ms),
+                });
+            }
+            Some(verdict)
         })
         .collect()
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
@@ -131,6 +195,7 @@ mod tests {
                     ..Budget::default()
                 },
             )]),
+            ..Budgets::default()
         };
         let overall = window(1000, 20, 150_000, 100.0);
         let list = window(500, 0, 160_000, 40.0);
@@ -141,7 +206,7 @@ mod tests {
                 Some("list") => Some(&list),
                 Some(_) => None,
             },
-            None,
+            Evidence::default(),
         );
         let summary: Vec<(&str, BudgetMetric, Option<f64>, bool)> = verdicts
             .iter()
@@ -174,14 +239,87 @@ mod tests {
             dropped: 30,
             late: 5,
         };
-        let verdicts = judge(&budgets, |_| Some(&overall), Some(&arrivals));
+        let verdicts = judge(
+            &budgets,
+            |_| Some(&overall),
+            Evidence {
+                arrivals: Some(&arrivals),
+                ..Evidence::default()
+            },
+        );
         assert_eq!(verdicts.len(), 1);
         assert_eq!(verdicts[0].metric, BudgetMetric::MaxDroppedRate);
         assert_eq!(verdicts[0].measured, Some(0.03));
         assert!(!verdicts[0].passed);
-        let none = judge(&budgets, |_| Some(&overall), None);
+        let none = judge(&budgets, |_| Some(&overall), Evidence::default());
         assert_eq!(none[0].measured, None, "no schedule, nothing to judge");
         assert!(!none[0].passed);
+    }
+
+    #[test]
+    fn server_budgets_judge_the_scraped_metrics() {
+        let budgets = Budgets {
+            server: crate::plan::ServerBudget {
+                min_cache_hit_ratio: Some(0.85),
+                max_db_pool_utilization: Some(0.8),
+            },
+            ..Budgets::default()
+        };
+        let server = ServerStats {
+            url: "http://127.0.0.1:1/metrics".into(),
+            scrapes: 3,
+            failed_scrapes: 0,
+            requests: Some(100),
+            client_requests: 100,
+            client_responses: 100,
+            count_mismatch: None,
+            latency: None,
+            cache_layers: Vec::new(),
+            cache_hit_ratio: Some(0.9),
+            db_pool: Some(reports::results::PoolUtilization {
+                mean: 0.85,
+                max: 1.0,
+                max_connections: 60,
+            }),
+            series: Vec::new(),
+        };
+        let overall = window(100, 0, 1_000, 10.0);
+        let judged = |server| {
+            judge(
+                &budgets,
+                |_| Some(&overall),
+                Evidence {
+                    server,
+                    ..Evidence::default()
+                },
+            )
+            .into_iter()
+            .map(|v| (v.scope, v.metric, v.measured, v.passed))
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            judged(Some(&server)),
+            vec![
+                (
+                    "server".to_owned(),
+                    BudgetMetric::MinCacheHitRatio,
+                    Some(0.9),
+                    true
+                ),
+                (
+                    "server".to_owned(),
+                    BudgetMetric::MaxDbPoolUtilization,
+                    Some(0.85),
+                    false
+                ),
+            ]
+        );
+        assert!(
+            judged(None)
+                .iter()
+                .all(|(_, _, m, passed)| m.is_none() && !passed),
+            "no metrics scraped, nothing shown"
+        );
     }
 
     #[test]
@@ -194,7 +332,7 @@ mod tests {
             ..Budgets::default()
         };
         let empty = window(0, 0, 0, 0.0);
-        let verdicts = judge(&budgets, |_| Some(&empty), None);
+        let verdicts = judge(&budgets, |_| Some(&empty), Evidence::default());
         assert_eq!(verdicts.len(), 1);
         assert_eq!(verdicts[0].measured, None);
         assert!(!verdicts[0].passed);

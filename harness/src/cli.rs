@@ -39,7 +39,7 @@ impl Exit {
 const EXIT_CODES: &str = "\
 Exit codes (every command):
   0    success: every budget passed (or the work was done)
-  1    a budget failed, or a regression was found
+  1    a budget failed or aborted the run, or a regression was found
   2    bad input: the scenario, a results file, or the command line
   3    the target was unreachable (results and report are still written)
   130  interrupted by SIGINT (what was measured is written)
@@ -93,8 +93,11 @@ Examples:
   loadgate run scenarios/peak.yaml --target http://127.0.0.1:8080 --scale 0.1
       a tenth of the users, durations and throughput floors
   loadgate run scenarios/endurance.yaml --duration 2m --out runs/endurance-ci
+  loadgate run scenarios/normal.yaml --target http://127.0.0.1:8080 \
+      --server-metrics /metrics
+      scrape the target's Prometheus metrics before, during and after
 
-Exit codes: 0 pass, 1 budget failed, 2 bad input, 3 target unreachable,
+Exit codes: 0 pass, 1 budget failed or aborted, 2 bad input, 3 target unreachable,
 130/143 interrupted (results are written in every case but 2).";
 
 const VALIDATE_EXAMPLES: &str = "\
@@ -105,7 +108,7 @@ when any file has one.";
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The scenario file (YAML, format version 1).
+    /// The scenario file (YAML, format versions 1 to 3).
     pub scenario: PathBuf,
 
     /// Base URL to load, e.g. http://127.0.0.1:8080. Overrides the
@@ -138,6 +141,16 @@ pub struct RunArgs {
     /// fall back to the environment.
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
+
+    /// The target's Prometheus metrics: a URL, or a path below the target
+    /// (/metrics). Overrides the scenario's `server_metrics`; the bundled
+    /// service's are scraped by default.
+    #[arg(long, value_name = "URL", conflicts_with = "no_server_metrics")]
+    pub server_metrics: Option<String>,
+
+    /// Do not scrape the target's metrics, even the bundled service's.
+    #[arg(long)]
+    pub no_server_metrics: bool,
 }
 
 #[derive(Debug, Args)]

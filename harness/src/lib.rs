@@ -4,7 +4,7 @@
 //! knowing nothing of goose or HTTP clients so it can be tested (and fuzzed)
 //! alone:
 //!
-//! * [`scenario`]: the YAML format (version 1) as serde types, and its JSON Schema;
+//! * [`scenario`]: the YAML format (version 3) as serde types, and its JSON Schema;
 //! * [`source_map`]: where each field sits in the file, for error positions;
 //! * [`resolve`]: the one fallible conversion, [`load_plan`] / [`parse_plan`];
 //! * [`plan`]: the resolved [`Plan`] (stages, timeline, goose test plan, budgets);
@@ -19,7 +19,10 @@
 //! * [`user`]: one virtual user: render, send, check, capture, record;
 //! * [`schedule`]: the open model's arrivals, handed to idle users when due;
 //! * [`exchange`]: the one seam through which requests reach the network;
-//! * [`recorder`]: HDR histograms (µs) per request name and per second;
+//! * [`recorder`]: HDR histograms (µs) per request name and per second, and
+//!   the abort watches;
+//! * [`generator_cpu`]: the generator's own CPU use;
+//! * [`scrape`]: the target's Prometheus metrics, before, during and after;
 //! * [`assemble`] and [`budget`]: the results file and its verdicts;
 //! * [`run`], [`progress`], [`verdict`], [`cli`]: the `loadgate` commands.
 
@@ -29,6 +32,7 @@ pub mod budget;
 pub mod cli;
 pub mod duration;
 pub mod exchange;
+pub mod generator_cpu;
 pub mod overrides;
 pub mod plan;
 pub mod progress;
@@ -38,6 +42,7 @@ pub mod run;
 pub mod scenario;
 pub mod scenario_error;
 pub mod schedule;
+pub mod scrape;
 pub mod source_map;
 pub mod template;
 pub mod user;

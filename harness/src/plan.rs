@@ -46,6 +46,10 @@ pub struct Plan {
     pub(crate) budgets: Budgets,
     /// The arrival rates of an open-model plan; `None` for a closed model.
     pub(crate) open: Option<OpenModel>,
+    /// A closed model's pace: each user starts an iteration this often.
+    pub(crate) pace: Option<Duration>,
+    /// The target's Prometheus endpoint, as written: a URL or a path.
+    pub(crate) server_metrics: Option<String>,
 }
 
 /// How long goose takes to launch an open model's users before its
@@ -318,6 +322,34 @@ pub struct Budgets {
     pub overall: Budget,
     /// Budgets by request or step name (names that exist).
     pub requests: IndexMap<String, Budget>,
+    /// Budgets on the target's own metrics.
+    pub server: ServerBudget,
+}
+
+/// Limits on the target's own metrics, as fractions in `0..=1`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ServerBudget {
+    /// Least share of cache lookups some layer answered.
+    pub min_cache_hit_ratio: Option<f64>,
+    /// Largest mean share of the DB pool in use.
+    pub max_db_pool_utilization: Option<f64>,
+}
+
+impl ServerBudget {
+    /// Whether any limit is set.
+    pub fn is_set(&self) -> bool {
+        self.min_cache_hit_ratio.is_some() || self.max_db_pool_utilization.is_some()
+    }
+}
+
+/// When to stop a run whose budget keeps failing: its value over the last
+/// `window` breached the limit at every check for `after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AbortWhen {
+    /// How far back each check looks.
+    pub window: Duration,
+    /// How long the breach must last.
+    pub after: Duration,
 }
 
 /// Limits for one set of samples; `None` means not judged.
@@ -335,6 +367,9 @@ pub struct Budget {
     pub min_rps: Option<f64>,
     /// Largest share of an open model's arrivals dropped, in `0..=1`.
     pub max_dropped_rate: Option<f64>,
+    /// Stop the run early on a sustained breach of the latency or error
+    /// limits above.
+    pub abort: Option<AbortWhen>,
 }
 
 impl Plan {
@@ -484,6 +519,17 @@ impl Plan {
     /// The open model's rates, if this plan has one.
     pub fn open_model(&self) -> Option<&OpenModel> {
         self.open.as_ref()
+    }
+
+    /// A closed model's pace, if set.
+    pub fn pace(&self) -> Option<Duration> {
+        self.pace
+    }
+
+    /// The target's Prometheus endpoint as the scenario gives it (a URL, or
+    /// a path below the target).
+    pub fn server_metrics(&self) -> Option<&str> {
+        self.server_metrics.as_deref()
     }
 
     /// The intended start of every arrival of an open-model plan, as

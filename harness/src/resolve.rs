@@ -16,18 +16,20 @@ use indexmap::IndexMap;
 
 use crate::duration::{DurationError, parse_duration};
 use crate::plan::{
-    Budget, Budgets, Capture, Checks, Flow, JsonCheck, JsonExpectation, OpenModel, Plan, RateSpan,
-    Stage, StageShape, StatusCheck, Step, ThinkTime, Tls, UserPool, Weighted, Work,
+    AbortWhen, Budget, Budgets, Capture, Checks, Flow, JsonCheck, JsonExpectation, OpenModel, Plan,
+    RateSpan, ServerBudget, Stage, StageShape, StatusCheck, Step, ThinkTime, Tls, UserPool,
+    Weighted, Work,
 };
 use crate::scenario::{self, DurationText, LoadModel, RateText, Request, Scenario};
 use crate::scenario_error::{ScenarioError, ScenarioErrors, did_you_mean, hint};
 use crate::source_map::{Position, SourceMap, child_index, child_key};
 use crate::template::{CaptureSlot, Scope, Template, Vars, valid_capture_name};
 
-/// The only format version this loader reads.
-pub const FORMAT_VERSION: u32 = 2;
+/// The newest format version this loader reads.
+pub const FORMAT_VERSION: u32 = 3;
 /// The oldest scenario format version still read. Version 2 added the open
-/// model; a version 1 file means the same under version 2.
+/// model; version 3 `pace`, `server_metrics`, `budgets.server` and `abort`.
+/// An older file means the same under the newest version.
 pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
 /// Default per-request timeout.
@@ -293,6 +295,58 @@ impl Builder<'_> {
                 "the open model's schedule sets the pace: think_time does not apply",
             );
         }
+        let pace = s.pace.as_ref().and_then(|text| {
+            self.needs_version(3, s.version, "pace");
+            if s.load.model == LoadModel::Open {
+                self.error_key(
+                    "pace",
+                    "the open model's schedule sets the pace: use a rate instead",
+                );
+            }
+            if s.think_time.is_some() {
+                self.error_key(
+                    "pace",
+                    "pace and think_time both set the time between iterations: keep one",
+                );
+            }
+            self.duration("pace", text).filter(|d| {
+                let positive = !d.is_zero();
+                if !positive {
+                    self.error("pace", "the pace must be longer than 0");
+                }
+                positive
+            })
+        });
+        let server_metrics = s.server_metrics.as_ref().map(|m| {
+            self.needs_version(3, s.version, "server_metrics");
+            let url = m.url.trim();
+            if !(url.starts_with('/') || url.starts_with("http://") || url.starts_with("https://"))
+            {
+                self.error(
+                    "server_metrics.url",
+                    format!("{url:?} is neither an http(s):// URL nor a path below the target (/metrics)"),
+                );
+            }
+            url.to_owned()
+        });
+        if s.budgets.as_ref().is_some_and(|b| b.server.is_some()) {
+            self.needs_version(3, s.version, "budgets.server");
+        }
+        let aborts = s.budgets.iter().flat_map(|b| {
+            b.overall
+                .iter()
+                .map(|o| ("budgets.overall".to_owned(), o))
+                .chain(
+                    b.requests
+                        .iter()
+                        .map(|(name, r)| (child_key("budgets.requests", name), r)),
+                )
+        });
+        for (path, budget) in aborts {
+            if budget.abort.is_some() {
+                self.needs_version(3, s.version, &child_key(&path, "abort"));
+            }
+        }
         Some(Plan {
             source: self.source.to_owned(),
             name: s.name,
@@ -307,7 +361,19 @@ impl Builder<'_> {
             captures: captures.slots.into_keys().collect(),
             budgets,
             open,
+            pace,
+            server_metrics,
         })
+    }
+
+    /// Reports `path` when the file's `version` is older than `needed`.
+    fn needs_version(&mut self, needed: u32, version: u32, path: &str) {
+        if version < needed {
+            self.error_key(
+                path,
+                format!("`{path}` needs `version: {needed}` (this file says version {version})"),
+            );
+        }
     }
 
     /// The stages of an open model: each sets an arrival `rate` (a ramp
@@ -1007,10 +1073,31 @@ impl Builder<'_> {
             let resolved = self.budget(&path, budget);
             requests.insert(name.clone(), resolved);
         }
+        let server = raw
+            .server
+            .as_ref()
+            .map(|server| ServerBudget {
+                min_cache_hit_ratio: server.cache_hit_ratio.as_ref().and_then(|b| {
+                    self.fraction(
+                        "budgets.server.cache_hit_ratio.min",
+                        &b.min,
+                        "a cache hit ratio",
+                    )
+                }),
+                max_db_pool_utilization: server.db_pool_utilization.as_ref().and_then(|b| {
+                    self.fraction(
+                        "budgets.server.db_pool_utilization.max",
+                        &b.max,
+                        "a pool utilization",
+                    )
+                }),
+            })
+            .unwrap_or_default();
         Budgets {
             during,
             overall,
             requests,
+            server,
         }
     }
 
@@ -1064,6 +1151,27 @@ impl Builder<'_> {
                 None
             }
         });
+        let abort = raw.abort.as_ref().and_then(|abort| {
+            let window = self.duration(&child_key(path, "abort.window"), &abort.window);
+            let after = self.duration(&child_key(path, "abort.after"), &abort.after);
+            let (window, after) = (window?, after?);
+            if window < Duration::from_secs(1) {
+                self.error(
+                    &child_key(path, "abort.window"),
+                    "the window must be at least 1s: budgets are checked once a second",
+                );
+                return None;
+            }
+            if p50_us.is_none() && p95_us.is_none() && p99_us.is_none() && max_error_rate.is_none()
+            {
+                self.error_key(
+                    &child_key(path, "abort"),
+                    "abort watches latency (p50, p95, p99) and error-rate limits: this budget has none",
+                );
+                return None;
+            }
+            Some(AbortWhen { window, after })
+        });
         Budget {
             p50_us,
             p95_us,
@@ -1071,6 +1179,7 @@ impl Builder<'_> {
             max_error_rate,
             min_rps,
             max_dropped_rate,
+            abort,
         }
     }
 

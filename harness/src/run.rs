@@ -11,7 +11,9 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use reports::results::{Overrides, Results, RunStatus, write_file_atomic};
+use reports::results::{
+    BudgetMetric, LatencyBasis, Overrides, Results, RunStatus, write_file_atomic,
+};
 
 use crate::{
     assemble::{RunMeta, assemble, judged_spans},
@@ -19,10 +21,11 @@ use crate::{
     cli::{Exit, RunArgs},
     exchange::HttpClient,
     load_plan,
-    plan::{OPEN_LAUNCH, Plan},
+    plan::{Budget, OPEN_LAUNCH, Plan},
     progress::Progress,
-    recorder::Recorder,
+    recorder::{AbortWatch, Recorder, RecorderConfig},
     schedule::{self, ArrivalCounters},
+    scrape::{ClientCounts, Scraper},
     template::Vars,
     user::RunContext,
     verdict,
@@ -31,6 +34,8 @@ use crate::{
 /// A run stops early when every request has failed to connect for this many
 /// seconds in a row.
 const UNREACHABLE_AFTER_SECS: u32 = 5;
+/// How often the target's metrics are scraped during a run.
+const SCRAPE_EVERY: Duration = Duration::from_secs(2);
 
 /// What `run` produced, for callers that want more than the exit code.
 #[derive(Debug)]
@@ -70,7 +75,8 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, RunError> {
     std::fs::create_dir_all(&out_dir)
         .map_err(|e| RunError::BadInput(format!("cannot create {}: {e}", out_dir.display())))?;
 
-    let result = measure(args, &plan, &target, service.is_some()).await;
+    let server_metrics = server_metrics_url(args, &plan, &target, service.is_some());
+    let result = measure(args, &plan, &target, service.is_some(), server_metrics).await;
     if let Some(service) = service
         && let Err(e) = service.shutdown().await
     {
@@ -107,6 +113,81 @@ pub fn resolve_plan(args: &RunArgs) -> Result<Plan, RunError> {
     Ok(plan)
 }
 
+/// The metrics URL to scrape, if any: the command line's, else the
+/// scenario's, else the bundled service's `/metrics` when it is the
+/// target. A path is taken below the target.
+fn server_metrics_url(
+    args: &RunArgs,
+    plan: &Plan,
+    target: &str,
+    in_process_target: bool,
+) -> Option<String> {
+    if args.no_server_metrics {
+        return None;
+    }
+    let given = args
+        .server_metrics
+        .as_deref()
+        .or(plan.server_metrics())
+        .or(in_process_target.then_some("/metrics"))?;
+    Some(if given.starts_with('/') {
+        format!("{target}{given}")
+    } else {
+        given.to_owned()
+    })
+}
+
+/// What a recording counts latency from: the schedule's due times for an
+/// open model, corrected for a pace, else the send.
+fn latency_basis(plan: &Plan) -> LatencyBasis {
+    if plan.open_model().is_some() {
+        LatencyBasis::IntendedStart
+    } else if let Some(pace) = plan.pace() {
+        LatencyBasis::Corrected {
+            expected_interval_us: u64::try_from(pace.as_micros()).unwrap_or(u64::MAX),
+        }
+    } else {
+        LatencyBasis::Sent
+    }
+}
+
+/// One watch per latency or error-rate limit of every budget with `abort`.
+fn abort_watches(plan: &Plan, names: &[String]) -> Vec<AbortWatch> {
+    let budgets = plan.budgets();
+    let scopes = std::iter::once((None, &budgets.overall)).chain(budgets.requests.iter().map(
+        |(name, budget)| {
+            let index = names.iter().position(|n| n == name);
+            (index.and_then(|i| u16::try_from(i).ok()), budget)
+        },
+    ));
+    let mut watches = Vec::new();
+    for (scope, budget) in scopes {
+        let Some(when) = budget.abort else { continue };
+        for (metric, limit) in limits(budget) {
+            watches.push(AbortWatch {
+                scope,
+                metric,
+                limit,
+                window: when.window,
+                after: when.after,
+            });
+        }
+    }
+    watches
+}
+
+/// A budget's limits that can be watched over a window, in their units.
+fn limits(budget: &Budget) -> impl Iterator<Item = (BudgetMetric, f64)> {
+    [
+        (BudgetMetric::P50, budget.p50_us.map(|v| v as f64)),
+        (BudgetMetric::P95, budget.p95_us.map(|v| v as f64)),
+        (BudgetMetric::P99, budget.p99_us.map(|v| v as f64)),
+        (BudgetMetric::MaxErrorRate, budget.max_error_rate),
+    ]
+    .into_iter()
+    .filter_map(|(metric, limit)| Some((metric, limit?)))
+}
+
 /// Why the run ended early, as the watchers saw it.
 #[derive(Debug, Default)]
 struct Stop {
@@ -120,6 +201,7 @@ async fn measure(
     plan: &Plan,
     target: &str,
     in_process_target: bool,
+    server_metrics: Option<String>,
 ) -> Result<(Results, Exit), RunError> {
     let names: Vec<String> = plan
         .request_names()
@@ -147,13 +229,18 @@ async fn measure(
     };
     let started_at = SystemTime::now() + launch;
     let epoch = Instant::now() + launch;
-    let recorder = Arc::new(Recorder::start(
-        names.clone(),
+    let recorder = Arc::new(Recorder::start(RecorderConfig {
+        names: names.clone(),
         epoch,
-        judged_spans(plan),
+        judged: judged_spans(plan),
         longest_timeout,
-        scheduled,
-    ));
+        basis: latency_basis(plan),
+        abort_watches: abort_watches(plan, &names),
+    }));
+    let scraper = match server_metrics {
+        Some(url) => Some(Scraper::start(url, epoch, SCRAPE_EVERY).await),
+        None => None,
+    };
     let counters = Arc::new(ArrivalCounters::default());
     let (to_users, arrivals) = schedule::queue(longest_timeout, counters.clone());
     let context = Arc::new(RunContext::new(
@@ -210,6 +297,12 @@ async fn measure(
             Exit::Terminated,
             Some("SIGTERM".to_owned()),
         )
+    } else if let Some(aborted) = recorder.aborted() {
+        (
+            RunStatus::Aborted,
+            Exit::BudgetFailed,
+            Some(aborted.reason.clone()),
+        )
     } else if goose::is_killswitch_triggered() {
         (
             RunStatus::Interrupted,
@@ -220,7 +313,19 @@ async fn measure(
         (RunStatus::Completed, Exit::Success, None)
     };
     let recorder = Arc::try_unwrap(recorder).expect("the watcher has stopped");
+    let aborted = recorder.aborted().cloned();
     let recording = recorder.finish(run_duration).await;
+    let server = match scraper {
+        Some(scraper) => Some(
+            scraper
+                .finish(ClientCounts {
+                    requests: recording.overall.all.count,
+                    responses: recording.overall.status_codes.values().sum(),
+                })
+                .await,
+        ),
+        None => None,
+    };
     let results = assemble(
         plan,
         &recording,
@@ -239,6 +344,8 @@ async fn measure(
             status,
             stop_reason,
             arrivals: scheduled.then(|| counters.snapshot()),
+            server,
+            aborted,
         },
     );
     let exit = match exit {
@@ -249,7 +356,7 @@ async fn measure(
 }
 
 /// Shows progress, and stops the run when the target has refused every
-/// request for [`UNREACHABLE_AFTER_SECS`].
+/// request for [`UNREACHABLE_AFTER_SECS`] or a budget's abort rule fired.
 async fn watch(recorder: Arc<Recorder>, stop: Arc<Stop>, planned: Duration, target: String) {
     let mut progress = Progress::new(planned);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -263,6 +370,11 @@ async fn watch(recorder: Arc<Recorder>, stop: Arc<Stop>, planned: Duration, targ
             );
             goose::trigger_killswitch(&message);
             let _ = stop.unreachable.set(message);
+        }
+        if let Some(aborted) = recorder.aborted() {
+            goose::trigger_killswitch(&aborted.reason);
+            progress.finish();
+            return;
         }
         if stop.unreachable.get().is_some() || stop.terminated.load(Ordering::SeqCst) {
             progress.finish();

@@ -1,4 +1,4 @@
-//! The scenario file format, version 1, exactly as written in YAML.
+//! The scenario file format, version 3, exactly as written in YAML.
 //!
 //! These types only mirror the file: every field the format knows, unknown
 //! fields rejected (`deny_unknown_fields`), and values that need checking
@@ -21,7 +21,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
-    /// Format version; this loader reads version 1.
+    /// Format version; this loader reads versions 1 to 3.
     pub version: u32,
     /// Short name, used in reports.
     pub name: String,
@@ -36,6 +36,15 @@ pub struct Scenario {
     /// Pause between iterations of a user: `500ms` or `{min: 100ms, max: 1s}`.
     #[serde(default)]
     pub think_time: Option<ThinkTime>,
+    /// Closed model only (version 3): each user starts one iteration every
+    /// `pace` (e.g. `1s`), instead of pausing a think time. Latencies are
+    /// then corrected for the iterations a slow response held back.
+    #[serde(default)]
+    pub pace: Option<DurationText>,
+    /// Where the target's Prometheus metrics are (version 3), scraped
+    /// before, during and after the run; on by default for the bundled service.
+    #[serde(default)]
+    pub server_metrics: Option<ServerMetrics>,
     /// Where user keys come from; default: demo keys 21..=1000 (api tier).
     #[serde(default)]
     pub users: Option<UserPool>,
@@ -437,6 +446,14 @@ pub struct Tls {
     pub insecure: bool,
 }
 
+/// The target's Prometheus endpoint.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerMetrics {
+    /// An absolute URL, or a path below the target (`/metrics`).
+    pub url: String,
+}
+
 /// Budgets the run is judged against.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -450,6 +467,47 @@ pub struct Budgets {
     /// Budgets per request or step name.
     #[serde(default)]
     pub requests: IndexMap<String, Budget>,
+    /// Budgets on the target's own metrics (version 3; needs `server_metrics`
+    /// or the bundled service).
+    #[serde(default)]
+    pub server: Option<ServerBudget>,
+}
+
+/// Limits on what the target's metrics say.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerBudget {
+    /// Share of cache lookups some layer answered, e.g. `{min: 0.85}`.
+    #[serde(default)]
+    pub cache_hit_ratio: Option<AtLeast>,
+    /// Mean share of the DB pool in use, e.g. `{max: 0.8}`.
+    #[serde(default)]
+    pub db_pool_utilization: Option<AtMost>,
+}
+
+/// A floor: a fraction (`0.85`) or a percentage (`85%`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AtLeast {
+    pub min: RateText,
+}
+
+/// A ceiling: a fraction (`0.8`) or a percentage (`80%`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AtMost {
+    pub max: RateText,
+}
+
+/// Stop the run early when the budget's value over the last `window`
+/// breaches it continuously for `after`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Abort {
+    /// How far back each check looks, e.g. `10s`.
+    pub window: DurationText,
+    /// How long the breach must last, e.g. `30s`.
+    pub after: DurationText,
 }
 
 /// Limits for one set of samples; any may be left out.
@@ -475,6 +533,10 @@ pub struct Budget {
     /// that may be dropped (`1%` or `0.01`).
     #[serde(default)]
     pub max_dropped_rate: Option<RateText>,
+    /// Version 3: stop the run early when this budget's latency or error
+    /// rate limits are breached over a sliding window for long enough.
+    #[serde(default)]
+    pub abort: Option<Abort>,
 }
 
 /// The JSON Schema of the format, as committed in `scenarios/schema.json`

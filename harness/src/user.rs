@@ -13,7 +13,7 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use rand::{Rng, SeedableRng, rngs::SmallRng};
@@ -83,6 +83,8 @@ pub struct VirtualUser {
     seq: u64,
     setup_done: bool,
     sink: SampleSink,
+    /// When a paced user's next iteration is due.
+    next_due: Option<Instant>,
 }
 
 impl VirtualUser {
@@ -95,7 +97,21 @@ impl VirtualUser {
             seq: 0,
             setup_done: false,
             sink,
+            next_due: None,
         }
+    }
+
+    /// For a paced plan: waits until this user's next iteration is due and
+    /// books the one after. A user that fell behind starts at once and does
+    /// not catch up in a burst; the recorder's correction accounts for the
+    /// iterations it could not send.
+    pub async fn wait_for_pace(&mut self, pace: Duration) {
+        let now = Instant::now();
+        let due = self.next_due.unwrap_or(now);
+        if due > now {
+            tokio::time::sleep_until(due.into()).await;
+        }
+        self.next_due = Some(due.max(now) + pace);
     }
 
     /// Runs the setup steps unless done; whether the user is ready for work.
@@ -148,7 +164,7 @@ impl VirtualUser {
         let started = due.unwrap_or(sent).min(sent);
         let start_us = u64::try_from(started.saturating_duration_since(context.epoch).as_micros())
             .unwrap_or(u64::MAX);
-        let (elapsed, result) = context
+        let (timing, result) = context
             .client
             .send(Outgoing {
                 method: step.method,
@@ -169,13 +185,18 @@ impl VirtualUser {
                 status: None,
             },
         };
-        let service_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        let waited_us = u64::try_from((sent - started).as_micros()).unwrap_or(u64::MAX);
+        let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        let service_us = micros(timing.total);
+        let waited_us = micros(sent - started);
         self.sink.record(Sample {
             name: context.name_index(&step.name),
             start_us,
             latency_us: service_us.saturating_add(waited_us),
             service_us,
+            connect_us: timing
+                .connect
+                .map_or(0, |d| u32::try_from(micros(d).max(1)).unwrap_or(u32::MAX)),
+            ttfb_us: timing.ttfb.map_or(0, |d| micros(d).max(1)),
             outcome,
         });
         matches!(outcome, Outcome::Ok { .. })

@@ -9,10 +9,7 @@ use reports::{
 };
 
 fn comparison(metric: BudgetMetric) -> &'static str {
-    match metric {
-        BudgetMetric::MinRps => ">=",
-        _ => "<=",
-    }
+    if metric.is_floor() { ">=" } else { "<=" }
 }
 
 /// The table and the closing line.
@@ -52,6 +49,10 @@ pub fn table(results: &Results) -> String {
             out,
             "INTERRUPTED: {failed} of {total} budgets broken so far"
         ),
+        (RunStatus::Aborted, _) => writeln!(
+            out,
+            "ABORTED: a budget was breached for its whole abort window; {failed} of {total} budgets broken"
+        ),
         (RunStatus::Unreachable, _) => {
             writeln!(out, "UNREACHABLE: the target could not be reached")
         }
@@ -85,6 +86,7 @@ mod tests {
             limit: 150_000.0,
             measured: Some(162_300.0),
             passed: false,
+            abort: None,
         };
         assert_eq!(
             row(&b),

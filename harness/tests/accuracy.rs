@@ -247,3 +247,123 @@ async fn too_few_users_for_the_rate_report_drops_instead_of_a_lower_rate() {
         "2 users at 50 ms serve about 40/s: {served}"
     );
 }
+
+#[tokio::test]
+async fn a_paced_closed_model_corrects_for_a_stall_that_the_raw_histogram_hides() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    // Stalls for 1 s once every 5 s, as above.
+    let (url, _, _server) = delay_server(|since_start| {
+        let into_cycle = Duration::from_millis((since_start.as_millis() % 5_000) as u64);
+        if into_cycle >= Duration::from_secs(4) {
+            Duration::from_secs(5) - into_cycle
+        } else {
+            Duration::from_millis(1)
+        }
+    })
+    .await;
+    // 4 users, one request every 20 ms each: a stalled user misses about
+    // 50 requests, which the correction puts back; raw, its one slow
+    // request is under 1% of its samples.
+    let yaml = "version: 3
+name: paced
+pace: 20ms
+load:
+  stages:
+    - {users: 4, ramp: 1s}
+    - {name: steady, hold: 10s}
+requests:
+  - {name: probe, method: GET, path: /slow}
+";
+    let (results, html) = run_with_report(&url, yaml).await;
+    assert_eq!(
+        results.run.latency_basis,
+        reports::results::LatencyBasis::Corrected {
+            expected_interval_us: 20_000
+        }
+    );
+    let all = &results.overall.all;
+    let raw = all
+        .service_latency
+        .expect("a paced run keeps the raw histogram");
+    eprintln!(
+        "paced stall: corrected p99 {} µs, raw p99 {} µs, {} requests",
+        all.latency.p99_us, raw.p99_us, all.count
+    );
+    assert!(
+        all.latency.p99_us >= 800_000,
+        "corrected p99 {} µs",
+        all.latency.p99_us
+    );
+    assert!(raw.p99_us < 800_000, "raw p99 {} µs", raw.p99_us);
+    assert!(
+        html.contains("coordinated-omission corrected"),
+        "the report says which histogram budgets judge"
+    );
+}
+
+#[tokio::test]
+async fn a_sustained_breach_aborts_the_run_and_exits_1() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    // Fast for 3 s, then every request takes 300 ms.
+    let (url, _, _server) = delay_server(|since_start| {
+        if since_start < Duration::from_secs(3) {
+            Duration::from_millis(5)
+        } else {
+            Duration::from_millis(300)
+        }
+    })
+    .await;
+    let yaml = "version: 3
+name: abort
+load:
+  stages:
+    - {users: 4, ramp: 1s}
+    - {hold: 60s}
+requests:
+  - {name: probe, method: GET, path: /slow}
+budgets:
+  overall:
+    p99: 100ms
+    abort: {window: 1s, after: 2s}
+";
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), "s.yaml", yaml);
+    let out = dir.path().join("out");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadgate"))
+        .arg("run")
+        .arg(&path)
+        .args(["--target", &url, "--out"])
+        .arg(&out)
+        .output()
+        .await
+        .unwrap();
+    assert_exit(&output, 1);
+    let results = read_results(&out);
+    assert_eq!(results.run.status, reports::results::RunStatus::Aborted);
+    let reason = results.run.stop_reason.clone().unwrap_or_default();
+    assert!(reason.contains("overall p99"), "{reason}");
+    let p99 = results
+        .budgets
+        .iter()
+        .find(|b| b.metric == reports::results::BudgetMetric::P99)
+        .unwrap();
+    let triggered = p99.abort.and_then(|a| a.triggered_at_ms).expect("marked");
+    eprintln!(
+        "aborted at {triggered} ms; run lasted {} ms",
+        results.run.duration_ms
+    );
+    // The breach starts at 3 s; 1 s of window and 2 s of breach later it
+    // stops, far short of the planned 61 s.
+    assert!(
+        (4_000..=12_000).contains(&triggered),
+        "triggered at {triggered} ms"
+    );
+    assert!(
+        results.run.duration_ms < 20_000,
+        "{} ms",
+        results.run.duration_ms
+    );
+    assert!(!results.verdict.passed);
+    assert!(out.join("report.html").exists());
+    assert!(stdout(&output).contains("ABORTED"), "{}", stdout(&output));
+}

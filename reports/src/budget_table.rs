@@ -28,6 +28,8 @@ pub fn column_title(metric: BudgetMetric) -> &'static str {
         BudgetMetric::MinRps => "RPS",
         BudgetMetric::MaxErrorRate => "Errors",
         BudgetMetric::MaxDroppedRate => "Dropped",
+        BudgetMetric::MinCacheHitRatio => "Cache hits",
+        BudgetMetric::MaxDbPoolUtilization => "DB pool",
     }
 }
 
@@ -138,16 +140,20 @@ fn measured(stats: &EndpointStats, metric: BudgetMetric) -> Option<f64> {
         BudgetMetric::P99 => window.latency.p99_us as f64,
         BudgetMetric::MinRps => window.rps,
         BudgetMetric::MaxErrorRate => window.error_rate,
-        // Judged over the schedule, not per endpoint: not a table column.
-        BudgetMetric::MaxDroppedRate => return None,
+        // Judged over the schedule or the server, not per endpoint: not
+        // table columns.
+        BudgetMetric::MaxDroppedRate
+        | BudgetMetric::MinCacheHitRatio
+        | BudgetMetric::MaxDbPoolUtilization => return None,
     })
 }
 
 /// The budget's bound with its direction: `≤ 200 ms`, `≥ 100 rps`.
 pub fn limit_text(budget: &BudgetVerdict) -> String {
-    let sign = match budget.metric {
-        BudgetMetric::MinRps => "≥",
-        _ => "≤",
+    let sign = if budget.metric.is_floor() {
+        "≥"
+    } else {
+        "≤"
     };
     format!(
         "{sign} {}",
@@ -187,11 +193,11 @@ pub fn comparison(budget: &BudgetVerdict) -> String {
     if budget.measured.is_none() {
         return format!("nothing measured, budget {}", limit_text(budget));
     }
-    let relation = match (budget.metric, budget.passed) {
-        (BudgetMetric::MinRps, true) => "≥",
-        (BudgetMetric::MinRps, false) => "<",
-        (_, true) => "≤",
-        (_, false) => ">",
+    let relation = match (budget.metric.is_floor(), budget.passed) {
+        (true, true) => "≥",
+        (true, false) => "<",
+        (false, true) => "≤",
+        (false, false) => ">",
     };
     let (measured, limit) = measured_and_limit(budget);
     format!("{measured} {relation} {limit}")
@@ -235,6 +241,7 @@ mod tests {
             limit,
             measured: Some(measured),
             passed: metric.holds(measured, limit),
+            abort: None,
         }
     }
 

@@ -87,6 +87,7 @@ pub(crate) fn run_status_sentence(results: &Results) -> String {
         RunStatus::Completed => "completed",
         RunStatus::Interrupted => "was interrupted",
         RunStatus::Unreachable => "stopped early: the target could not be reached",
+        RunStatus::Aborted => "was aborted: a budget was breached for its whole abort window",
     };
     let mut text = format!(
         "The run {how} after {}",

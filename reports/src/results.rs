@@ -23,8 +23,13 @@ use crate::histogram::{self, Histogram};
 /// Version 2 added what an arrival schedule (the open model) measures:
 /// [`Results::arrivals`], service times beside latencies
 /// ([`Window::service_latency`], [`SecondStats::service_p99_us`]).
-/// A version 1 file reads as a version 2 file without them.
-pub const RESULTS_VERSION: u32 = 2;
+/// Version 3 added the latency basis ([`RunInfo::latency_basis`]), the
+/// target's own metrics ([`Results::server`]), the generator's CPU
+/// ([`Results::generator`], [`SecondStats::generator_cpu`]), where each
+/// request's time went ([`EndpointStats::phases`]), aborts
+/// ([`RunStatus::Aborted`], [`BudgetVerdict::abort`]) and the server budgets.
+/// Older files read as version 3 files without them.
+pub const RESULTS_VERSION: u32 = 3;
 /// The oldest results format version still read.
 pub const OLDEST_RESULTS_VERSION: u32 = 1;
 /// The `format` tag of every results file.
@@ -36,7 +41,7 @@ pub const RESULTS_FORMAT: &str = "loadgate-results";
 pub struct Results {
     /// Always `loadgate-results`.
     pub format: String,
-    /// The results format version, 1.
+    /// The results format version.
     pub version: u32,
     pub tool: Tool,
     pub run: RunInfo,
@@ -51,6 +56,12 @@ pub struct Results {
     /// What happened to the arrivals of a run on a schedule (open model).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arrivals: Option<ArrivalStats>,
+    /// What the target's own Prometheus metrics said, when they were scraped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerStats>,
+    /// How busy the load generator itself was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<GeneratorStats>,
     /// Every budget of the scenario, judged.
     pub budgets: Vec<BudgetVerdict>,
     pub verdict: Verdict,
@@ -104,6 +115,157 @@ pub struct RunInfo {
     /// Why the run stopped early, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<String>,
+    /// What the latencies budgets judge count from.
+    #[serde(default)]
+    pub latency_basis: LatencyBasis,
+}
+
+/// What a latency counts from, and so what budgets judge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LatencyBasis {
+    /// From when each request was sent: a closed model without a pace has
+    /// no schedule to fall behind, so nothing to correct.
+    #[default]
+    Sent,
+    /// From when each arrival was due (open model), as wrk2 measures:
+    /// time spent waiting for a free user counts.
+    IntendedStart,
+    /// A paced closed model: HdrHistogram's `record_correct` with the pace
+    /// as the expected interval adds the samples a stalled user could not
+    /// send. The raw (uncorrected) figures are the `service_*` ones.
+    Corrected {
+        /// The pace, in µs.
+        expected_interval_us: u64,
+    },
+}
+
+impl LatencyBasis {
+    /// Whether the run has a raw histogram beside the judged one.
+    pub fn has_raw(self) -> bool {
+        !matches!(self, Self::Sent)
+    }
+}
+
+/// The load generator watching itself: when it is saturated, its latency
+/// figures measure the generator too.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratorStats {
+    /// Mean CPU use of the loadgate process over the run, as a fraction of
+    /// all its cores (with an in-process target, the target's share too).
+    pub cpu_mean: f64,
+    /// The busiest second's CPU use, same unit.
+    pub cpu_max: f64,
+    /// Seconds above [`GeneratorStats::SATURATED_CPU`].
+    pub saturated_seconds: u32,
+    /// Set when the generator was saturated: why, for the report's warning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+impl GeneratorStats {
+    /// CPU use, as a fraction of all cores, above which a second counts as
+    /// saturated.
+    pub const SATURATED_CPU: f64 = 0.85;
+}
+
+/// The target's own view of the run, from its Prometheus metrics scraped
+/// before, during (every few seconds) and after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerStats {
+    /// The metrics URL scraped.
+    pub url: String,
+    /// Scrapes that returned metrics.
+    pub scrapes: u32,
+    /// Scrapes that failed (unreachable, not Prometheus text).
+    pub failed_scrapes: u32,
+    /// Requests the server counted between the first and last scrape
+    /// (`http_requests_total`), not counting the scrapes themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u64>,
+    /// Requests the client sent over the same span.
+    pub client_requests: u64,
+    /// Of those, the ones a response came back for.
+    pub client_responses: u64,
+    /// Set when the server's count is outside `client_responses..=client_requests`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count_mismatch: Option<String>,
+    /// Server-side latency (`http_request_duration_seconds`), interpolated
+    /// within its histogram's buckets as Prometheus' `histogram_quantile` does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<ServerLatency>,
+    /// Hits and misses per cache layer (`cache_hits_total{layer}`, `cache_misses_total{layer}`).
+    #[serde(default)]
+    pub cache_layers: Vec<CacheLayerStats>,
+    /// Lookups some layer answered: 1 − (misses of the layer with the
+    /// fewest lookups, the last one asked) / (lookups of the layer with the
+    /// most, the first one asked). Budgets judge this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_hit_ratio: Option<f64>,
+    /// Connections in use over the pool's maximum (`db_pool_connections{state="in_use"}`
+    /// / `db_pool_max_connections`), over the scrapes during the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_pool: Option<PoolUtilization>,
+    /// One entry per interval between scrapes.
+    #[serde(default)]
+    pub series: Vec<ServerSample>,
+}
+
+/// Server-side latency percentiles in µs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerLatency {
+    pub count: u64,
+    pub mean_us: f64,
+    pub p50_us: u64,
+    pub p95_us: u64,
+    pub p99_us: u64,
+}
+
+/// One cache layer over the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CacheLayerStats {
+    /// The `layer` label.
+    pub layer: String,
+    pub hits: u64,
+    pub misses: u64,
+    /// `hits / (hits + misses)`; absent without lookups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hit_ratio: Option<f64>,
+}
+
+/// DB pool utilization, as fractions of the pool's maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PoolUtilization {
+    /// Mean over the scrapes during the run. Budgets judge this.
+    pub mean: f64,
+    /// The highest scrape.
+    pub max: f64,
+    /// The pool's maximum size.
+    pub max_connections: u64,
+}
+
+/// The server between two scrapes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSample {
+    /// When the interval ended, in ms from the run's start.
+    pub at_ms: u64,
+    /// Server-counted requests per second over the interval.
+    pub rps: f64,
+    /// Mean server-side latency over the interval, in µs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_us: Option<f64>,
+    /// Cache hit ratio over the interval (as [`ServerStats::cache_hit_ratio`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_hit_ratio: Option<f64>,
+    /// Pool utilization at the interval's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_pool_utilization: Option<f64>,
 }
 
 /// How a run ended.
@@ -116,6 +278,9 @@ pub enum RunStatus {
     Interrupted,
     /// Stopped early because the target could not be reached.
     Unreachable,
+    /// Stopped early because a budget with `abort` was breached for its
+    /// whole `after`.
+    Aborted,
 }
 
 /// The scenario as it was run, after command-line overrides.
@@ -191,6 +356,26 @@ pub struct EndpointStats {
     pub judged: Option<Window>,
     /// Responses by HTTP status code.
     pub status_codes: BTreeMap<u16, u64>,
+    /// Where the time of every sample went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases: Option<Phases>,
+}
+
+/// The parts of an exchange, over every sample of a request name: opening
+/// a connection (only the samples that opened one), the wait for the first
+/// byte of the response (from the send, so including any connect), and
+/// reading the body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Phases {
+    /// Samples that opened a new connection.
+    pub connects: u64,
+    /// Time to open a connection (TCP, and TLS for https), over `connects`.
+    pub connect: LatencySummary,
+    /// From the send to the response's headers.
+    pub ttfb: LatencySummary,
+    /// From the headers to the body's last byte.
+    pub transfer: LatencySummary,
 }
 
 impl EndpointStats {
@@ -316,6 +501,9 @@ pub struct SecondStats {
     pub service_p99_us: Option<u64>,
     /// Users running at the end of the second.
     pub users: u32,
+    /// The generator's CPU use in this second, as a fraction of all cores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_cpu: Option<f64>,
 }
 
 /// A budget, what was measured against it, and whether it held.
@@ -332,6 +520,21 @@ pub struct BudgetVerdict {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measured: Option<f64>,
     pub passed: bool,
+    /// The budget's abort rule, and whether it stopped the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort: Option<AbortRule>,
+}
+
+/// Stop the run when a budget's value over the last `window_ms` breaches
+/// it continuously for `after_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AbortRule {
+    pub window_ms: u64,
+    pub after_ms: u64,
+    /// When this rule stopped the run, in ms from its start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triggered_at_ms: Option<u64>,
 }
 
 /// What a budget limits.
@@ -348,16 +551,32 @@ pub enum BudgetMetric {
     /// At most this fraction of a schedule's arrivals may be dropped (open
     /// model, whole run).
     MaxDroppedRate,
+    /// At least this share of cache lookups answered by some layer (scope `server`).
+    MinCacheHitRatio,
+    /// At most this mean DB pool utilization (scope `server`).
+    MaxDbPoolUtilization,
 }
 
 impl BudgetMetric {
+    /// Whether the limit is a floor (`≥`) rather than a ceiling (`≤`).
+    pub fn is_floor(self) -> bool {
+        match self {
+            Self::MinRps | Self::MinCacheHitRatio => true,
+            Self::P50
+            | Self::P95
+            | Self::P99
+            | Self::MaxErrorRate
+            | Self::MaxDroppedRate
+            | Self::MaxDbPoolUtilization => false,
+        }
+    }
+
     /// Whether `measured` keeps within `limit`.
     pub fn holds(self, measured: f64, limit: f64) -> bool {
-        match self {
-            Self::MinRps => measured >= limit,
-            Self::P50 | Self::P95 | Self::P99 | Self::MaxErrorRate | Self::MaxDroppedRate => {
-                measured <= limit
-            }
+        if self.is_floor() {
+            measured >= limit
+        } else {
+            measured <= limit
         }
     }
 
@@ -369,6 +588,8 @@ impl BudgetMetric {
             Self::MaxErrorRate => "error rate",
             Self::MinRps => "rps",
             Self::MaxDroppedRate => "dropped",
+            Self::MinCacheHitRatio => "cache hit ratio",
+            Self::MaxDbPoolUtilization => "db pool utilization",
         }
     }
 }
@@ -377,18 +598,30 @@ impl BudgetMetric {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Verdict {
-    /// Every budget held (true when there are none).
+    /// Every budget held and none aborted the run (true when there are none).
     pub passed: bool,
     pub failed_budgets: u32,
 }
 
 impl Verdict {
+    /// A budget that aborted the run fails it, even if its value over the
+    /// whole (shortened) run keeps within the limit.
     pub fn of(budgets: &[BudgetVerdict]) -> Self {
-        let failed = budgets.iter().filter(|b| !b.passed).count();
+        let failed = budgets
+            .iter()
+            .filter(|b| !b.passed || b.aborted_run())
+            .count();
         Self {
             passed: failed == 0,
             failed_budgets: u32::try_from(failed).unwrap_or(u32::MAX),
         }
+    }
+}
+
+impl BudgetVerdict {
+    /// Whether this budget's abort rule stopped the run.
+    pub fn aborted_run(&self) -> bool {
+        self.abort.is_some_and(|a| a.triggered_at_ms.is_some())
     }
 }
 
@@ -523,7 +756,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "r.json: results format version 99 is not supported (this loadgate reads versions 1 to 2)"
+            "r.json: results format version 99 is not supported (this loadgate reads versions 1 to 3)"
         );
         assert!(matches!(
             Results::parse("r.json", "[1, 2]"),

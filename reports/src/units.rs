@@ -96,7 +96,10 @@ pub fn duration_ms(ms: u64) -> String {
 pub fn metric_value(metric: BudgetMetric, value: f64) -> String {
     match metric {
         BudgetMetric::P50 | BudgetMetric::P95 | BudgetMetric::P99 => latency_us(value),
-        BudgetMetric::MaxErrorRate | BudgetMetric::MaxDroppedRate => rate(value),
+        BudgetMetric::MaxErrorRate
+        | BudgetMetric::MaxDroppedRate
+        | BudgetMetric::MinCacheHitRatio
+        | BudgetMetric::MaxDbPoolUtilization => rate(value),
         BudgetMetric::MinRps => rps(value),
     }
 }
@@ -109,7 +112,10 @@ pub fn metric_value_precise(metric: BudgetMetric, value: f64, digits: u32) -> St
         BudgetMetric::P50 | BudgetMetric::P95 | BudgetMetric::P99 => {
             format!("{} ms", significant(value / 1000.0, digits))
         }
-        BudgetMetric::MaxErrorRate | BudgetMetric::MaxDroppedRate => {
+        BudgetMetric::MaxErrorRate
+        | BudgetMetric::MaxDroppedRate
+        | BudgetMetric::MinCacheHitRatio
+        | BudgetMetric::MaxDbPoolUtilization => {
             format!("{}%", significant(value * 100.0, digits))
         }
         BudgetMetric::MinRps => format!("{} rps", significant(value, digits)),

@@ -591,14 +591,14 @@ requests: [{name: r, method: GET, path: /r}]
 fn load_without_users_or_time() {
     assert_errors(
         "\
-version: 3
+version: 4
 name: ''
 target: localhost:8080
 load: {stages: [{users: 0, ramp: 0s}]}
 ",
         &[
             "s.yaml:1:1: nothing to send: add `requests` (a weighted mix) or `flows`",
-            "s.yaml:1:10: version: version 3 is not supported; this loadgate reads versions 1 to 2",
+            "s.yaml:1:10: version: version 4 is not supported; this loadgate reads versions 1 to 3",
             "s.yaml:2:7: name: the name must not be empty",
             "s.yaml:3:9: target: \"localhost:8080\" is not an http:// or https:// URL",
             "s.yaml:4:16: load.stages: no stage has any users: ramp to at least 1 user",
@@ -878,5 +878,71 @@ users: {}
 requests: [{name: a, method: GET, path: /a}]
 ",
         &["s.yaml:4:8: users: give `csv: path/to/keys.csv` or `range: {from: 21, to: 1000}`"],
+    );
+}
+
+#[test]
+fn version_3_fields_resolve() {
+    let plan = parse(
+        "\
+version: 3
+name: x
+pace: 250ms
+server_metrics: {url: /metrics}
+load: {stages: [{users: 2, ramp: 1s}]}
+requests: [{name: r, method: GET, path: /r}]
+budgets:
+  overall: {p99: 500ms, abort: {window: 10s, after: 30s}}
+  server:
+    cache_hit_ratio: {min: 85%}
+    db_pool_utilization: {max: 0.8}
+",
+    )
+    .unwrap();
+    assert_eq!(plan.pace(), Some(Duration::from_millis(250)));
+    assert_eq!(plan.server_metrics(), Some("/metrics"));
+    let budgets = plan.budgets();
+    assert_eq!(
+        budgets.overall.abort,
+        Some(crate::plan::AbortWhen {
+            window: Duration::from_secs(10),
+            after: Duration::from_secs(30)
+        })
+    );
+    assert_eq!(budgets.server.min_cache_hit_ratio, Some(0.85));
+    assert_eq!(budgets.server.max_db_pool_utilization, Some(0.8));
+}
+
+#[test]
+fn version_3_fields_need_version_3_and_sound_values() {
+    assert_errors(
+        "\
+version: 2
+name: x
+pace: 0s
+think_time: 1s
+server_metrics: {url: metrics}
+load: {stages: [{users: 2, ramp: 1s}]}
+requests: [{name: r, method: GET, path: /r}]
+budgets:
+  overall: {min_rps: 5, abort: {window: 500ms, after: 30s}}
+  requests:
+    r: {abort: {window: 5s, after: 5s}}
+  server:
+    cache_hit_ratio: {min: 120%}
+",
+        &[
+            "s.yaml:3:1: pace: `pace` needs `version: 3` (this file says version 2)",
+            "s.yaml:3:1: pace: pace and think_time both set the time between iterations: keep one",
+            "s.yaml:3:7: pace: the pace must be longer than 0",
+            "s.yaml:5:1: server_metrics: `server_metrics` needs `version: 3` (this file says version 2)",
+            "s.yaml:5:23: server_metrics.url: \"metrics\" is neither an http(s):// URL nor a path below the target (/metrics)",
+            "s.yaml:9:25: budgets.overall.abort: `budgets.overall.abort` needs `version: 3` (this file says version 2)",
+            "s.yaml:9:41: budgets.overall.abort.window: the window must be at least 1s: budgets are checked once a second",
+            "s.yaml:11:9: budgets.requests.r.abort: abort watches latency (p50, p95, p99) and error-rate limits: this budget has none",
+            "s.yaml:11:9: budgets.requests.r.abort: `budgets.requests.r.abort` needs `version: 3` (this file says version 2)",
+            "s.yaml:12:3: budgets.server: `budgets.server` needs `version: 3` (this file says version 2)",
+            "s.yaml:13:28: budgets.server.cache_hit_ratio.min: \"120%\" is not a cache hit ratio (use 1% or 0.01, between 0 and 1)",
+        ],
     );
 }
