@@ -66,6 +66,41 @@ fn smoke_against_the_in_process_service_passes_with_valid_results_and_hlog() {
         assert!(out.join(file).exists(), "{file}");
     }
 
+    // Where the time went: the first byte comes before the last, and the
+    // users' connections are opened once and reused.
+    for endpoint in std::iter::once(&results.overall).chain(&results.requests) {
+        let phases = endpoint.phases.as_ref().expect("phases recorded");
+        assert!(
+            phases.ttfb.p50_us <= endpoint.all.latency.p50_us
+                && phases.ttfb.p99_us <= endpoint.all.latency.p99_us,
+            "{}: {phases:?}",
+            endpoint.name
+        );
+    }
+    let connects = results.overall.phases.as_ref().unwrap().connects;
+    assert!(
+        (1..results.overall.all.count / 10).contains(&connects),
+        "{connects} connections for {} requests",
+        results.overall.all.count
+    );
+
+    // The generator watched its own CPU, second by second.
+    let generator = results.generator.as_ref().expect("generator stats");
+    assert!(
+        generator.cpu_mean > 0.0 && generator.cpu_max <= 1.0,
+        "{generator:?}"
+    );
+    let with_cpu = results
+        .series
+        .iter()
+        .filter(|s| s.generator_cpu.is_some())
+        .count();
+    assert!(
+        with_cpu + 2 >= results.series.len(),
+        "{with_cpu} of {} seconds have a CPU reading",
+        results.series.len()
+    );
+
     // The interval log reads back with the same counts and p99 per name.
     let log = std::fs::read(out.join("histograms.hlog")).unwrap();
     let mut from_log = BTreeMap::new();
