@@ -35,6 +35,34 @@ pub fn table(results: &Results) -> String {
         latency_us(overall.latency.p95_us as f64),
         latency_us(overall.latency.p99_us as f64),
     );
+    if let Some(server) = &results.server {
+        let _ = writeln!(
+            out,
+            "server: {} requests counted, cache hit ratio {}, DB pool {} ({} scrapes, {} failed)",
+            server
+                .requests
+                .map_or_else(|| "no".to_owned(), |n| n.to_string()),
+            server
+                .cache_hit_ratio
+                .map_or_else(|| "n/a".to_owned(), |r| format!("{:.1}%", r * 100.0)),
+            server.db_pool.map_or_else(
+                || "n/a".to_owned(),
+                |p| format!("{:.0}% mean, {:.0}% max", p.mean * 100.0, p.max * 100.0)
+            ),
+            server.scrapes,
+            server.failed_scrapes,
+        );
+    }
+    let warnings = [
+        results.generator.as_ref().and_then(|g| g.warning.as_deref()),
+        results
+            .server
+            .as_ref()
+            .and_then(|s| s.count_mismatch.as_deref()),
+    ];
+    for warning in warnings.into_iter().flatten() {
+        let _ = writeln!(out, "WARNING: {warning}");
+    }
     if let Some(reason) = &results.run.stop_reason {
         let _ = writeln!(out, "{reason}");
     }
