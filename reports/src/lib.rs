@@ -14,6 +14,7 @@
 
 pub mod budget_table;
 pub mod charts;
+pub mod compare;
 pub mod downsample;
 mod escape;
 pub mod histogram;
