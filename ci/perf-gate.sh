@@ -8,7 +8,7 @@
 #
 # Usage:
 #   ci/perf-gate.sh [--scenario FILE] [--scale F] [--duration D] [--target URL]
-#                   [--baseline RESULTS.json] [--out DIR] [--release]
+#                   [--baseline RESULTS.json] [--max-regression 10%] [--out DIR] [--release]
 #                   [--service-arg ARG]... [-- LOADGATE_RUN_ARGS...]
 #
 # Examples:
@@ -41,7 +41,7 @@ need() { [ $# -ge 2 ] || { echo "perf-gate: $1 needs a value" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --scenario) need "$@"; scenario="$2"; shift 2 ;;
-        --scale | --duration | --baseline) need "$@"; run_args+=("$1" "$2"); shift 2 ;;
+        --scale | --duration | --baseline | --max-regression) need "$@"; run_args+=("$1" "$2"); shift 2 ;;
         --target) need "$@"; target="$2"; shift 2 ;;
         --out) need "$@"; out="$2"; shift 2 ;;
         --release) profile=release; shift ;;

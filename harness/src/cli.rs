@@ -1,9 +1,10 @@
 //! The `loadgate` command line: its arguments, and its one table of exit
 //! codes, shared by every command.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use reports::compare::{CompareRules, Metric, parse_allowance};
 
 /// Exit codes of every loadgate command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +68,10 @@ pub enum Command {
     /// Markdown, interval log) from its results.json.
     #[command(after_help = REPORT_EXAMPLES)]
     Report(ReportArgs),
+    /// Compare a run with a baseline, per endpoint and overall; exit 1 on a
+    /// regression beyond the noise rule.
+    #[command(after_help = COMPARE_EXAMPLES)]
+    Compare(CompareArgs),
     /// Serve the bundled reference target (the same flags as `target-service`).
     Serve(ServeArgs),
 }
@@ -86,6 +91,84 @@ pub struct ReportArgs {
     pub out: Option<PathBuf>,
 }
 
+const COMPARE_EXAMPLES: &str = "\
+Examples:
+  loadgate compare baseline/results.json runs/smoke-2026-11-25T101500Z/results.json
+  loadgate compare k6-summary.json results.json --metric p95,error_rate --format markdown
+
+The baseline may be a loadgate results file, k6's --summary-export JSON or
+goose's JSON report (the last two: overall figures only).
+
+Noise rule: a change is a regression only when it is for the worse by more
+than --max-regression (relative to the baseline) AND by more than the
+metric's floor (--latency-floor; 10 rps; 0.5 percentage points of errors),
+and both runs have at least --min-samples samples for that endpoint.
+Improvements never fail.
+
+Exit codes: 0 no regression, 1 a regression, 2 bad input.";
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline: loadgate results.json, k6 --summary-export, or goose --report-file JSON.
+    pub baseline: PathBuf,
+    /// The run to judge: a loadgate results.json.
+    pub current: PathBuf,
+    #[command(flatten)]
+    pub rules: CompareRulesArgs,
+    /// How to print the comparison.
+    #[arg(long, value_enum, default_value_t = CompareFormat::Text)]
+    pub format: CompareFormat,
+}
+
+/// The comparison's printed form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormat {
+    /// An aligned table for a terminal.
+    Text,
+    /// A Markdown table, for a CI job summary.
+    Markdown,
+    /// A self-contained HTML fragment.
+    Html,
+}
+
+/// The noise rule of a comparison (`compare`, and `run --baseline`).
+#[derive(Debug, Clone, Args)]
+pub struct CompareRulesArgs {
+    /// The largest change for the worse, relative to the baseline, that is
+    /// still noise: 10% or 0.1.
+    #[arg(long, value_name = "ALLOWANCE", default_value = "10%", value_parser = parse_allowance)]
+    pub max_regression: f64,
+
+    /// What to compare, comma-separated: p50, p95, p99, rps, error_rate.
+    #[arg(
+        long = "metric",
+        value_name = "METRICS",
+        value_delimiter = ',',
+        default_value = "p95,p99,rps,error_rate"
+    )]
+    pub metrics: Vec<Metric>,
+
+    /// The smallest latency change that can count.
+    #[arg(long, value_name = "DURATION", default_value = "2ms", value_parser = humantime::parse_duration)]
+    pub latency_floor: Duration,
+
+    /// The fewest samples an endpoint needs in both runs to be compared.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub min_samples: u64,
+}
+
+impl CompareRulesArgs {
+    pub fn rules(&self) -> CompareRules {
+        CompareRules {
+            max_regression: self.max_regression,
+            metrics: self.metrics.clone(),
+            latency_floor_us: u64::try_from(self.latency_floor.as_micros()).unwrap_or(u64::MAX),
+            min_samples: self.min_samples,
+            ..CompareRules::default()
+        }
+    }
+}
+
 const RUN_EXAMPLES: &str = "\
 Examples:
   loadgate run scenarios/smoke.yaml
@@ -96,6 +179,8 @@ Examples:
   loadgate run scenarios/normal.yaml --target http://127.0.0.1:8080 \
       --server-metrics /metrics
       scrape the target's Prometheus metrics before, during and after
+  loadgate run scenarios/smoke.yaml --baseline baseline/results.json
+      also exit 1 on a regression against the baseline (see `loadgate compare`)
 
 Exit codes: 0 pass, 1 budget failed or aborted, 2 bad input, 3 target unreachable,
 130/143 interrupted (results are written in every case but 2).";
@@ -151,6 +236,15 @@ pub struct RunArgs {
     /// Do not scrape the target's metrics, even the bundled service's.
     #[arg(long)]
     pub no_server_metrics: bool,
+
+    /// Compare the run with this baseline (as `loadgate compare` does):
+    /// the comparison goes into summary.md and the report, and a
+    /// regression exits 1 like a failed budget.
+    #[arg(long, value_name = "RESULTS")]
+    pub baseline: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub compare: CompareRulesArgs,
 }
 
 #[derive(Debug, Args)]

@@ -75,6 +75,7 @@ pub async fn execute(cli: Cli) -> Exit {
         },
         Command::Validate(args) => validate(&args.scenarios),
         Command::Report(args) => report(&args),
+        Command::Compare(args) => compare(&args),
         Command::Serve(args) => serve(args.config).await,
     }
 }
@@ -117,7 +118,7 @@ fn report(args: &cli::ReportArgs) -> Exit {
     });
     if let Err(e) = std::fs::create_dir_all(&out_dir)
         .map_err(anyhow::Error::from)
-        .and_then(|()| run::render_reports(&results, &out_dir))
+        .and_then(|()| run::render_reports(&results, None, &out_dir))
     {
         eprintln!("error: {e:#}");
         return Exit::BadInput;
@@ -128,6 +129,42 @@ fn report(args: &cli::ReportArgs) -> Exit {
         out_dir.join(reports::report::HTML_FILE).display()
     );
     Exit::Success
+}
+
+/// `loadgate compare`: the comparison, printed, and exit 1 on a regression.
+fn compare(args: &cli::CompareArgs) -> Exit {
+    let read = || -> Result<_, String> {
+        let baseline =
+            reports::compare::read_baseline(&args.baseline).map_err(|e| e.to_string())?;
+        let current = reports::results::Results::read(&args.current).map_err(|e| e.to_string())?;
+        Ok((baseline, current))
+    };
+    let (baseline, current) = match read() {
+        Ok(both) => both,
+        Err(message) => {
+            eprintln!("{message}");
+            return Exit::BadInput;
+        }
+    };
+    let comparison = reports::compare::compare(
+        &baseline,
+        &current,
+        &args.current.display().to_string(),
+        &args.rules.rules(),
+    );
+    print!(
+        "{}",
+        match args.format {
+            cli::CompareFormat::Text => comparison.to_terminal(),
+            cli::CompareFormat::Markdown => comparison.to_markdown(),
+            cli::CompareFormat::Html => comparison.to_html(),
+        }
+    );
+    if comparison.has_regression() {
+        Exit::BudgetFailed
+    } else {
+        Exit::Success
+    }
 }
 
 /// `loadgate serve`: the reference service until Ctrl-C or SIGTERM.

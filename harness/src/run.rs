@@ -11,8 +11,9 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use reports::results::{
-    BudgetMetric, LatencyBasis, Overrides, Results, RunStatus, write_file_atomic,
+use reports::{
+    compare::{Comparison, compare, read_baseline},
+    results::{BudgetMetric, LatencyBasis, Overrides, Results, RunStatus, write_file_atomic},
 };
 
 use crate::{
@@ -43,6 +44,8 @@ pub struct RunOutput {
     pub exit: Exit,
     pub out_dir: PathBuf,
     pub results: Results,
+    /// The comparison with `--baseline`, when one was given.
+    pub comparison: Option<Comparison>,
 }
 
 /// Why a run could not start.
@@ -59,6 +62,13 @@ pub enum RunError {
 /// Runs `args`; see the module docs.
 pub async fn run(args: &RunArgs) -> Result<RunOutput, RunError> {
     let plan = resolve_plan(args)?;
+    // A bad baseline is bad input: say so before loading anything.
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(read_baseline)
+        .transpose()
+        .map_err(|e| RunError::BadInput(e.to_string()))?;
     let (target, service) = match args.target.as_deref().or(plan.target()) {
         Some(target) => (target.trim_end_matches('/').to_owned(), None),
         None => {
@@ -82,12 +92,20 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, RunError> {
     {
         tracing::warn!("stopping the in-process service: {e:#}");
     }
-    let (results, exit) = result?;
-    write_outputs(&results, &out_dir)?;
+    let (results, mut exit) = result?;
+    let comparison = baseline.map(|baseline| {
+        let current = out_dir.join("results.json").display().to_string();
+        compare(&baseline, &results, &current, &args.compare.rules())
+    });
+    if exit == Exit::Success && comparison.as_ref().is_some_and(Comparison::has_regression) {
+        exit = Exit::BudgetFailed;
+    }
+    write_outputs(&results, comparison.as_ref(), &out_dir)?;
     Ok(RunOutput {
         exit,
         out_dir,
         results,
+        comparison,
     })
 }
 
@@ -417,18 +435,27 @@ fn default_out_dir(scenario: &str) -> PathBuf {
 
 /// results.json (atomically, first, so nothing measured is lost), then
 /// what is rendered from it.
-fn write_outputs(results: &Results, out_dir: &Path) -> Result<(), RunError> {
+fn write_outputs(
+    results: &Results,
+    comparison: Option<&Comparison>,
+    out_dir: &Path,
+) -> Result<(), RunError> {
     results
         .write_atomic(&out_dir.join("results.json"))
         .map_err(|e| anyhow::anyhow!(e))?;
-    render_reports(results, out_dir).map_err(RunError::Failed)
+    render_reports(results, comparison, out_dir).map_err(RunError::Failed)
 }
 
-/// The interval log and every report of `results`, into `out_dir`.
-pub fn render_reports(results: &Results, out_dir: &Path) -> anyhow::Result<()> {
+/// The interval log and every report of `results` (with the comparison
+/// against a baseline, if any), into `out_dir`.
+pub fn render_reports(
+    results: &Results,
+    comparison: Option<&Comparison>,
+    out_dir: &Path,
+) -> anyhow::Result<()> {
     let hlog = reports::hlog::render(results)?;
     write_file_atomic(&out_dir.join(HLOG_FILE), &hlog)?;
-    reports::render_all(results, out_dir)?;
+    reports::report::render_all_with(results, comparison, out_dir)?;
     Ok(())
 }
 
@@ -438,6 +465,9 @@ pub const HLOG_FILE: &str = "histograms.hlog";
 /// Prints the verdict table and where the outputs are.
 pub fn print_summary(output: &RunOutput) {
     print!("{}", verdict::table(&output.results));
+    if let Some(comparison) = &output.comparison {
+        print!("\n{}", comparison.to_terminal());
+    }
     println!(
         "results: {}\nreport:  {}",
         output.out_dir.join("results.json").display(),

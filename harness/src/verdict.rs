@@ -54,7 +54,10 @@ pub fn table(results: &Results) -> String {
         );
     }
     let warnings = [
-        results.generator.as_ref().and_then(|g| g.warning.as_deref()),
+        results
+            .generator
+            .as_ref()
+            .and_then(|g| g.warning.as_deref()),
         results
             .server
             .as_ref()

@@ -9,6 +9,7 @@
 //! budgets against what was measured, the charts over time, the latency
 //! distribution, each endpoint in detail, then where and how it ran.
 
+use crate::compare::Comparison;
 use std::fmt::Write;
 
 use crate::{
@@ -24,12 +25,20 @@ use crate::{
 /// that does not decode) is replaced by a note saying why; the rest of the
 /// page still renders.
 pub fn render(results: &Results) -> String {
-    render_with(results, ChartData::new(results).map_err(|e| e.to_string()))
+    render_with(
+        results,
+        ChartData::new(results).map_err(|e| e.to_string()),
+        None,
+    )
 }
 
 /// The report page with charts prepared by the caller (who also writes
 /// them as PNGs, so the histograms are decoded once).
-pub fn render_with(results: &Results, charts: Result<ChartData, String>) -> String {
+pub fn render_with(
+    results: &Results,
+    charts: Result<ChartData, String>,
+    comparison: Option<&Comparison>,
+) -> String {
     let mut page = String::with_capacity(256 * 1024);
     let title = format!(
         "{} — {} — loadgate",
@@ -50,6 +59,9 @@ pub fn render_with(results: &Results, charts: Result<ChartData, String>) -> Stri
     header(&mut page, results);
     banner(&mut page, results);
     budgets(&mut page, results);
+    if let Some(comparison) = comparison {
+        page.push_str(&comparison.to_html());
+    }
     let chart = |c: Chart| match &charts {
         Ok(data) => charts::svg(data, c).map_err(|e| e.to_string()),
         Err(e) => Err(e.clone()),

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::{
     charts::{self, Chart, ChartData, ChartError},
+    compare::Comparison,
     histogram::CodecError,
     junit, markdown, render_html,
     results::{Results, ResultsError, write_file_atomic},
@@ -61,6 +62,16 @@ pub enum RenderError {
 /// The small CI files are written first: if a chart fails, CI still gets
 /// its verdict.
 pub fn render_all(results: &Results, out_dir: &Path) -> Result<Rendered, RenderError> {
+    render_all_with(results, None, out_dir)
+}
+
+/// As [`render_all`], with the comparison against a baseline in
+/// `summary.md` and the report.
+pub fn render_all_with(
+    results: &Results,
+    comparison: Option<&Comparison>,
+    out_dir: &Path,
+) -> Result<Rendered, RenderError> {
     std::fs::create_dir_all(out_dir).map_err(|source| ResultsError::Io {
         path: out_dir.display().to_string(),
         source,
@@ -68,7 +79,12 @@ pub fn render_all(results: &Results, out_dir: &Path) -> Result<Rendered, RenderE
     let junit_path = out_dir.join(JUNIT_FILE);
     write_file_atomic(&junit_path, junit::render(results).as_bytes())?;
     let summary_path = out_dir.join(SUMMARY_FILE);
-    write_file_atomic(&summary_path, markdown::render(results).as_bytes())?;
+    let mut summary = markdown::render(results);
+    if let Some(comparison) = comparison {
+        summary.push('\n');
+        summary.push_str(&comparison.to_markdown());
+    }
+    write_file_atomic(&summary_path, summary.as_bytes())?;
 
     let data = ChartData::new(results)?;
     let mut chart_paths = Vec::with_capacity(Chart::ALL.len());
@@ -78,7 +94,7 @@ pub fn render_all(results: &Results, out_dir: &Path) -> Result<Rendered, RenderE
         chart_paths.push(path);
     }
     let html_path = out_dir.join(HTML_FILE);
-    let html = render_html::render_with(results, Ok(data));
+    let html = render_html::render_with(results, Ok(data), comparison);
     write_file_atomic(&html_path, html.as_bytes())?;
 
     Ok(Rendered {

@@ -356,7 +356,7 @@ fn a_four_hour_run_stays_under_two_megabytes() {
     assert_eq!(results.series.len(), 14_400);
     assert_eq!(results.requests.len(), 5);
     let data = ChartData::new(&results).unwrap();
-    let html = render_html::render_with(&results, Ok(data));
+    let html = render_html::render_with(&results, Ok(data), None);
     assert!(
         html.len() < 2_000_000,
         "report.html of a 4-hour run is {} bytes",
