@@ -1,7 +1,58 @@
-//! INTERFACE ONLY (being implemented in a worktree).
-use std::time::{Duration, Instant};
+//! The target's own view of a run, from its Prometheus metrics.
+//!
+//! A [`Scraper`] reads the metrics URL once before the run
+//! ([`Scraper::start`]), every few seconds during it (a spawned task) and
+//! once after ([`Scraper::finish`]). Each scrape that works is read
+//! (`exposition`) down to the series the results use, a `Snapshot`, and
+//! folded into a `Tally` as it comes, so a long run keeps two snapshots
+//! rather than all of them. The tally then becomes [`ServerStats`]: counter
+//! increases from the first snapshot to the last, and one [`ServerSample`]
+//! per interval between two.
+//!
+//! Scraping is a request to the server too: series whose `route` label is
+//! the metrics URL's path are left out, so that the server's request count
+//! can be held against the client's. A scrape that fails is counted and
+//! skipped; metrics are a cross-check and never fail a run.
 
-use reports::results::ServerStats;
+mod exposition;
+
+use std::{
+    cmp::Reverse,
+    collections::{BTreeMap, BTreeSet},
+    time::{Duration, Instant},
+};
+
+use reports::results::{
+    CacheLayerStats, PoolUtilization, ServerLatency, ServerSample, ServerStats,
+};
+use reqwest::header::ACCEPT;
+use tokio::{sync::oneshot, task::JoinHandle};
+
+use exposition::Series;
+
+/// How long one scrape may take: a metrics endpoint slower than this is in
+/// trouble anyway, and the last scrape must not hold up the results.
+const SCRAPE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The metrics used, as the bundled service names them (and many others).
+const REQUESTS: &str = "http_requests_total";
+const DURATION_BUCKET: &str = "http_request_duration_seconds_bucket";
+const DURATION_SUM: &str = "http_request_duration_seconds_sum";
+const DURATION_COUNT: &str = "http_request_duration_seconds_count";
+const CACHE_HITS: &str = "cache_hits_total";
+const CACHE_MISSES: &str = "cache_misses_total";
+const POOL_CONNECTIONS: &str = "db_pool_connections";
+const POOL_MAX: &str = "db_pool_max_connections";
+const USED: [&str; 8] = [
+    REQUESTS,
+    DURATION_BUCKET,
+    DURATION_SUM,
+    DURATION_COUNT,
+    CACHE_HITS,
+    CACHE_MISSES,
+    POOL_CONNECTIONS,
+    POOL_MAX,
+];
 
 /// What the client counted over the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,21 +61,257 @@ pub struct ClientCounts {
     pub responses: u64,
 }
 
+/// Scrapes a metrics URL before, during and after a run.
 #[derive(Debug)]
 pub struct Scraper {
-    url: String,
+    source: Source,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Tally>,
 }
 
 impl Scraper {
-    pub async fn start(url: String, _epoch: Instant, _every: Duration) -> Self {
-        Self { url }
+    /// Scrapes `url` once now, then every `every` in the background until
+    /// [`Scraper::finish`] (or until dropped). `epoch` is the run's start,
+    /// which the series' times count from.
+    pub async fn start(url: String, epoch: Instant, every: Duration) -> Self {
+        let source = Source::new(url);
+        let mut tally = Tally::new(epoch);
+        tally.record(source.scrape().await, Moment::Before);
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(scrape_until(source.clone(), tally, every, stopped));
+        Self { source, stop, task }
     }
 
+    /// Stops the background scrapes, scrapes a last time and derives what
+    /// the server saw, next to what the `client` counted.
     pub async fn finish(self, client: ClientCounts) -> ServerStats {
-        ServerStats {
-            url: self.url,
+        // An error means the task has ended already, and joining says why.
+        let _ = self.stop.send(());
+        let mut tally = match self.task.await {
+            Ok(tally) => tally,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
+        tally.record(self.source.scrape().await, Moment::During);
+        tally.into_stats(self.source.url, client)
+    }
+}
+
+/// Scrapes every `every` (from the end of one scrape to the start of the
+/// next; the series measure their own intervals) until `stop` fires or
+/// its sender is dropped.
+async fn scrape_until(
+    source: Source,
+    mut tally: Tally,
+    every: Duration,
+    mut stop: oneshot::Receiver<()>,
+) -> Tally {
+    loop {
+        tokio::select! {
+            _ = &mut stop => return tally,
+            scraped = async {
+                tokio::time::sleep(every).await;
+                source.scrape().await
+            } => tally.record(scraped, Moment::During),
+        }
+    }
+}
+
+/// The metrics URL and how to read it.
+#[derive(Debug, Clone)]
+struct Source {
+    client: reqwest::Client,
+    url: String,
+    /// The URL's path: the `route` of the scrapes' own requests.
+    route: String,
+}
+
+impl Source {
+    fn new(url: String) -> Self {
+        let route = reqwest::Url::parse(&url)
+            .map(|u| u.path().to_owned())
+            .unwrap_or_default();
+        Self {
+            client: reqwest::Client::new(),
+            url,
+            route,
+        }
+    }
+
+    async fn scrape(&self) -> Result<Snapshot, ScrapeError> {
+        let response = self
+            .client
+            .get(&self.url)
+            // The classic text format, not OpenMetrics (exemplars, `# EOF`).
+            .header(ACCEPT, "text/plain; version=0.0.4")
+            .timeout(SCRAPE_TIMEOUT)
+            .send()
+            .await?
+            .error_for_status()?;
+        // The server rendered its metrics before answering.
+        let at = Instant::now();
+        let text = response.text().await?;
+        Snapshot::read(&text, at, &self.route)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ScrapeError {
+    #[error(transparent)]
+    Http(#[from] reqwest::Error),
+    #[error("not Prometheus text: {0}")]
+    NotPrometheus(#[from] exposition::ParseError),
+    #[error("no metrics in the response")]
+    Empty,
+}
+
+/// One scrape that worked: the values of the series used, when read.
+#[derive(Debug, Clone)]
+struct Snapshot {
+    at: Instant,
+    values: BTreeMap<Series, f64>,
+}
+
+impl Snapshot {
+    /// The series of [`USED`] in exposition `text`, less the scrapes' own
+    /// (`route` = `scrape_route`).
+    fn read(text: &str, at: Instant, scrape_route: &str) -> Result<Self, ScrapeError> {
+        if text.trim().is_empty() {
+            return Err(ScrapeError::Empty);
+        }
+        let values = exposition::parse(text, |series| {
+            USED.contains(&series.name.as_str()) && series.label("route") != Some(scrape_route)
+        })?;
+        Ok(Self { at, values })
+    }
+
+    /// The sum of the series `pick` chooses (a gauge's value over its label
+    /// sets); `None` when there are none.
+    fn total(&self, pick: impl Fn(&Series) -> bool) -> Option<f64> {
+        self.values
+            .iter()
+            .filter(|(series, value)| pick(series) && value.is_finite())
+            .map(|(_, value)| *value)
+            .reduce(|a, b| a + b)
+    }
+
+    /// How much the counters `pick` chooses went up since `earlier`, summed
+    /// over their label sets; `None` when this snapshot has none of them.
+    /// A series missing earlier started at 0; one that went down was reset
+    /// (the server restarted), so all of its value is new.
+    fn increase_since(&self, earlier: &Snapshot, pick: impl Fn(&Series) -> bool) -> Option<f64> {
+        self.values
+            .iter()
+            .filter(|(series, now)| pick(series) && now.is_finite())
+            .map(|(series, &now)| {
+                let before = earlier
+                    .values
+                    .get(series)
+                    .copied()
+                    .filter(|v| v.is_finite())
+                    .unwrap_or(0.0);
+                if now < before { now } else { now - before }
+            })
+            .reduce(|a, b| a + b)
+    }
+
+    /// The distinct values of label `label` among the series named `names`.
+    fn label_values<'a>(&'a self, names: &[&str], label: &str) -> BTreeSet<&'a str> {
+        self.values
+            .keys()
+            .filter(|series| names.contains(&series.name.as_str()))
+            .filter_map(|series| series.label(label))
+            .collect()
+    }
+
+    fn pool(&self) -> Option<PoolReading> {
+        let in_use =
+            self.total(|s| s.name == POOL_CONNECTIONS && s.label("state") == Some("in_use"))?;
+        let max = self.total(|s| s.name == POOL_MAX)?;
+        (max > 0.0).then_some(PoolReading { in_use, max })
+    }
+}
+
+/// Whether a scrape came before the run or during (or right after) it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Moment {
+    Before,
+    During,
+}
+
+/// The DB pool gauges at one scrape.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct PoolReading {
+    in_use: f64,
+    max: f64,
+}
+
+impl PoolReading {
+    fn utilization(self) -> f64 {
+        self.in_use / self.max
+    }
+}
+
+/// The scrapes so far, folded in as they come.
+#[derive(Debug)]
+struct Tally {
+    epoch: Instant,
+    scrapes: u32,
+    failed_scrapes: u32,
+    first: Option<Snapshot>,
+    last: Option<Snapshot>,
+    series: Vec<ServerSample>,
+    pool_before: Option<PoolReading>,
+    pool_during: Vec<PoolReading>,
+}
+
+impl Tally {
+    fn new(epoch: Instant) -> Self {
+        Self {
+            epoch,
             scrapes: 0,
             failed_scrapes: 0,
+            first: None,
+            last: None,
+            series: Vec::new(),
+            pool_before: None,
+            pool_during: Vec::new(),
+        }
+    }
+
+    fn record(&mut self, scraped: Result<Snapshot, ScrapeError>, moment: Moment) {
+        let snapshot = match scraped {
+            Ok(snapshot) => snapshot,
+            Err(e) => {
+                // Once is enough: a dead endpoint would say it every scrape.
+                if self.failed_scrapes == 0 {
+                    tracing::warn!("scraping the target's metrics failed: {e}");
+                } else {
+                    tracing::debug!("scraping the target's metrics failed: {e}");
+                }
+                self.failed_scrapes += 1;
+                return;
+            }
+        };
+        self.scrapes += 1;
+        match (moment, snapshot.pool()) {
+            (Moment::Before, pool) => self.pool_before = pool,
+            (Moment::During, Some(pool)) => self.pool_during.push(pool),
+            (Moment::During, None) => {}
+        }
+        if let Some(previous) = &self.last {
+            self.series.push(interval(previous, &snapshot, self.epoch));
+        }
+        if self.first.is_none() {
+            self.first = Some(snapshot.clone());
+        }
+        self.last = Some(snapshot);
+    }
+
+    fn into_stats(self, url: String, client: ClientCounts) -> ServerStats {
+        let mut stats = ServerStats {
+            url,
+            scrapes: self.scrapes,
+            failed_scrapes: self.failed_scrapes,
             requests: None,
             client_requests: client.requests,
             client_responses: client.responses,
@@ -34,6 +321,574 @@ impl Scraper {
             cache_hit_ratio: None,
             db_pool: None,
             series: Vec::new(),
+        };
+        let (Some(first), Some(last)) = (&self.first, &self.last) else {
+            return stats;
+        };
+        if self.scrapes < 2 {
+            return stats;
         }
+        stats.requests = last
+            .increase_since(first, |s| s.name == REQUESTS)
+            .map(to_count);
+        stats.count_mismatch = stats.requests.and_then(|server| mismatch(server, client));
+        stats.latency = latency(first, last);
+        stats.cache_layers = cache_layers(first, last);
+        stats.cache_hit_ratio = cache_hit_ratio(&stats.cache_layers);
+        stats.db_pool = if self.pool_during.is_empty() {
+            pool_utilization(self.pool_before.as_slice())
+        } else {
+            pool_utilization(&self.pool_during)
+        };
+        stats.series = self.series;
+        stats
+    }
+}
+
+/// The server between two snapshots.
+fn interval(earlier: &Snapshot, later: &Snapshot, epoch: Instant) -> ServerSample {
+    let seconds = later.at.saturating_duration_since(earlier.at).as_secs_f64();
+    let requests = later
+        .increase_since(earlier, |s| s.name == REQUESTS)
+        .unwrap_or(0.0);
+    let count = later
+        .increase_since(earlier, |s| s.name == DURATION_COUNT)
+        .filter(|count| *count > 0.0);
+    let sum = later.increase_since(earlier, |s| s.name == DURATION_SUM);
+    ServerSample {
+        at_ms: u64::try_from(later.at.saturating_duration_since(epoch).as_millis())
+            .unwrap_or(u64::MAX),
+        rps: if seconds > 0.0 {
+            requests / seconds
+        } else {
+            0.0
+        },
+        mean_us: count.zip(sum).map(|(count, sum)| sum / count * 1e6),
+        cache_hit_ratio: cache_hit_ratio(&cache_layers(earlier, later)),
+        db_pool_utilization: later.pool().map(PoolReading::utilization),
+    }
+}
+
+/// Set when the server's count is outside what the client can account
+/// for: at most every request sent, at least every response received.
+fn mismatch(server: u64, client: ClientCounts) -> Option<String> {
+    let off = if server > client.requests {
+        format!("+{}", server - client.requests)
+    } else if server < client.responses {
+        format!("-{}", client.responses - server)
+    } else {
+        return None;
+    };
+    Some(format!(
+        "the server counted {server} requests; the client sent {} and got {} responses ({off})",
+        client.requests, client.responses
+    ))
+}
+
+/// The request-duration histogram between two snapshots.
+fn latency(first: &Snapshot, last: &Snapshot) -> Option<ServerLatency> {
+    let count = last
+        .increase_since(first, |s| s.name == DURATION_COUNT)
+        .map(to_count)
+        .filter(|count| *count > 0)?;
+    let sum = last.increase_since(first, |s| s.name == DURATION_SUM)?;
+    let buckets = duration_buckets(first, last);
+    let micros = |q: f64| quantile(q, &buckets).map(|seconds| (seconds * 1e6).round() as u64);
+    Some(ServerLatency {
+        count,
+        mean_us: sum / count as f64 * 1e6,
+        p50_us: micros(0.5)?,
+        p95_us: micros(0.95)?,
+        p99_us: micros(0.99)?,
+    })
+}
+
+/// The request-duration histogram's cumulative buckets (upper bound,
+/// count) between two snapshots, summed over label sets, by bound.
+fn duration_buckets(first: &Snapshot, last: &Snapshot) -> Vec<(f64, f64)> {
+    let mut buckets: Vec<(f64, f64)> = last
+        .label_values(&[DURATION_BUCKET], "le")
+        .into_iter()
+        .filter_map(|le| {
+            let bound = le.parse::<f64>().ok()?;
+            let count = last.increase_since(first, |s| {
+                s.name == DURATION_BUCKET && s.label("le") == Some(le)
+            })?;
+            Some((bound, count))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // `1` and `1.0` are one bucket.
+    buckets.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 += later.1;
+        }
+        same
+    });
+    buckets
+}
+
+/// The `q` quantile of a histogram's cumulative `buckets` (upper bound,
+/// count), sorted by bound, as Prometheus' `histogram_quantile` has it:
+/// linear within the bucket the rank falls in (from 0 for the first
+/// bucket), the highest finite bound when it falls in `+Inf`. `None`
+/// without a `+Inf` bucket or observations.
+fn quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
+    if buckets.len() < 2 || buckets.last()?.0 != f64::INFINITY {
+        return None;
+    }
+    // Series reset at different times can leave a bucket below the one
+    // before it; Prometheus evens that out the same way.
+    let counts: Vec<f64> = buckets
+        .iter()
+        .scan(0.0, |highest: &mut f64, &(_, count)| {
+            *highest = highest.max(count);
+            Some(*highest)
+        })
+        .collect();
+    let observations = *counts.last()?;
+    if observations <= 0.0 {
+        return None;
+    }
+    let rank = q * observations;
+    let b = counts.iter().position(|&count| count >= rank)?;
+    if b == buckets.len() - 1 {
+        return Some(buckets[b - 1].0);
+    }
+    if b == 0 && buckets[0].0 <= 0.0 {
+        return Some(buckets[0].0);
+    }
+    let (start, below) = if b == 0 {
+        (0.0, 0.0)
+    } else {
+        (buckets[b - 1].0, counts[b - 1])
+    };
+    let end = buckets[b].0;
+    Some(start + (end - start) * (rank - below) / (counts[b] - below))
+}
+
+/// Hits and misses per `layer` between two snapshots, the layer asked
+/// first (most lookups) first.
+fn cache_layers(first: &Snapshot, last: &Snapshot) -> Vec<CacheLayerStats> {
+    let mut layers: Vec<CacheLayerStats> = last
+        .label_values(&[CACHE_HITS, CACHE_MISSES], "layer")
+        .into_iter()
+        .map(|layer| {
+            let count = |name: &str| {
+                last.increase_since(first, |s| s.name == name && s.label("layer") == Some(layer))
+                    .map_or(0, to_count)
+            };
+            let (hits, misses) = (count(CACHE_HITS), count(CACHE_MISSES));
+            CacheLayerStats {
+                layer: layer.to_owned(),
+                hits,
+                misses,
+                hit_ratio: (hits + misses > 0).then(|| hits as f64 / (hits + misses) as f64),
+            }
+        })
+        .collect();
+    // Stable, so equal layers stay in name order.
+    layers.sort_by_key(|l| Reverse((lookups(l), l.misses)));
+    layers
+}
+
+/// Lookups some layer answered. Each layer is asked only when the ones
+/// before it missed, so the first has the most lookups and what the last
+/// missed, nothing answered. Layers never asked (a cache not configured)
+/// are not the last. Between equal lookups, the later layer has fewer
+/// misses.
+fn cache_hit_ratio(layers: &[CacheLayerStats]) -> Option<f64> {
+    let asked = || layers.iter().filter(|l| lookups(l) > 0);
+    let first = asked().max_by_key(|l| lookups(l))?;
+    let last = asked().min_by_key(|l| (lookups(l), l.misses))?;
+    Some(1.0 - last.misses as f64 / lookups(first) as f64)
+}
+
+fn lookups(layer: &CacheLayerStats) -> u64 {
+    layer.hits + layer.misses
+}
+
+/// Utilization over `readings`; `None` without any.
+fn pool_utilization(readings: &[PoolReading]) -> Option<PoolUtilization> {
+    if readings.is_empty() {
+        return None;
+    }
+    let utilization = || readings.iter().map(|r| r.utilization());
+    Some(PoolUtilization {
+        mean: utilization().sum::<f64>() / readings.len() as f64,
+        max: utilization().fold(0.0, f64::max),
+        max_connections: to_count(readings.iter().map(|r| r.max).fold(0.0, f64::max)),
+    })
+}
+
+/// A counter's float value as a count.
+fn to_count(value: f64) -> u64 {
+    value.round() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROUTE: &str = "/metrics";
+
+    fn snapshot(epoch: Instant, at_ms: u64, text: &str) -> Snapshot {
+        Snapshot::read(text, epoch + Duration::from_millis(at_ms), ROUTE).expect("valid exposition")
+    }
+
+    /// A tally of `texts`, scraped one second apart from `epoch` on, the
+    /// first one before the run.
+    fn tally(epoch: Instant, texts: &[&str]) -> Tally {
+        let mut tally = Tally::new(epoch);
+        for (i, text) in texts.iter().enumerate() {
+            let moment = if i == 0 {
+                Moment::Before
+            } else {
+                Moment::During
+            };
+            tally.record(Ok(snapshot(epoch, i as u64 * 1000, text)), moment);
+        }
+        tally
+    }
+
+    fn derive(texts: &[&str], client: ClientCounts) -> ServerStats {
+        tally(Instant::now(), texts).into_stats("http://t/metrics".to_owned(), client)
+    }
+
+    const CLIENT: ClientCounts = ClientCounts {
+        requests: 0,
+        responses: 0,
+    };
+
+    #[test]
+    fn the_scrapes_own_requests_are_not_counted() {
+        let before = "http_requests_total{route=\"/a\",method=\"GET\",status=\"200\"} 10\n\
+                      http_requests_total{route=\"/metrics\",method=\"GET\",status=\"200\"} 3\n";
+        let after = "http_requests_total{route=\"/a\",method=\"GET\",status=\"200\"} 25\n\
+                     http_requests_total{route=\"/a\",method=\"GET\",status=\"500\"} 2\n\
+                     http_requests_total{route=\"/metrics\",method=\"GET\",status=\"200\"} 9\n";
+        let client = ClientCounts {
+            requests: 17,
+            responses: 17,
+        };
+        let stats = derive(&[before, after], client);
+        assert_eq!(stats.requests, Some(17));
+        assert_eq!(stats.count_mismatch, None);
+        assert_eq!((stats.client_requests, stats.client_responses), (17, 17));
+    }
+
+    #[test]
+    fn a_counter_that_went_down_was_reset() {
+        let series = |n: u32| format!("http_requests_total{{route=\"/a\"}} {n}\n");
+        let stats = derive(&[&series(500), &series(520), &series(30)], CLIENT);
+        // 20, then a restart and 30 more.
+        assert_eq!(stats.requests, Some(30));
+        assert_eq!(stats.series.len(), 2);
+        assert_eq!(stats.series[0].rps, 20.0);
+        assert_eq!(stats.series[1].rps, 30.0);
+    }
+
+    #[test]
+    fn a_count_outside_what_the_client_accounts_for_is_a_mismatch() {
+        let client = ClientCounts {
+            requests: 5000,
+            responses: 4990,
+        };
+        assert_eq!(
+            mismatch(5012, client).as_deref(),
+            Some(
+                "the server counted 5012 requests; the client sent 5000 and got 4990 responses (+12)"
+            )
+        );
+        assert_eq!(
+            mismatch(4987, client).as_deref(),
+            Some(
+                "the server counted 4987 requests; the client sent 5000 and got 4990 responses (-3)"
+            )
+        );
+        for inside in [4990, 4995, 5000] {
+            assert_eq!(mismatch(inside, client), None);
+        }
+    }
+
+    #[test]
+    fn quantiles_interpolate_within_buckets_as_prometheus_does() {
+        let buckets = [
+            (0.001, 10.0),
+            (0.005, 50.0),
+            (0.01, 90.0),
+            (0.05, 99.0),
+            (f64::INFINITY, 100.0),
+        ];
+        let close = |q: f64, expected: f64| {
+            let got = quantile(q, &buckets).expect("a quantile");
+            assert!((got - expected).abs() < 1e-12, "q{q}: {got} != {expected}");
+        };
+        // Rank 5 of the first bucket's 10, from 0.
+        close(0.05, 0.0005);
+        // Rank 50: the top of the second bucket.
+        close(0.5, 0.005);
+        // Rank 70: 20 of the third bucket's 40, between 0.005 and 0.01.
+        close(0.7, 0.0075);
+        // Rank 95: 5 of the fourth bucket's 9.
+        close(0.95, 0.01 + 0.04 * 5.0 / 9.0);
+        // Rank 99.5 falls in +Inf: the highest finite bound.
+        close(0.995, 0.05);
+
+        assert_eq!(quantile(0.5, &[(0.1, 3.0), (1.0, 3.0)]), None, "no +Inf");
+        assert_eq!(quantile(0.5, &[(0.1, 0.0), (f64::INFINITY, 0.0)]), None);
+        assert_eq!(quantile(0.5, &[(f64::INFINITY, 4.0)]), None);
+        // A dip is evened out: the 0.5 bucket counts 8 too.
+        let dipped = [(0.1, 8.0), (0.5, 6.0), (1.0, 10.0), (f64::INFINITY, 10.0)];
+        assert_eq!(quantile(0.9, &dipped), Some(0.5 + 0.5 * 1.0 / 2.0));
+    }
+
+    fn histogram(route: &str, buckets: &[(&str, u32)], sum: f64) -> String {
+        let mut text = String::from("# TYPE http_request_duration_seconds histogram\n");
+        for (le, count) in buckets {
+            text += &format!(
+                "http_request_duration_seconds_bucket{{route=\"{route}\",method=\"GET\",le=\"{le}\"}} {count}\n"
+            );
+        }
+        let count = buckets.last().map_or(0, |b| b.1);
+        text += &format!(
+            "http_request_duration_seconds_sum{{route=\"{route}\",method=\"GET\"}} {sum}\n\
+             http_request_duration_seconds_count{{route=\"{route}\",method=\"GET\"}} {count}\n"
+        );
+        text
+    }
+
+    #[test]
+    fn latency_is_the_histograms_increase_over_routes_less_the_scrapes() {
+        let before = histogram("/a", &[("0.001", 5), ("0.01", 5), ("+Inf", 5)], 0.004)
+            + &histogram("/metrics", &[("0.001", 7), ("0.01", 7), ("+Inf", 7)], 0.003);
+        let after = histogram("/a", &[("0.001", 45), ("0.01", 85), ("+Inf", 105)], 0.504)
+            + &histogram("/b", &[("0.001", 0), ("0.01", 20), ("+Inf", 20)], 0.1)
+            + &histogram(
+                "/metrics",
+                &[("0.001", 500), ("0.01", 500), ("+Inf", 500)],
+                0.4,
+            );
+        let latency = derive(&[&before, &after], CLIENT)
+            .latency
+            .expect("a latency");
+        // /a added 40, 40, 20; /b 0, 20, 0: 40 below 1 ms, 60 in 1–10 ms, 20 above.
+        assert_eq!(latency.count, 120);
+        assert!((latency.mean_us - 0.6 / 120.0 * 1e6).abs() < 1e-6);
+        // Rank 60: 20 of 60 into 1–10 ms.
+        assert_eq!(latency.p50_us, 4000);
+        // Rank 114 and 118.8 are above 10 ms: the highest finite bound.
+        assert_eq!(latency.p95_us, 10_000);
+        assert_eq!(latency.p99_us, 10_000);
+    }
+
+    #[test]
+    fn no_latency_without_requests_or_the_histogram() {
+        let idle = histogram("/a", &[("0.001", 5), ("+Inf", 5)], 0.004);
+        assert_eq!(derive(&[&idle, &idle], CLIENT).latency, None);
+        assert_eq!(derive(&["up 1\n", "up 1\n"], CLIENT).latency, None);
+    }
+
+    fn cache(counts: &[(&str, u32, u32)]) -> String {
+        counts
+            .iter()
+            .map(|(layer, hits, misses)| {
+                format!(
+                    "cache_hits_total{{layer=\"{layer}\"}} {hits}\n\
+                     cache_misses_total{{layer=\"{layer}\"}} {misses}\n"
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_cache_hit_ratio_counts_what_the_last_layer_asked_missed() {
+        let before = cache(&[("l3", 0, 0), ("l4", 0, 0)]);
+        // l4: 100 lookups, 30 misses, so l3 asked 30 times and missed 10.
+        let after = cache(&[("l3", 20, 10), ("l4", 70, 30)]);
+        let stats = derive(&[&before, &after], CLIENT);
+        assert_eq!(
+            stats.cache_layers,
+            vec![
+                CacheLayerStats {
+                    layer: "l4".to_owned(),
+                    hits: 70,
+                    misses: 30,
+                    hit_ratio: Some(0.7),
+                },
+                CacheLayerStats {
+                    layer: "l3".to_owned(),
+                    hits: 20,
+                    misses: 10,
+                    hit_ratio: Some(20.0 / 30.0),
+                },
+            ]
+        );
+        assert_eq!(stats.cache_hit_ratio, Some(1.0 - 10.0 / 100.0));
+    }
+
+    #[test]
+    fn a_layer_never_asked_does_not_count() {
+        let before = cache(&[("l3", 0, 0), ("l4", 0, 0)]);
+        let after = cache(&[("l3", 0, 0), ("l4", 60, 40)]);
+        let stats = derive(&[&before, &after], CLIENT);
+        assert_eq!(stats.cache_layers[0].layer, "l4");
+        assert_eq!(stats.cache_layers[1].hit_ratio, None);
+        assert_eq!(stats.cache_hit_ratio, Some(0.6));
+        assert_eq!(stats.series[0].cache_hit_ratio, Some(0.6));
+
+        let idle = cache(&[("l3", 4, 1), ("l4", 9, 5)]);
+        let idle = derive(&[&idle, &idle], CLIENT);
+        assert_eq!(idle.cache_hit_ratio, None);
+        assert!(idle.cache_layers.iter().all(|l| l.hit_ratio.is_none()));
+    }
+
+    #[test]
+    fn between_equal_lookups_the_later_layer_has_fewer_misses() {
+        // l4 missed all 10; l3 answered 6 of them.
+        let layers = [
+            CacheLayerStats {
+                layer: "l3".to_owned(),
+                hits: 6,
+                misses: 4,
+                hit_ratio: None,
+            },
+            CacheLayerStats {
+                layer: "l4".to_owned(),
+                hits: 0,
+                misses: 10,
+                hit_ratio: None,
+            },
+        ];
+        assert_eq!(cache_hit_ratio(&layers), Some(0.6));
+    }
+
+    fn pool(in_use: u32, max: u32) -> String {
+        format!(
+            "db_pool_connections{{state=\"in_use\"}} {in_use}\n\
+             db_pool_connections{{state=\"idle\"}} {}\n\
+             db_pool_max_connections {max}\n",
+            max - in_use
+        )
+    }
+
+    #[test]
+    fn pool_utilization_is_over_the_scrapes_during_the_run() {
+        let stats = derive(&[&pool(40, 40), &pool(10, 40), &pool(30, 40)], CLIENT);
+        // The before scrape's 40 is not part of the run.
+        assert_eq!(
+            stats.db_pool,
+            Some(PoolUtilization {
+                mean: 0.5,
+                max: 0.75,
+                max_connections: 40,
+            })
+        );
+        assert_eq!(
+            stats
+                .series
+                .iter()
+                .map(|s| s.db_pool_utilization)
+                .collect::<Vec<_>>(),
+            [Some(0.25), Some(0.75)]
+        );
+    }
+
+    #[test]
+    fn pool_utilization_falls_back_to_the_before_scrape_and_needs_a_maximum() {
+        let mut tally = tally(Instant::now(), &[&pool(5, 20), "up 1\n"]);
+        assert!(tally.pool_during.is_empty());
+        tally.record(Err(ScrapeError::Empty), Moment::During);
+        let stats = tally.into_stats(String::new(), CLIENT);
+        assert_eq!(stats.db_pool.map(|p| p.mean), Some(0.25));
+
+        assert_eq!(derive(&[&pool(0, 0), &pool(0, 0)], CLIENT).db_pool, None);
+        assert_eq!(derive(&["up 1\n", "up 1\n"], CLIENT).db_pool, None);
+    }
+
+    #[test]
+    fn each_interval_is_a_sample() {
+        let epoch = Instant::now();
+        let at = |requests: u32, sum: f64| {
+            format!("http_requests_total{{route=\"/a\"}} {requests}\n")
+                + &histogram("/a", &[("+Inf", requests)], sum)
+        };
+        let series = tally(epoch, &[&at(0, 0.0), &at(0, 0.0), &at(4, 0.02)])
+            .into_stats(String::new(), CLIENT)
+            .series;
+        assert_eq!(
+            series,
+            [
+                ServerSample {
+                    at_ms: 1000,
+                    rps: 0.0,
+                    mean_us: None,
+                    cache_hit_ratio: None,
+                    db_pool_utilization: None,
+                },
+                ServerSample {
+                    at_ms: 2000,
+                    rps: 4.0,
+                    mean_us: Some(5000.0),
+                    cache_hit_ratio: None,
+                    db_pool_utilization: None,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_scrape_before_the_epoch_is_at_0() {
+        let epoch = Instant::now();
+        let earlier = snapshot(epoch, 0, "up 1\n");
+        let later = Snapshot {
+            at: epoch,
+            values: BTreeMap::new(),
+        };
+        let sample = interval(&earlier, &later, epoch + Duration::from_secs(1));
+        assert_eq!(sample.at_ms, 0);
+        assert_eq!(sample.rps, 0.0);
+    }
+
+    #[test]
+    fn with_fewer_than_two_scrapes_nothing_is_derived() {
+        let mut tally = tally(Instant::now(), &["http_requests_total 5\n"]);
+        tally.record(Err(ScrapeError::Empty), Moment::During);
+        let client = ClientCounts {
+            requests: 7,
+            responses: 6,
+        };
+        let stats = tally.into_stats("u".to_owned(), client);
+        assert_eq!(
+            stats,
+            ServerStats {
+                url: "u".to_owned(),
+                scrapes: 1,
+                failed_scrapes: 1,
+                requests: None,
+                client_requests: 7,
+                client_responses: 6,
+                count_mismatch: None,
+                latency: None,
+                cache_layers: Vec::new(),
+                cache_hit_ratio: None,
+                db_pool: None,
+                series: Vec::new(),
+            }
+        );
+    }
+
+    #[test]
+    fn an_empty_or_foreign_body_is_not_a_scrape() {
+        let now = Instant::now();
+        assert!(matches!(
+            Snapshot::read(" \n", now, ROUTE),
+            Err(ScrapeError::Empty)
+        ));
+        assert!(matches!(
+            Snapshot::read("<html><body>hi</body></html>\n", now, ROUTE),
+            Err(ScrapeError::NotPrometheus(_))
+        ));
     }
 }
