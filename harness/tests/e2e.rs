@@ -84,6 +84,34 @@ fn smoke_against_the_in_process_service_passes_with_valid_results_and_hlog() {
         results.overall.all.count
     );
 
+    // The bundled service's metrics were scraped by default, and it
+    // counted exactly the requests loadgate sent.
+    let server = results.server.as_ref().expect("server metrics scraped");
+    assert!(
+        server.scrapes >= 2 && server.failed_scrapes == 0,
+        "{server:#?}"
+    );
+    assert_eq!(
+        server.requests,
+        Some(results.overall.all.count),
+        "{server:#?}"
+    );
+    assert_eq!(server.count_mismatch, None);
+    assert!(
+        server
+            .cache_layers
+            .iter()
+            .any(|l| l.layer == "l4" && l.hits > 0),
+        "{server:#?}"
+    );
+    assert!(server.cache_hit_ratio.is_some() && server.db_pool.is_some());
+    assert!(
+        server
+            .latency
+            .is_some_and(|l| l.count == results.overall.all.count),
+        "{server:#?}"
+    );
+
     // The generator watched its own CPU, second by second.
     let generator = results.generator.as_ref().expect("generator stats");
     assert!(

@@ -48,8 +48,9 @@ async fn the_server_counts_what_the_client_sent_and_shows_its_cache_and_pool() {
     let base = service.base_url();
     let scraper = scraper(&base).await;
     list_servers(&base, 50).await;
-    // Time for the background task to scrape too.
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    // Time for the background task to scrape too: 20 intervals, so a
+    // loaded machine still lets it run a few times.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
     let stats = scraper
         .finish(ClientCounts {
             requests: 50,
@@ -110,7 +111,7 @@ async fn a_client_count_the_server_disagrees_with_is_a_mismatch() {
 async fn an_unreachable_metrics_url_is_counted_and_nothing_derived() {
     let url = format!("http://127.0.0.1:{}/metrics", closed_port());
     let scraper = Scraper::start(url.clone(), Instant::now(), Duration::from_millis(20)).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let stats = scraper
         .finish(ClientCounts {
             requests: 3,
