@@ -2,11 +2,16 @@
 //! each request in scenario order), one column per budgetable metric, each
 //! cell the measured value beside its budget when there is one.
 //!
+//! Budgets that are no column of it (the server's, judged from its
+//! metrics, and an open model's dropped arrivals) are listed apart, by
+//! [`other_groups`].
+//!
 //! Built once here so the HTML, the Markdown summary and the JUnit messages
-//! agree on what was measured and how a failure is described.
+//! agree on what was measured and how a failure is described, and on which
+//! budgets failed ([`failed`]: one that aborted the run did).
 
 use crate::{
-    results::{BudgetMetric, BudgetVerdict, EndpointStats, Results},
+    results::{AbortRule, BudgetMetric, BudgetVerdict, EndpointStats, Results},
     units,
 };
 
@@ -18,6 +23,19 @@ pub const COLUMNS: [BudgetMetric; 5] = [
     BudgetMetric::MinRps,
     BudgetMetric::MaxErrorRate,
 ];
+
+/// Whether the budget failed the run: over its limit (or nothing
+/// measured), or its abort rule stopped the run, whatever the shortened
+/// run's value came to ([`Verdict::of`](crate::results::Verdict::of) counts
+/// the same).
+pub fn failed(budget: &BudgetVerdict) -> bool {
+    !budget.passed || budget.aborted_run()
+}
+
+/// The budgets that failed the run, in the results' order.
+pub fn failures(results: &Results) -> Vec<&BudgetVerdict> {
+    results.budgets.iter().filter(|b| failed(b)).collect()
+}
 
 /// The heading of a column.
 pub fn column_title(metric: BudgetMetric) -> &'static str {
@@ -91,14 +109,19 @@ pub fn measured_text(budget: &BudgetVerdict) -> String {
     measured_and_limit(budget).0
 }
 
-/// The rows of `results`: overall, each request, then any scope a budget
-/// names that the results have no stats for (so no budget goes unshown).
+/// The rows of `results`: overall, each request, then any scope a column's
+/// budget names that the results have no stats for (so no budget goes
+/// unshown; the others are in [`other_groups`]).
 pub fn rows(results: &Results) -> Vec<Row<'_>> {
     let mut rows: Vec<Row<'_>> = std::iter::once(&results.overall)
         .chain(&results.requests)
         .map(|stats| row(results, &stats.name, Some(stats)))
         .collect();
-    for budget in &results.budgets {
+    for budget in results
+        .budgets
+        .iter()
+        .filter(|b| COLUMNS.contains(&b.metric))
+    {
         if !rows.iter().any(|r| r.scope == budget.scope) {
             rows.push(row(results, &budget.scope, None));
         }
@@ -126,6 +149,56 @@ fn row<'a>(results: &'a Results, scope: &'a str, stats: Option<&'a EndpointStats
         })
         .collect();
     Row { scope, cells }
+}
+
+/// The budgets that are no column of the table, grouped under a title:
+/// `Server budgets` (scope `server`, judged from the target's metrics),
+/// then `Schedule budgets` (an open model's dropped arrivals). Empty
+/// groups are left out.
+pub fn other_groups(results: &Results) -> Vec<(&'static str, Vec<&BudgetVerdict>)> {
+    let others = || {
+        results
+            .budgets
+            .iter()
+            .filter(|b| !COLUMNS.contains(&b.metric))
+    };
+    let server: Vec<_> = others().filter(|b| b.scope == "server").collect();
+    let schedule: Vec<_> = others().filter(|b| b.scope != "server").collect();
+    [("Server budgets", server), ("Schedule budgets", schedule)]
+        .into_iter()
+        .filter(|(_, budgets)| !budgets.is_empty())
+        .collect()
+}
+
+/// The name of a budget within its group: the metric alone for the
+/// server's (`cache hit ratio`), with the scope otherwise.
+pub fn short_name(budget: &BudgetVerdict) -> String {
+    if budget.scope == "server" {
+        budget.metric.label().to_owned()
+    } else {
+        name(budget)
+    }
+}
+
+/// An abort rule in words: `abort: 1s window, after 2s`.
+pub fn abort_rule_text(rule: &AbortRule) -> String {
+    format!(
+        "abort: {} window, after {}",
+        units::duration_ms(rule.window_ms),
+        units::duration_ms(rule.after_ms)
+    )
+}
+
+/// When the budget's abort rule stopped the run, as a clock from the
+/// run's start: `0:07`.
+pub fn aborted_at(budget: &BudgetVerdict) -> Option<String> {
+    let at_ms = budget.abort?.triggered_at_ms?;
+    Some(units::clock(at_ms as f64 / 1000.0, at_ms >= 3_600_000))
+}
+
+/// `aborted the run at 0:07`, for the budget whose rule stopped the run.
+pub fn aborted_text(budget: &BudgetVerdict) -> Option<String> {
+    aborted_at(budget).map(|at| format!("aborted the run at {at}"))
 }
 
 /// What the judged window of `stats` measured for `metric`.
@@ -227,12 +300,45 @@ pub fn describe(budget: &BudgetVerdict) -> String {
     if let Some(excess) = excess_text(budget) {
         text.push_str(&format!(" ({excess})"));
     }
+    if let (Some(aborted), Some(rule)) = (aborted_text(budget), budget.abort) {
+        text.push_str(&format!(
+            "; breached over a {} window for {}, it {aborted}",
+            units::duration_ms(rule.window_ms),
+            units::duration_ms(rule.after_ms)
+        ));
+    }
     text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_abort_is_a_failure_and_says_when() {
+        let mut b = budget(BudgetMetric::P99, 500_000.0, 480_000.0);
+        b.abort = Some(AbortRule {
+            window_ms: 1_000,
+            after_ms: 2_000,
+            triggered_at_ms: None,
+        });
+        assert!(!failed(&b));
+        assert_eq!(
+            abort_rule_text(&b.abort.unwrap()),
+            "abort: 1s window, after 2s"
+        );
+        assert_eq!(aborted_text(&b), None);
+        b.abort.as_mut().unwrap().triggered_at_ms = Some(7_000);
+        assert!(
+            failed(&b),
+            "within its limit over the run, but it aborted it"
+        );
+        assert_eq!(
+            describe(&b),
+            "overall p99: 480 ms against a budget of ≤ 500 ms (−4%); \
+             breached over a 1s window for 2s, it aborted the run at 0:07"
+        );
+    }
 
     fn budget(metric: BudgetMetric, limit: f64, measured: f64) -> BudgetVerdict {
         BudgetVerdict {

@@ -9,6 +9,10 @@
 //!
 //! Long runs are thinned per pixel column ([`downsample::min_max`]) before
 //! drawing, so a 4-hour run costs a chart about as much as a 4-minute one.
+//!
+//! Two charts exist only when the results carry their data
+//! ([`ChartData::charts`]): the generator's CPU per second, and the
+//! server's cache hit ratio and DB pool utilization per scrape.
 
 use std::sync::Once;
 
@@ -24,9 +28,10 @@ use plotters::{
 };
 
 use crate::{
+    basis::Basis,
     downsample,
     histogram::CodecError,
-    results::{BudgetMetric, Results},
+    results::{BudgetMetric, GeneratorStats, Results},
     spectrum, units,
 };
 
@@ -35,6 +40,10 @@ use crate::{
 pub const SVG_SIZE: (u32, u32) = (960, 320);
 /// Size of every PNG chart, in pixels.
 pub const PNG_SIZE: (u32, u32) = (1200, 420);
+/// Size of the small charts (generator CPU, server) in the HTML.
+pub const SMALL_SVG_SIZE: (u32, u32) = (960, 240);
+/// Size of the small charts as PNGs.
+pub const SMALL_PNG_SIZE: (u32, u32) = (1200, 300);
 /// Height of the strip under the plot that holds the time or percentile
 /// labels.
 pub const X_LABEL_AREA: u32 = 36;
@@ -56,18 +65,62 @@ pub enum Chart {
     Throughput,
     /// Users running, with the stages marked.
     Users,
+    /// The load generator's CPU per second (when the results have it).
+    Generator,
     /// The latency percentile spectrum, overall and per request.
     Percentiles,
+    /// The server's cache hit ratio and DB pool utilization per scrape
+    /// (when its metrics were scraped).
+    Server,
 }
 
 impl Chart {
     /// Every chart, in the order the report shows them.
-    pub const ALL: [Chart; 4] = [
+    pub const ALL: [Chart; 6] = [
         Chart::Latency,
         Chart::Throughput,
         Chart::Users,
+        Chart::Generator,
         Chart::Percentiles,
+        Chart::Server,
     ];
+
+    /// The SVG's size: [`SVG_SIZE`], or [`SMALL_SVG_SIZE`] for the small ones.
+    pub fn svg_size(self) -> (u32, u32) {
+        if self.is_small() {
+            SMALL_SVG_SIZE
+        } else {
+            SVG_SIZE
+        }
+    }
+
+    /// The PNG's size: [`PNG_SIZE`], or [`SMALL_PNG_SIZE`] for the small ones.
+    pub fn png_size(self) -> (u32, u32) {
+        if self.is_small() {
+            SMALL_PNG_SIZE
+        } else {
+            PNG_SIZE
+        }
+    }
+
+    /// Whether `results` have the data the chart draws: the generator's
+    /// chart needs its CPU per second, the server's a scraped cache hit
+    /// ratio or pool utilization; the others always apply.
+    pub fn applies_to(self, results: &Results) -> bool {
+        match self {
+            Chart::Generator => results.series.iter().any(|s| s.generator_cpu.is_some()),
+            Chart::Server => results.server.as_ref().is_some_and(|s| {
+                s.series
+                    .iter()
+                    .any(|p| p.cache_hit_ratio.is_some() || p.db_pool_utilization.is_some())
+            }),
+            Chart::Latency | Chart::Throughput | Chart::Users | Chart::Percentiles => true,
+        }
+    }
+
+    fn is_small(self) -> bool {
+        matches!(self, Chart::Generator | Chart::Server)
+    }
 
     /// The file the chart is written to as a PNG.
     pub fn file_name(self) -> &'static str {
@@ -75,7 +128,9 @@ impl Chart {
             Chart::Latency => "latency.png",
             Chart::Throughput => "throughput.png",
             Chart::Users => "users.png",
+            Chart::Generator => "generator.png",
             Chart::Percentiles => "percentiles.png",
+            Chart::Server => "server.png",
         }
     }
 
@@ -85,7 +140,9 @@ impl Chart {
             Chart::Latency => "Latency over time (p50, p95, p99 per second)",
             Chart::Throughput => "Throughput and errors (per second)",
             Chart::Users => "Active users",
+            Chart::Generator => "Load generator CPU (per second)",
             Chart::Percentiles => "Latency by percentile",
+            Chart::Server => "Server: cache hits and DB pool (per scrape)",
         }
     }
 }
@@ -105,6 +162,8 @@ impl<E: std::error::Error + Send + Sync> From<DrawingAreaErrorKind<E>> for Chart
 /// series converted to ms) and shared by the SVG and PNG renderings.
 #[derive(Debug, Clone)]
 pub struct ChartData {
+    /// The charts the results have data for.
+    charts: Vec<Chart>,
     /// Length of the time axis, in `unit_s`.
     duration: f64,
     /// Seconds per unit of the time axis: 1, 60 or 3600, so plotters'
@@ -118,13 +177,26 @@ pub struct ChartData {
     p50: Vec<(f64, f64)>,
     p95: Vec<(f64, f64)>,
     p99: Vec<(f64, f64)>,
-    /// Per second, p99 of the service time (from the send), ms; only for a
-    /// run on an arrival schedule, where `p99` counts from the due time.
+    /// Per second, p99 of the raw latency (from the send), ms; only for a
+    /// run that keeps one beside the judged (see [`Basis`]).
     service_p99: Vec<(f64, f64)>,
+    /// The key of `service_p99`: `p99 service time`, `p99 raw (uncorrected)`.
+    service_label: &'static str,
     /// Per second, requests and failed requests.
     requests: Vec<(f64, f64)>,
     errors: Vec<(f64, f64)>,
     users: Vec<(f64, f64)>,
+    /// Requests per second the server counted, as steps over each scrape
+    /// interval.
+    server_rps: Vec<(f64, f64)>,
+    /// Per second, the generator's CPU, % of all cores.
+    generator_cpu: Vec<(f64, f64)>,
+    /// Per scrape interval, the server's cache hit ratio in %, as steps.
+    cache_hit: Vec<(f64, f64)>,
+    /// At each scrape, the DB pool's utilization in %.
+    db_pool: Vec<(f64, f64)>,
+    /// The server budgets, in %.
+    server_budgets: Vec<(BudgetMetric, f64)>,
     /// Overall latency budgets, ms.
     latency_budgets: Vec<(BudgetMetric, f64)>,
     /// Stages: name, start s, end s, judged by budgets.
@@ -158,20 +230,46 @@ impl ChartData {
         let at = |second: u32| (f64::from(second) + 0.5) / unit_s;
 
         let judged = &results.scenario.judged_stages;
+        // A run that stopped early (aborted, interrupted) lists the stages
+        // as planned: those it never reached are left off, the one it
+        // stopped in is cut at its end.
         let stages = results
             .scenario
             .stages
             .iter()
+            .filter(|s| (s.start_ms as f64) / 1000.0 < duration_s)
             .map(|s| {
                 let name = s.name.clone().unwrap_or_default();
                 let is_judged = !judged.is_empty() && judged.contains(&name);
                 (
                     name,
                     s.start_ms as f64 / 1000.0 / unit_s,
-                    s.end_ms as f64 / 1000.0 / unit_s,
+                    (s.end_ms as f64 / 1000.0).min(duration_s) / unit_s,
                     is_judged,
                 )
             })
+            .collect();
+
+        // The server's samples: each covers the interval since the one
+        // before (the first, since the run's start).
+        let samples = results.server.as_ref().map_or(&[][..], |s| &s.series[..]);
+        let x_ms = |ms: u64| ms as f64 / 1000.0 / unit_s;
+        let steps = |value: &dyn Fn(usize) -> Option<f64>| {
+            let mut points = Vec::with_capacity(samples.len() * 2);
+            for (i, sample) in samples.iter().enumerate() {
+                let from = i.checked_sub(1).map_or(0, |p| samples[p].at_ms);
+                if let Some(v) = value(i) {
+                    points.push((x_ms(from), v));
+                    points.push((x_ms(sample.at_ms), v));
+                }
+            }
+            points
+        };
+        let server_rps = steps(&|i| Some(samples[i].rps));
+        let cache_hit = steps(&|i| samples[i].cache_hit_ratio.map(|r| r * 100.0));
+        let db_pool = samples
+            .iter()
+            .filter_map(|s| Some((x_ms(s.at_ms), s.db_pool_utilization? * 100.0)))
             .collect();
 
         let mut spectra = Vec::with_capacity(results.requests.len() + 1);
@@ -185,6 +283,10 @@ impl ChartData {
         }
 
         Ok(Self {
+            charts: Chart::ALL
+                .into_iter()
+                .filter(|c| c.applies_to(results))
+                .collect(),
             duration: duration_s / unit_s,
             unit_s,
             long_run: duration_s >= 3600.0,
@@ -200,6 +302,9 @@ impl ChartData {
             service_p99: with_requests()
                 .filter_map(|s| s.service_p99_us.map(|us| (at(s.second), ms(us))))
                 .collect(),
+            service_label: Basis::of(results)
+                .raw_p99_label()
+                .unwrap_or("p99 service time"),
             requests: results
                 .series
                 .iter()
@@ -223,6 +328,25 @@ impl ChartData {
                         .map(|s| ((f64::from(s.second) + 1.0) / unit_s, f64::from(s.users))),
                 )
                 .collect(),
+            server_rps,
+            generator_cpu: results
+                .series
+                .iter()
+                .filter_map(|s| Some((at(s.second), s.generator_cpu? * 100.0)))
+                .collect(),
+            cache_hit,
+            db_pool,
+            server_budgets: results
+                .budgets
+                .iter()
+                .filter(|b| {
+                    matches!(
+                        b.metric,
+                        BudgetMetric::MinCacheHitRatio | BudgetMetric::MaxDbPoolUtilization
+                    )
+                })
+                .map(|b| (b.metric, b.limit * 100.0))
+                .collect(),
             latency_budgets: results
                 .budgets
                 .iter()
@@ -241,25 +365,33 @@ impl ChartData {
     }
 }
 
-/// The chart as an SVG document of [`SVG_SIZE`].
+impl ChartData {
+    /// The charts these results have data for, in [`Chart::ALL`] order
+    /// (see [`Chart::applies_to`]).
+    pub fn charts(&self) -> &[Chart] {
+        &self.charts
+    }
+}
+
+/// The chart as an SVG document of [`Chart::svg_size`].
 pub fn svg(data: &ChartData, chart: Chart) -> Result<String, ChartError> {
     register_fonts();
     let mut out = String::new();
     {
-        let root = SVGBackend::with_string(&mut out, SVG_SIZE).into_drawing_area();
+        let root = SVGBackend::with_string(&mut out, chart.svg_size()).into_drawing_area();
         draw(&root, data, chart)?;
         root.present()?;
     }
     Ok(out)
 }
 
-/// The chart as a PNG image of [`PNG_SIZE`].
+/// The chart as a PNG image of [`Chart::png_size`].
 pub fn png(data: &ChartData, chart: Chart) -> Result<Vec<u8>, ChartError> {
     register_fonts();
-    let (width, height) = PNG_SIZE;
+    let (width, height) = chart.png_size();
     let mut rgb = vec![255u8; width as usize * height as usize * 3];
     {
-        let root = BitMapBackend::with_buffer(&mut rgb, PNG_SIZE).into_drawing_area();
+        let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
         draw(&root, data, chart)?;
         root.present()?;
     }
@@ -333,7 +465,9 @@ where
         Chart::Latency => draw_latency(root, data),
         Chart::Throughput => draw_throughput(root, data),
         Chart::Users => draw_users(root, data),
+        Chart::Generator => draw_generator(root, data),
         Chart::Percentiles => draw_percentiles(root, data),
+        Chart::Server => draw_server(root, data),
     }
 }
 
@@ -558,7 +692,7 @@ where
         .map(|(metric, _, width)| Key::line(metric.label(), percentile_colour(*metric), *width))
         .collect();
     if !data.service_p99.is_empty() {
-        keys.push(Key::line("p99 service time", SERVICE_GREY, 1));
+        keys.push(Key::line(data.service_label, SERVICE_GREY, 1));
     }
     keys.extend(data.latency_budgets.iter().map(|(metric, _)| {
         Key::dashed(
@@ -586,8 +720,9 @@ where
             true,
         )?;
     }
-    // On a schedule the percentiles count from the due time; the service
-    // time beside them shows how much of a stall the load would have hidden.
+    // On a schedule the percentiles count from the due time, on a pace they
+    // are corrected; the raw line beside them shows how much of a stall
+    // the load would have hidden.
     if !data.service_p99.is_empty() {
         line_or_band(
             &mut chart,
@@ -672,12 +807,20 @@ fn draw_throughput<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let highest = data.requests.iter().map(|p| p.1).fold(0.0f64, f64::max);
+    let highest = data
+        .requests
+        .iter()
+        .chain(&data.server_rps)
+        .map(|p| p.1)
+        .fold(0.0f64, f64::max);
     let y_max = nice_ceiling(highest * 1.05).max(1.0);
-    let keys = [
+    let mut keys = vec![
         Key::line("requests/s", BLUE, 2),
         Key::line("errors/s", RED, 2),
     ];
+    if !data.server_rps.is_empty() {
+        keys.push(Key::line("server-counted/s", PURPLE, 2));
+    }
     let mut chart = time_chart(
         root,
         data,
@@ -691,6 +834,103 @@ where
         let thin = downsample::min_max(points, columns);
         chart.draw_series(AreaSeries::new(thin, 0.0, colour.mix(fill)))?;
         line_or_band(&mut chart, points, columns, colour, 2, false)?;
+    }
+    // The server's own count, a step per scrape interval: where it departs
+    // from the client's, one of them missed requests.
+    line_or_band(&mut chart, &data.server_rps, columns, PURPLE, 2, false)?;
+    Ok(())
+}
+
+fn percent_label(v: &f64) -> String {
+    format!("{}%", units::significant(*v, 3))
+}
+
+fn draw_generator<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    data: &ChartData,
+) -> Result<(), ChartError>
+where
+    DB::ErrorType: 'static,
+{
+    let saturated = GeneratorStats::SATURATED_CPU * 100.0;
+    let keys = [
+        Key::line("CPU, % of all cores", ORANGE, 2),
+        Key::dashed(format!("saturated above {saturated}%"), MUTED),
+    ];
+    let mut chart = time_chart(
+        root,
+        data,
+        Chart::Generator.title(),
+        &keys,
+        0.0..100.0,
+        &percent_label,
+    )?;
+    let columns = columns(&chart);
+    let thin = downsample::min_max(&data.generator_cpu, columns);
+    chart.draw_series(AreaSeries::new(thin, 0.0, ORANGE.mix(0.12)))?;
+    line_or_band(&mut chart, &data.generator_cpu, columns, ORANGE, 2, false)?;
+    chart.draw_series(DashedLineSeries::new(
+        [(0.0, saturated), (data.duration, saturated)],
+        8,
+        5,
+        MUTED.stroke_width(2),
+    ))?;
+    Ok(())
+}
+
+fn draw_server<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    data: &ChartData,
+) -> Result<(), ChartError>
+where
+    DB::ErrorType: 'static,
+{
+    let colour = |metric: BudgetMetric| match metric {
+        BudgetMetric::MinCacheHitRatio => TEAL,
+        _ => ORANGE,
+    };
+    let mut keys = Vec::new();
+    if !data.cache_hit.is_empty() {
+        keys.push(Key::line("cache hit ratio", TEAL, 2));
+    }
+    if !data.db_pool.is_empty() {
+        keys.push(Key::line("DB pool in use", ORANGE, 2));
+    }
+    keys.extend(data.server_budgets.iter().map(|(metric, _)| {
+        let label = match metric {
+            BudgetMetric::MinCacheHitRatio => "cache hit budget",
+            _ => "DB pool budget",
+        };
+        Key::dashed(label, colour(*metric))
+    }));
+    let mut chart = time_chart(
+        root,
+        data,
+        Chart::Server.title(),
+        &keys,
+        // A little headroom, so a pool at 100% is not drawn on the frame.
+        0.0..104.0,
+        &percent_label,
+    )?;
+    // The hit ratio is over each interval: a step. The pool is read at
+    // each scrape: a point, joined.
+    let columns = columns(&chart);
+    line_or_band(&mut chart, &data.cache_hit, columns, TEAL, 2, false)?;
+    line_or_band(&mut chart, &data.db_pool, columns, ORANGE, 2, false)?;
+    if data.db_pool.len() * 8 <= columns {
+        chart.draw_series(
+            data.db_pool
+                .iter()
+                .map(|&p| Circle::new(p, 3, ORANGE.filled())),
+        )?;
+    }
+    for &(metric, limit) in &data.server_budgets {
+        chart.draw_series(DashedLineSeries::new(
+            [(0.0, limit), (data.duration, limit)],
+            8,
+            5,
+            colour(metric).stroke_width(2),
+        ))?;
     }
     Ok(())
 }

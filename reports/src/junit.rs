@@ -4,16 +4,23 @@
 //! each budget becomes one testcase that fails when the budget failed, with
 //! the measured value and the budget in the failure message. No CI needs to
 //! know anything about loadgate to show which budget broke.
+//!
+//! The server's budgets (scope `server`) are testcases like the others, in
+//! class `loadgate.server`. A budget whose abort rule stopped the run fails
+//! (as the verdict counts it), and its message says so. What is no budget
+//! but changes how to read them (the latency basis, a saturated generator,
+//! a server count that does not match the client's) goes in the suite's
+//! properties.
 
 use std::fmt::Write;
 
-use crate::{budget_table, escape::xml, results::Results};
+use crate::{basis::Basis, budget_table, escape::xml, results::Results};
 
 /// The JUnit XML of `results`: one `<testsuite>` for the run, one
 /// `<testcase>` per budget, in the results' budget order.
 pub fn render(results: &Results) -> String {
     let tests = results.budgets.len();
-    let failures = results.budgets.iter().filter(|b| !b.passed).count();
+    let failures = budget_table::failures(results).len();
     let seconds = format!("{:.3}", results.run.duration_ms as f64 / 1000.0);
     let suite = format!("loadgate budgets: {}", results.scenario.name);
     // The class groups budgets per scope in CI views: `loadgate.overall`.
@@ -31,6 +38,22 @@ pub fn render(results: &Results) -> String {
         xml(&results.run.started_at),
     );
     out.push_str("    <properties>\n");
+    let notes = [
+        ("latency_basis", Some(Basis::of(results).tag())),
+        (
+            "generator_warning",
+            results.generator.as_ref().and_then(|g| g.warning.clone()),
+        ),
+        (
+            "server_count_mismatch",
+            results
+                .server
+                .as_ref()
+                .and_then(|s| s.count_mismatch.clone()),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some((name, value?)));
     for (name, value) in [
         (
             "tool",
@@ -43,7 +66,10 @@ pub fn render(results: &Results) -> String {
             format!("{:?}", results.run.status).to_lowercase(),
         ),
         ("requests", results.overall.all.count.to_string()),
-    ] {
+    ]
+    .into_iter()
+    .chain(notes)
+    {
         let _ = writeln!(
             out,
             "      <property name=\"{name}\" value=\"{}\"/>",
@@ -63,7 +89,7 @@ pub fn render(results: &Results) -> String {
             xml(&class(&budget.scope)),
             xml(&name)
         );
-        if budget.passed {
+        if !budget_table::failed(budget) {
             let _ = writeln!(out, "{open}/>");
             continue;
         }
@@ -72,13 +98,17 @@ pub fn render(results: &Results) -> String {
             Some(_) => budget_table::measured_text(budget),
             None => "none".to_owned(),
         };
+        let aborted = budget_table::aborted_text(budget)
+            .map(|a| format!("\n{a}"))
+            .unwrap_or_default();
         let _ = writeln!(out, "{open}>");
         let _ = writeln!(
             out,
-            "      <failure type=\"budget\" message=\"{}\">measured: {}\nbudget: {}</failure>",
+            "      <failure type=\"budget\" message=\"{}\">measured: {}\nbudget: {}{}</failure>",
             xml(&message),
             xml(&measured),
             xml(&budget_table::limit_text(budget)),
+            xml(&aborted),
         );
         out.push_str("    </testcase>\n");
     }

@@ -8,10 +8,14 @@
 //!   [`render_html`] (`report.html`, self-contained), [`charts`] (the same
 //!   charts as PNG), [`junit`] (`junit.xml`, one testcase per budget) and
 //!   [`markdown`] (`summary.md`, for CI step summaries).
+//! * What those renderers share, so they say the same thing:
+//!   [`budget_table`] (measured against budget, which budgets failed),
+//!   [`basis`] (what latencies count from), [`units`] (values as text).
 //!
 //! This crate knows nothing of goose or of the reference service: anything
 //! that can fill in a [`results::Results`] can be reported on.
 
+pub mod basis;
 pub mod budget_table;
 pub mod charts;
 pub mod compare;

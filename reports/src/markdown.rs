@@ -5,17 +5,20 @@
 use std::fmt::Write;
 
 use crate::{
+    basis::{self, Basis},
     budget_table::{self, COLUMNS},
-    results::{Results, RunStatus},
+    results::{BudgetVerdict, LatencySummary, Results, RunStatus, ServerStats},
     units,
 };
 
-/// The Markdown summary of `results`: a headline verdict, the failed
-/// budgets by how much, the budget table and one line of context.
+/// The Markdown summary of `results`: a headline verdict, warnings (a run
+/// that stopped early, a saturated generator), the failed budgets by how
+/// much, what latencies count from, the budget table and any budgets that
+/// are no column of it, the server in one line and one line of context.
 pub fn render(results: &Results) -> String {
     let mut out = String::new();
     let total = results.budgets.len();
-    let failed: Vec<_> = results.budgets.iter().filter(|b| !b.passed).collect();
+    let failed = budget_table::failures(results);
     let name = cell(&results.scenario.name);
     let _ = match (results.verdict.passed, total) {
         (true, 0) => writeln!(out, "### ✅ loadgate: {name} passed (no budgets)"),
@@ -28,7 +31,10 @@ pub fn render(results: &Results) -> String {
     };
     out.push('\n');
     if results.run.status != RunStatus::Completed {
-        let _ = writeln!(out, "> ⚠️ {}\n", run_status_sentence(results));
+        let _ = writeln!(out, "> ⚠️ {}\n", cell(&run_status_sentence(results)));
+    }
+    if let Some(warning) = results.generator.as_ref().and_then(|g| g.warning.as_ref()) {
+        let _ = writeln!(out, "> ⚠️ {}\n", cell(warning));
     }
     for budget in &failed {
         let _ = writeln!(out, "- ❌ {}", cell(&budget_table::describe(budget)));
@@ -36,6 +42,7 @@ pub fn render(results: &Results) -> String {
     if !failed.is_empty() {
         out.push('\n');
     }
+    let _ = writeln!(out, "{}\n", basis_line(results));
 
     out.push_str("| |");
     for metric in COLUMNS {
@@ -48,11 +55,7 @@ pub fn render(results: &Results) -> String {
         let _ = write!(out, "| **{}** |", cell(row.scope));
         for c in &row.cells {
             let text = match c.budget {
-                Some(b) => format!(
-                    "{} {}",
-                    if b.passed { "✅" } else { "❌" },
-                    budget_table::comparison(b)
-                ),
+                Some(b) => verdict_text(b),
                 None => c.measured_text(),
             };
             let _ = write!(out, " {} |", cell(&text));
@@ -60,6 +63,16 @@ pub fn render(results: &Results) -> String {
         out.push('\n');
     }
     out.push('\n');
+    for (title, budgets) in budget_table::other_groups(results) {
+        let shown: Vec<String> = budgets
+            .iter()
+            .map(|b| format!("{} {}", budget_table::short_name(b), verdict_text(b)))
+            .collect();
+        let _ = writeln!(out, "**{title}:** {}\n", cell(&shown.join(" · ")));
+    }
+    if let Some(server) = &results.server {
+        server_lines(&mut out, server);
+    }
 
     let judged = &results.scenario.judged_stages;
     let judged = match judged.len() {
@@ -67,9 +80,20 @@ pub fn render(results: &Results) -> String {
         1 => format!(" Budgets judge the {} stage.", judged[0]),
         _ => format!(" Budgets judge the {} stages.", judged.join(", ")),
     };
+    let generator = results
+        .generator
+        .as_ref()
+        .map(|g| {
+            format!(
+                " Generator CPU mean {}, max {}.",
+                units::rate(g.cpu_mean),
+                units::rate(g.cpu_max)
+            )
+        })
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "{} requests in {} against `{}`, started {} (`{}`, {} {}).{judged}",
+        "{} requests in {} against `{}`, started {} (`{}`, {} {}).{judged}{generator}",
         units::count(results.overall.all.count),
         units::duration_ms(results.run.duration_ms),
         results.environment.target.replace('`', "'"),
@@ -81,23 +105,151 @@ pub fn render(results: &Results) -> String {
     out
 }
 
-/// Why the run is not a complete one, as a sentence.
+/// A budget's mark and comparison: `✅ 4.1 ms ≤ 5 ms`, `❌ 230 ms > 200 ms`,
+/// with `, aborted the run at 0:07` for the one that stopped the run.
+fn verdict_text(budget: &BudgetVerdict) -> String {
+    let mark = if budget_table::failed(budget) {
+        "❌"
+    } else {
+        "✅"
+    };
+    let mut text = format!("{mark} {}", budget_table::comparison(budget));
+    if let Some(aborted) = budget_table::aborted_text(budget) {
+        let _ = write!(text, ", {aborted}");
+    }
+    text
+}
+
+/// What latencies count from and which histogram budgets judge; with the
+/// overall judged and raw p50/p95/p99 side by side when there are both.
+fn basis_line(results: &Results) -> String {
+    let basis = Basis::of(results);
+    let mut line = format!("**Latency basis:** {}.", basis.summary());
+    if let Some(raw_name) = basis.raw_name() {
+        let window = results.overall.judged_window();
+        let _ = write!(
+            line,
+            " Overall p50 / p95 / p99: {} {} (budgets judge these), {} {}.",
+            percentiles(&window.latency),
+            basis.judged_name(),
+            percentiles(&basis::from_send(window)),
+            raw_name
+        );
+    }
+    line
+}
+
+/// `21.5 ms / 113 ms / 201 ms`.
+fn percentiles(l: &LatencySummary) -> String {
+    [l.p50_us, l.p95_us, l.p99_us]
+        .map(|us| units::latency_us(us as f64))
+        .join(" / ")
+}
+
+/// The server's own view, in a line or two: counts against the client's,
+/// latency, caches, the DB pool; a count mismatch as a warning.
+fn server_lines(out: &mut String, server: &ServerStats) {
+    if server.scrapes == 0 {
+        let _ = writeln!(
+            out,
+            "**Server:** no scrape of `{}` returned metrics.\n",
+            server.url.replace('`', "'")
+        );
+        return;
+    }
+    let mut parts = Vec::new();
+    parts.push(match server.requests {
+        Some(n) => format!(
+            "{} requests counted (client: {} sent, {} answered)",
+            units::count(n),
+            units::count(server.client_requests),
+            units::count(server.client_responses)
+        ),
+        None => "no request count".to_owned(),
+    });
+    if let Some(l) = &server.latency {
+        parts.push(format!(
+            "latency p50 / p95 / p99 {} / {} / {}",
+            units::latency_us(l.p50_us as f64),
+            units::latency_us(l.p95_us as f64),
+            units::latency_us(l.p99_us as f64)
+        ));
+    }
+    if let Some(ratio) = server.cache_hit_ratio {
+        let layers: Vec<String> = server
+            .cache_layers
+            .iter()
+            .filter_map(|l| Some(format!("{} {}", l.layer, units::rate(l.hit_ratio?))))
+            .collect();
+        let layers = if layers.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", layers.join(", "))
+        };
+        parts.push(format!("cache hit ratio {}{layers}", units::rate(ratio)));
+    }
+    if let Some(pool) = &server.db_pool {
+        parts.push(format!(
+            "DB pool mean {}, max {} of {}",
+            units::rate(pool.mean),
+            units::rate(pool.max),
+            pool.max_connections
+        ));
+    }
+    let failed = if server.failed_scrapes > 0 {
+        format!(", {} failed", server.failed_scrapes)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        out,
+        "**Server** ({} scrapes{failed}): {}.\n",
+        server.scrapes,
+        cell(&parts.join(" · "))
+    );
+    if let Some(mismatch) = &server.count_mismatch {
+        let _ = writeln!(out, "> ⚠️ Request counts disagree: {}.\n", cell(mismatch));
+    }
+}
+
+/// Why the run is not a complete one, as a sentence. An aborted run names
+/// the budget that stopped it: from the stop reason `loadgate run` wrote,
+/// or else from the budget whose abort rule fired.
 pub(crate) fn run_status_sentence(results: &Results) -> String {
+    let after = units::duration_ms(results.run.duration_ms);
+    let reason = results.run.stop_reason.as_deref();
     let how = match results.run.status {
         RunStatus::Completed => "completed",
         RunStatus::Interrupted => "was interrupted",
         RunStatus::Unreachable => "stopped early: the target could not be reached",
-        RunStatus::Aborted => "was aborted: a budget was breached for its whole abort window",
+        RunStatus::Aborted => {
+            let cause = reason
+                .map(|r| r.strip_prefix("aborted: ").unwrap_or(r).to_owned())
+                .or_else(|| abort_cause(results))
+                .unwrap_or_else(|| "a budget was breached for its whole abort window".to_owned());
+            return format!("The run was aborted after {after}: {cause}.");
+        }
     };
-    let mut text = format!(
-        "The run {how} after {}",
-        units::duration_ms(results.run.duration_ms)
-    );
-    if let Some(reason) = &results.run.stop_reason {
+    let mut text = format!("The run {how} after {after}");
+    if let Some(reason) = reason {
         let _ = write!(text, " ({reason})");
     }
     text.push('.');
     text
+}
+
+/// The budget whose abort rule fired, in words, for a run without a stop
+/// reason.
+fn abort_cause(results: &Results) -> Option<String> {
+    let budget = results.budgets.iter().find(|b| b.aborted_run())?;
+    let rule = budget.abort?;
+    Some(format!(
+        "{} breached its budget ({}) over a {} window for {}",
+        budget_table::name(budget),
+        budget_table::limit_text(budget),
+        units::duration_ms(rule.window_ms),
+        units::duration_ms(rule.after_ms)
+    ))
 }
 
 /// Text made safe inside a table cell: a `|` would end the cell, a newline

@@ -5,19 +5,25 @@
 //! or an e-mail, and shows the same thing years later. Goose's own report
 //! loads its charts from a CDN; this one must not.
 //!
-//! The page reads top to bottom the way a review goes: the verdict, the
-//! budgets against what was measured, the charts over time, the latency
-//! distribution, each endpoint in detail, then where and how it ran.
+//! The page reads top to bottom the way a review goes: the verdict (and
+//! anything that makes the numbers suspect: a saturated generator), what
+//! the latencies count from, the budgets against what was measured, the
+//! charts over time, the latency distribution, each endpoint in detail and
+//! where its time went, the server's own view, then where and how it ran.
 
 use crate::compare::Comparison;
 use std::fmt::Write;
 
 use crate::{
+    basis::{self, Basis},
     budget_table::{self, COLUMNS},
     charts::{self, Chart, ChartData},
     escape::xml,
     markdown::run_status_sentence,
-    results::{EndpointStats, ErrorCounts, Results, RunStatus},
+    results::{
+        BudgetVerdict, EndpointStats, ErrorCounts, GeneratorStats, LatencyBasis, LatencySummary,
+        Results, RunStatus, ServerStats,
+    },
     units,
 };
 
@@ -58,6 +64,8 @@ pub fn render_with(
     );
     header(&mut page, results);
     banner(&mut page, results);
+    generator_warning(&mut page, results);
+    latency_basis(&mut page, results);
     budgets(&mut page, results);
     if let Some(comparison) = comparison {
         page.push_str(&comparison.to_html());
@@ -69,6 +77,10 @@ pub fn render_with(
     over_time(&mut page, results, &chart);
     distribution(&mut page, results, &chart);
     endpoints(&mut page, results);
+    phases(&mut page, results);
+    if let Some(server) = &results.server {
+        server_section(&mut page, results, server, &chart);
+    }
     environment(&mut page, results);
     let _ = write!(
         page,
@@ -103,7 +115,7 @@ fn header(page: &mut String, results: &Results) {
 /// 1. The verdict, and each failed budget by how much.
 fn banner(page: &mut String, results: &Results) {
     let total = results.budgets.len();
-    let failed: Vec<_> = results.budgets.iter().filter(|b| !b.passed).collect();
+    let failed = budget_table::failures(results);
     let (class, mark, word, detail) = match (results.verdict.passed, total) {
         (true, 0) => (
             "pass",
@@ -128,9 +140,20 @@ fn banner(page: &mut String, results: &Results) {
     if !failed.is_empty() {
         page.push_str("<ul class=\"failures\">\n");
         for budget in failed {
-            let excess = budget_table::excess_text(budget)
+            // A budget that aborted the run may be within its limit over
+            // the shortened run: then the abort is the failure, not an
+            // excess.
+            let excess = if budget.passed {
+                None
+            } else {
+                budget_table::excess_text(budget)
+            };
+            let mut excess = excess
                 .map(|e| format!(" <span class=\"excess\">{}</span>", xml(&e)))
                 .unwrap_or_default();
+            if let Some(aborted) = budget_table::aborted_text(budget) {
+                let _ = write!(excess, " <span class=\"excess\">{}</span>", xml(&aborted));
+            }
             let measured = match budget.measured {
                 Some(_) => budget_table::measured_text(budget),
                 None => "nothing measured".to_owned(),
@@ -155,7 +178,87 @@ fn banner(page: &mut String, results: &Results) {
     page.push_str("</section>\n");
 }
 
-/// 2. Measured against budget, per scope and metric.
+/// 1b. A saturated generator measures itself: said before any number.
+fn generator_warning(page: &mut String, results: &Results) {
+    let Some(warning) = results.generator.as_ref().and_then(|g| g.warning.as_ref()) else {
+        return;
+    };
+    let _ = writeln!(
+        page,
+        "<section class=\"alert\" role=\"alert\" aria-label=\"generator warning\">\
+         <p class=\"alert-title\">⚠ Load generator saturated: its figures include its own delays</p>\
+         <p>{}</p></section>",
+        with_code(warning)
+    );
+}
+
+/// `text` escaped, with Markdown's `code` spans (the harness writes its
+/// warnings for the terminal and the Markdown summary too) as `<code>`.
+fn with_code(text: &str) -> String {
+    let pairs = text.matches('`').count() / 2;
+    let mut out = String::with_capacity(text.len() + 16);
+    for (i, part) in text.split('`').enumerate() {
+        // Odd parts are inside backticks; an unpaired last one stays text.
+        match (i % 2 == 1, i.div_ceil(2) <= pairs) {
+            (true, true) => {
+                let _ = write!(out, "<code>{}</code>", xml(part));
+            }
+            (true, false) => {
+                out.push('`');
+                out.push_str(&xml(part));
+            }
+            (false, _) => out.push_str(&xml(part)),
+        }
+    }
+    out
+}
+
+/// 1c. What the latencies count from and which histogram budgets judge;
+/// for a run with raw figures beside the judged ones, both overall, side by
+/// side.
+fn latency_basis(page: &mut String, results: &Results) {
+    let basis = Basis::of(results);
+    let _ = write!(
+        page,
+        "<section class=\"basis{}\" aria-label=\"latency basis\">\n<p><strong>{}</strong>{}{}.</p>\n",
+        // Nothing to compare when latencies count from the send: one quiet line.
+        if basis.has_raw() { "" } else { " plain" },
+        xml(&basis.headline()),
+        basis.separator(),
+        with_code(basis.explanation()),
+    );
+    if let Some(raw_name) = basis.raw_name() {
+        let window = results.overall.judged_window();
+        let raw = basis::from_send(window);
+        page.push_str(
+            "<table class=\"compact\">\n<thead><tr><th scope=\"col\">Overall, judged samples</th>\
+             <th class=\"num\">p50</th><th class=\"num\">p95</th><th class=\"num\">p99</th></tr></thead>\n<tbody>\n",
+        );
+        for (label, l, class) in [
+            (
+                format!("{} (budgets judge)", basis.judged_name()),
+                &window.latency,
+                " class=\"judged\"",
+            ),
+            (raw_name.to_owned(), &raw, ""),
+        ] {
+            let _ = write!(page, "<tr{class}><th scope=\"row\">{}</th>", xml(&label));
+            for us in [l.p50_us, l.p95_us, l.p99_us] {
+                let _ = write!(
+                    page,
+                    "<td class=\"num\">{}</td>",
+                    units::latency_us(us as f64)
+                );
+            }
+            page.push_str("</tr>\n");
+        }
+        page.push_str("</tbody>\n</table>\n");
+    }
+    page.push_str("</section>\n");
+}
+
+/// 2. Measured against budget, per scope and metric; then the budgets that
+///    are no column (the server's, dropped arrivals), each with its row.
 fn budgets(page: &mut String, results: &Results) {
     page.push_str("<section>\n<h2>Budgets</h2>\n");
     let judged = &results.scenario.judged_stages;
@@ -189,17 +292,12 @@ fn budgets(page: &mut String, results: &Results) {
         for c in &row.cells {
             match c.budget {
                 Some(b) => {
-                    let (class, mark, label) = if b.passed {
-                        ("pass", "✓", "within budget")
-                    } else {
-                        ("fail", "✗", "over budget")
-                    };
                     let _ = write!(
                         page,
-                        "<td class=\"num {class}\"><span class=\"value\">{}</span>\
-                         <span class=\"budget\"><span class=\"mark\" title=\"{label}\">{mark}</span> {}</span></td>",
+                        "<td class=\"num {}\"><span class=\"value\">{}</span>{}</td>",
+                        verdict_class(b),
                         xml(&c.measured_text()),
-                        xml(&budget_table::limit_text(b)),
+                        budget_line(b),
                     );
                 }
                 None => {
@@ -213,7 +311,89 @@ fn budgets(page: &mut String, results: &Results) {
         }
         page.push_str("</tr>\n");
     }
-    page.push_str("</tbody>\n</table>\n</section>\n");
+    page.push_str("</tbody>\n</table>\n");
+    abort_rules(page, results);
+    for (title, group) in budget_table::other_groups(results) {
+        let _ = write!(
+            page,
+            "<h3>{title}</h3>\n<table class=\"budgets other\">\n<thead><tr>\
+             <th scope=\"col\">Budget</th><th scope=\"col\" class=\"num\">Measured</th>\
+             </tr></thead>\n<tbody>\n"
+        );
+        for b in group {
+            let _ = writeln!(
+                page,
+                "<tr><th scope=\"row\">{}</th><td class=\"num {}\"><span class=\"value\">{}</span>{}</td></tr>",
+                xml(&budget_table::short_name(b)),
+                verdict_class(b),
+                xml(&match b.measured {
+                    Some(_) => budget_table::measured_text(b),
+                    None => "nothing measured".to_owned(),
+                }),
+                budget_line(b),
+            );
+        }
+        page.push_str("</tbody>\n</table>\n");
+    }
+    page.push_str("</section>\n");
+}
+
+/// `pass` or `fail`, for a budget's cell.
+fn verdict_class(budget: &BudgetVerdict) -> &'static str {
+    if budget_table::failed(budget) {
+        "fail"
+    } else {
+        "pass"
+    }
+}
+
+/// The line under a budget's measurement: its mark and limit, and for the
+/// budget that aborted the run, when.
+fn budget_line(budget: &BudgetVerdict) -> String {
+    let (mark, label) = if budget_table::failed(budget) {
+        ("✗", "over budget")
+    } else {
+        ("✓", "within budget")
+    };
+    let mut line = format!(
+        "<span class=\"budget\"><span class=\"mark\" title=\"{label}\">{mark}</span> {}</span>",
+        xml(&budget_table::limit_text(budget)),
+    );
+    if let Some(at) = budget_table::aborted_at(budget) {
+        let _ = write!(
+            line,
+            "<span class=\"aborted\" title=\"its abort rule stopped the run\">aborted at {at}</span>"
+        );
+    }
+    line
+}
+
+/// The budgets with abort rules, grouped by rule, under the table: `overall
+/// p95, p99 and error rate: abort: 5s window, after 8s`.
+fn abort_rules(page: &mut String, results: &Results) {
+    let mut rules: Vec<(String, Vec<String>)> = Vec::new();
+    for b in &results.budgets {
+        let Some(rule) = &b.abort else { continue };
+        let text = budget_table::abort_rule_text(rule);
+        let name = budget_table::name(b);
+        match rules.iter_mut().find(|(t, _)| *t == text) {
+            Some((_, names)) => names.push(name),
+            None => rules.push((text, vec![name])),
+        }
+    }
+    if rules.is_empty() {
+        return;
+    }
+    let shown: Vec<String> = rules
+        .iter()
+        .map(|(rule, names)| format!("{} ({rule})", names.join(", ")))
+        .collect();
+    let _ = writeln!(
+        page,
+        "<p class=\"note after\">Abort rules stop the run when a budget is breached over its window \
+         continuously for the time given: {}.</p>",
+        xml(&shown.join("; "))
+    );
 }
 
 fn figure(page: &mut String, chart: Chart, svg: Result<String, String>, caption: &str) {
@@ -245,7 +425,7 @@ fn figure(page: &mut String, chart: Chart, svg: Result<String, String>, caption:
     page.push_str("\n</figure>\n");
 }
 
-/// 3. Latency, throughput and users over time.
+/// 3. Latency, throughput and users over time, and the generator's CPU.
 fn over_time(
     page: &mut String,
     results: &Results,
@@ -257,14 +437,19 @@ fn over_time(
     } else {
         " The shaded span is what budgets judge."
     };
-    let schedule = match &results.arrivals {
-        None => String::new(),
-        Some(a) => format!(
+    let basis = Basis::of(results);
+    let schedule = match (&results.arrivals, basis.0) {
+        (Some(a), _) => format!(
             " Requests ran on an arrival schedule: latency counts from when each was due (free of coordinated omission); the grey line is the p99 of the service time, from the actual send. Of {} arrivals, {} started late and {} were dropped.",
             units::count(a.intended),
             units::count(a.late),
             units::count(a.dropped)
         ),
+        (None, LatencyBasis::Corrected { .. }) => format!(
+            " Users were paced at one request every {}: the percentiles are coordinated-omission corrected; the grey line is the p99 raw (uncorrected), from each actual send, and the gap between them is the requests stalled users could not send.",
+            basis.pace().unwrap_or_default()
+        ),
+        (None, _) => String::new(),
     };
     figure(
         page,
@@ -274,11 +459,20 @@ fn over_time(
             "Percentiles of each second's requests, all endpoints together; dashed lines are the overall budgets.{shaded}{schedule}"
         ),
     );
+    let server = if results
+        .server
+        .as_ref()
+        .is_some_and(|s| !s.series.is_empty())
+    {
+        " The purple steps are the requests the server itself counted, per scrape interval."
+    } else {
+        ""
+    };
     figure(
         page,
         Chart::Throughput,
         chart(Chart::Throughput),
-        &format!("Requests started in each second, and those that failed.{shaded}"),
+        &format!("Requests started in each second, and those that failed.{server}{shaded}"),
     );
     figure(
         page,
@@ -286,10 +480,36 @@ fn over_time(
         chart(Chart::Users),
         "Users running at the end of each second, with the scenario's stages.",
     );
+    if Chart::Generator.applies_to(results) {
+        let summary = results
+            .generator
+            .as_ref()
+            .map(|g| {
+                format!(
+                    " Mean {}, busiest second {}; {} above {}.",
+                    units::rate(g.cpu_mean),
+                    units::rate(g.cpu_max),
+                    units::duration_ms(u64::from(g.saturated_seconds) * 1000),
+                    units::rate(GeneratorStats::SATURATED_CPU),
+                )
+            })
+            .unwrap_or_default();
+        figure(
+            page,
+            Chart::Generator,
+            chart(Chart::Generator),
+            &format!(
+                "The load generator's own CPU use each second, as a share of all {} cores. \
+                 Above the dashed line it is saturated, and its latencies measure it too.{summary}",
+                results.environment.cpu_count
+            ),
+        );
+    }
     page.push_str("</section>\n");
 }
 
-/// 4. The percentile spectrum, and the same percentiles as numbers.
+/// 4. The percentile spectrum, and the same percentiles as numbers; for a
+///    run with raw figures, each beside the judged one.
 fn distribution(
     page: &mut String,
     results: &Results,
@@ -303,16 +523,24 @@ fn distribution(
         "Latency at each percentile of the judged samples; each step right is one more nine. \
          The black line is all endpoints together.",
     );
+    let basis = Basis::of(results);
+    if let Some(name) = basis.raw_name() {
+        let _ = writeln!(
+            page,
+            "<p class=\"note\">Each cell: {} (budgets judge these), and under it the {} figure, \
+             from each actual send.</p>",
+            xml(basis.judged_name()),
+            xml(name),
+        );
+    }
     page.push_str(
         "<table>\n<thead><tr><th scope=\"col\">Endpoint</th><th class=\"num\">min</th>\
          <th class=\"num\">mean</th><th class=\"num\">p50</th><th class=\"num\">p90</th>\
          <th class=\"num\">p95</th><th class=\"num\">p99</th><th class=\"num\">p99.9</th>\
          <th class=\"num\">max</th></tr></thead>\n<tbody>\n",
     );
-    for stats in std::iter::once(&results.overall).chain(&results.requests) {
-        let l = stats.judged_window().latency;
-        let _ = write!(page, "<tr><th scope=\"row\">{}</th>", xml(&stats.name));
-        for us in [
+    let figures = |l: &LatencySummary| {
+        [
             l.min_us as f64,
             l.mean_us,
             l.p50_us as f64,
@@ -321,8 +549,24 @@ fn distribution(
             l.p99_us as f64,
             l.p999_us as f64,
             l.max_us as f64,
-        ] {
-            let _ = write!(page, "<td class=\"num\">{}</td>", units::latency_us(us));
+        ]
+    };
+    for stats in std::iter::once(&results.overall).chain(&results.requests) {
+        let window = stats.judged_window();
+        let raw = basis
+            .raw_short()
+            .and_then(|short| Some((short, figures(window.service_latency.as_ref()?))));
+        let _ = write!(page, "<tr><th scope=\"row\">{}</th>", xml(&stats.name));
+        for (i, us) in figures(&window.latency).into_iter().enumerate() {
+            let _ = write!(page, "<td class=\"num\">{}", units::latency_us(us));
+            if let Some((short, raw)) = &raw {
+                let _ = write!(
+                    page,
+                    "<span class=\"sub\">{short} {}</span>",
+                    units::latency_us(raw[i])
+                );
+            }
+            page.push_str("</td>");
         }
         page.push_str("</tr>\n");
     }
@@ -405,8 +649,232 @@ fn error_kinds(errors: &ErrorCounts) -> Vec<(&'static str, u64)> {
     .collect()
 }
 
-/// Section 6: where, when and how the run happened. Section 7 (server-side
-/// metrics) waits for the results to carry them.
+/// 5b. Where each endpoint's time went: connecting, waiting for the first
+/// byte, reading the body, beside the whole exchange. Over every sample,
+/// from the send (the raw figures), as the phases are.
+fn phases(page: &mut String, results: &Results) {
+    let rows: Vec<&EndpointStats> = results
+        .requests
+        .iter()
+        .chain(std::iter::once(&results.overall))
+        .filter(|s| s.phases.is_some())
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    page.push_str(
+        "<section>\n<h2>Where the time goes</h2>\n<p class=\"note\">Every request of the run, \
+         from its send. Connect: opening a connection (TCP, and TLS for https), over the requests \
+         that opened one. TTFB: from the send to the response's headers, connect included. \
+         Transfer: from the headers to the body's last byte. Whole: the full exchange.</p>\n\
+         <table class=\"phases\">\n<thead><tr><th scope=\"col\" rowspan=\"2\">Endpoint</th>\
+         <th scope=\"colgroup\" colspan=\"3\" class=\"group\">Connect</th>\
+         <th scope=\"colgroup\" colspan=\"3\" class=\"group\">TTFB</th>\
+         <th scope=\"colgroup\" colspan=\"3\" class=\"group\">Transfer</th>\
+         <th scope=\"colgroup\" colspan=\"2\" class=\"group\">Whole</th></tr>\n<tr>\
+         <th class=\"num\">count</th><th class=\"num\">p50</th><th class=\"num\">p99</th>\
+         <th class=\"num start\">p50</th><th class=\"num\">p95</th><th class=\"num\">p99</th>\
+         <th class=\"num start\">p50</th><th class=\"num\">p95</th><th class=\"num\">p99</th>\
+         <th class=\"num start\">p50</th><th class=\"num\">p99</th></tr></thead>\n<tbody>\n",
+    );
+    let ms = |us: u64| units::latency_us(us as f64);
+    for stats in rows {
+        let Some(p) = &stats.phases else { continue };
+        let whole = basis::from_send(&stats.all);
+        let class = if stats.name == results.overall.name {
+            " class=\"overall\""
+        } else {
+            ""
+        };
+        let share = if stats.all.count > 0 && p.connects > 0 {
+            format!(
+                "<span class=\"sub\">{} of requests</span>",
+                units::rate(p.connects as f64 / stats.all.count as f64)
+            )
+        } else {
+            String::new()
+        };
+        let connect = if p.connects > 0 {
+            format!(
+                "<td class=\"num\">{}</td><td class=\"num\">{}</td>",
+                ms(p.connect.p50_us),
+                ms(p.connect.p99_us)
+            )
+        } else {
+            "<td class=\"num quiet\">–</td><td class=\"num quiet\">–</td>".to_owned()
+        };
+        let _ = writeln!(
+            page,
+            "<tr{class}><th scope=\"row\">{}</th><td class=\"num\">{}{share}</td>{connect}\
+             <td class=\"num start\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num start\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num start\">{}</td><td class=\"num\">{}</td></tr>",
+            xml(&stats.name),
+            units::count(p.connects),
+            ms(p.ttfb.p50_us),
+            ms(p.ttfb.p95_us),
+            ms(p.ttfb.p99_us),
+            ms(p.transfer.p50_us),
+            ms(p.transfer.p95_us),
+            ms(p.transfer.p99_us),
+            ms(whole.p50_us),
+            ms(whole.p99_us),
+        );
+    }
+    page.push_str("</tbody>\n</table>\n</section>\n");
+}
+
+/// 6. The target's own metrics: its request count against the client's,
+///    its latency, its caches and DB pool, and those over the run.
+fn server_section(
+    page: &mut String,
+    results: &Results,
+    server: &ServerStats,
+    chart: &dyn Fn(Chart) -> Result<String, String>,
+) {
+    let _ = writeln!(
+        page,
+        "<section aria-label=\"server\">\n<h2>Server</h2>\n<p class=\"note\">From the target's \
+         Prometheus metrics at {}: {} scrapes{}.</p>",
+        xml(&server.url),
+        units::count(u64::from(server.scrapes)),
+        if server.failed_scrapes > 0 {
+            format!(
+                ", <span class=\"bad-text\">{} failed</span>",
+                units::count(u64::from(server.failed_scrapes))
+            )
+        } else {
+            String::new()
+        },
+    );
+    if server.scrapes == 0 {
+        let _ = writeln!(
+            page,
+            "<p class=\"warning\">No scrape returned metrics: the server's own view of the run \
+             is missing, and its budgets had nothing to judge.</p>\n</section>"
+        );
+        return;
+    }
+    if let Some(mismatch) = &server.count_mismatch {
+        let _ = writeln!(
+            page,
+            "<p class=\"warning plain\"><span class=\"lead\">⚠ Request counts disagree:</span> {}. \
+             The server and the client did not see the same requests: one of them is not measuring \
+             what the other is.</p>",
+            with_code(mismatch)
+        );
+    }
+    let requests = match server.requests {
+        Some(n) => units::count(n),
+        None => "not exported".to_owned(),
+    };
+    let mut facts: Vec<(&str, String)> = vec![
+        ("Requests, server", requests),
+        (
+            "Requests, client",
+            format!(
+                "{} sent, {} answered",
+                units::count(server.client_requests),
+                units::count(server.client_responses)
+            ),
+        ),
+    ];
+    if let Some(ratio) = server.cache_hit_ratio {
+        facts.push((
+            "Cache hit ratio",
+            format!("{} (any layer)", units::rate(ratio)),
+        ));
+    }
+    if let Some(pool) = &server.db_pool {
+        facts.push((
+            "DB pool in use",
+            format!(
+                "mean {}, max {} of {} connections",
+                units::rate(pool.mean),
+                units::rate(pool.max),
+                units::count(pool.max_connections)
+            ),
+        ));
+    }
+    page.push_str("<dl class=\"env\">\n");
+    for (key, value) in facts {
+        let _ = writeln!(page, "<dt>{key}</dt><dd>{}</dd>", xml(&value));
+    }
+    page.push_str("</dl>\n<div class=\"columns\">\n");
+
+    if let Some(l) = &server.latency {
+        let client = basis::from_send(&results.overall.all);
+        page.push_str(
+            "<div>\n<h3>Latency</h3>\n<table class=\"compact\">\n<thead><tr><th scope=\"col\"></th>\
+             <th class=\"num\">p50</th><th class=\"num\">p95</th><th class=\"num\">p99</th>\
+             <th class=\"num\">mean</th></tr></thead>\n<tbody>\n",
+        );
+        for (who, p50, p95, p99, mean) in [
+            ("server", l.p50_us, l.p95_us, l.p99_us, l.mean_us),
+            (
+                "client, from send",
+                client.p50_us,
+                client.p95_us,
+                client.p99_us,
+                client.mean_us,
+            ),
+        ] {
+            let _ = writeln!(
+                page,
+                "<tr><th scope=\"row\">{who}</th><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                units::latency_us(p50 as f64),
+                units::latency_us(p95 as f64),
+                units::latency_us(p99 as f64),
+                units::latency_us(mean),
+            );
+        }
+        page.push_str(
+            "</tbody>\n</table>\n<p class=\"note after\">The server's figures are interpolated \
+             within its histogram's buckets; the gap to the client's is the network and the client.</p>\n</div>\n",
+        );
+    }
+    if !server.cache_layers.is_empty() {
+        page.push_str(
+            "<div>\n<h3>Cache layers</h3>\n<table class=\"compact\">\n<thead><tr><th scope=\"col\">Layer</th>\
+             <th class=\"num\">Hits</th><th class=\"num\">Misses</th><th class=\"num\">Hit ratio</th>\
+             </tr></thead>\n<tbody>\n",
+        );
+        for layer in &server.cache_layers {
+            let _ = writeln!(
+                page,
+                "<tr><th scope=\"row\">{}</th><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+                 <td class=\"num\">{}</td></tr>",
+                xml(&layer.layer),
+                units::count(layer.hits),
+                units::count(layer.misses),
+                layer.hit_ratio.map_or("–".to_owned(), units::rate),
+            );
+        }
+        if let Some(ratio) = server.cache_hit_ratio {
+            let _ = writeln!(
+                page,
+                "<tr class=\"overall\"><th scope=\"row\">any layer</th><td></td><td></td>\
+                 <td class=\"num\">{}</td></tr>",
+                units::rate(ratio)
+            );
+        }
+        page.push_str("</tbody>\n</table>\n</div>\n");
+    }
+    page.push_str("</div>\n");
+    if Chart::Server.applies_to(results) {
+        figure(
+            page,
+            Chart::Server,
+            chart(Chart::Server),
+            "The cache hit ratio over each interval between scrapes (steps) and the share of the \
+             DB pool's connections in use at each scrape (dots); dashed lines are the server budgets.",
+        );
+    }
+    page.push_str("</section>\n");
+}
+
+/// 7. Where, when and how the run happened.
 fn environment(page: &mut String, results: &Results) {
     let env = &results.environment;
     let scenario = &results.scenario;
@@ -437,9 +905,22 @@ fn environment(page: &mut String, results: &Results) {
                 _ => run_status_sentence(results),
             },
         ),
+        ("Latency basis", Basis::of(results).summary()),
         ("CPUs", env.cpu_count.to_string()),
-        ("OS", env.os.clone()),
     ];
+    if let Some(g) = &results.generator {
+        rows.push((
+            "Generator CPU",
+            format!(
+                "mean {}, max {} of all cores; {} saturated (above {})",
+                units::rate(g.cpu_mean),
+                units::rate(g.cpu_max),
+                units::duration_ms(u64::from(g.saturated_seconds) * 1000),
+                units::rate(GeneratorStats::SATURATED_CPU),
+            ),
+        ));
+    }
+    rows.push(("OS", env.os.clone()));
     let stages: Vec<String> = scenario
         .stages
         .iter()
@@ -545,4 +1026,46 @@ details{margin-top:12px}
 summary{cursor:pointer;color:var(--muted)}
 pre{background:var(--soft);border:1px solid var(--line);border-radius:6px;padding:10px;overflow:auto;font-size:12px;max-height:480px}
 footer{color:var(--muted);font-size:12px;text-align:center}
+h3{margin:16px 0 6px;font-size:15px}
+.note.after{margin:8px 0 0}
+.alert{border:1px solid #d4a72c;border-left-width:6px;background:var(--warn-bg);color:#4d2d00}
+.alert p{margin:0}
+.alert .alert-title{margin-bottom:4px;font-size:17px;font-weight:700;color:var(--warn)}
+.basis{padding:12px 22px}
+.basis p{margin:0}
+.basis.plain{padding:8px 22px;font-size:13px;color:var(--muted)}
+.basis.plain strong{color:var(--ink);font-weight:600}
+.basis table{margin-top:8px}
+table.compact{width:auto;min-width:360px}
+table.compact th,table.compact td{padding:4px 12px}
+tr.judged th,tr.judged td{font-weight:600}
+.sub{display:block;font-size:12px;color:var(--muted);font-weight:400}
+.aborted{display:block;margin-top:2px;font-size:12px;font-weight:700;color:var(--fail);white-space:normal}
+tr.overall td.fail{background:var(--fail-bg)}
+.bad-text{color:var(--fail);font-weight:600}
+.warning .lead{font-weight:700}
+.warning.plain{font-weight:400}
+.warning+dl{margin-top:12px}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:.92em}
+.budgets.other{width:auto;min-width:420px}
+.columns{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:6px 28px;margin-top:6px}
+.phases{font-size:13px}
+.phases th,.phases td{padding:6px 6px}
+.phases thead th.group{text-align:center;border-bottom:1px solid var(--line)}
+.phases .start{border-left:1px solid var(--line)}
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::with_code;
+
+    #[test]
+    fn code_spans_become_code_and_the_rest_is_escaped() {
+        assert_eq!(
+            with_code("run it apart (`loadgate serve`) <now>"),
+            "run it apart (<code>loadgate serve</code>) &lt;now&gt;"
+        );
+        assert_eq!(with_code("a `b` c `d"), "a <code>b</code> c `d");
+        assert_eq!(with_code("plain"), "plain");
+    }
+}

@@ -26,7 +26,7 @@ pub const SUMMARY_FILE: &str = "summary.md";
 pub struct Rendered {
     /// `report.html`.
     pub html: PathBuf,
-    /// The PNG charts, in [`Chart::ALL`] order.
+    /// The PNG charts the results have data for, in [`Chart::ALL`] order.
     pub charts: Vec<PathBuf>,
     /// `junit.xml`.
     pub junit: PathBuf,
@@ -57,7 +57,9 @@ pub enum RenderError {
 }
 
 /// Writes `report.html`, the PNG charts, `junit.xml` and `summary.md`
-/// into `out_dir` (created if missing), replacing earlier ones.
+/// into `out_dir` (created if missing), replacing earlier ones; the PNG of
+/// a chart these results have no data for is removed if an earlier run
+/// left one.
 ///
 /// The small CI files are written first: if a chart fails, CI still gets
 /// its verdict.
@@ -90,8 +92,24 @@ pub fn render_all_with(
     let mut chart_paths = Vec::with_capacity(Chart::ALL.len());
     for chart in Chart::ALL {
         let path = out_dir.join(chart.file_name());
-        write_file_atomic(&path, &charts::png(&data, chart)?)?;
-        chart_paths.push(path);
+        if data.charts().contains(&chart) {
+            write_file_atomic(&path, &charts::png(&data, chart)?)?;
+            chart_paths.push(path);
+        } else {
+            // A chart these results have no data for (the server's, the
+            // generator's): an earlier run's PNG must not pass for this
+            // run's.
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(ResultsError::Io {
+                        path: path.display().to_string(),
+                        source: e,
+                    }
+                    .into());
+                }
+                _ => {}
+            }
+        }
     }
     let html_path = out_dir.join(HTML_FILE);
     let html = render_html::render_with(results, Ok(data), comparison);

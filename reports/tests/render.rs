@@ -1,6 +1,7 @@
-//! The reports rendered from fixture results files, one passing and one
-//! failing, checked the way their readers use them: the HTML offline, the
-//! PNGs decoded, the JUnit file parsed, the Markdown compared exactly.
+//! The reports rendered from fixture results files (passing, failing, and
+//! a paced run with everything results version 3 added), checked the way
+//! their readers use them: the HTML offline, the PNGs decoded, the JUnit
+//! file parsed, the Markdown compared exactly.
 //!
 //! `LOADGATE_BLESS=1 cargo test -p reports --test render` regenerates the
 //! committed fixtures (`tests/fixtures/*.json`, `*.summary.md`).
@@ -11,10 +12,14 @@ mod generate;
 use std::{fs, path::PathBuf};
 
 use reports::{
+    budget_table,
     charts::{self, Chart, ChartData},
     histogram, junit, markdown, render_all, render_html,
-    results::Results,
+    results::{LatencyBasis, Results, RunStatus},
 };
+
+/// Every committed fixture.
+const FIXTURES: [&str; 3] = ["passing", "failing", "paced"];
 
 fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -28,11 +33,12 @@ fn generated(name: &str) -> Results {
     match name {
         "passing" => generate::passing(),
         "failing" => generate::failing(),
+        "paced" => generate::paced(),
         _ => unreachable!("no fixture {name}"),
     }
 }
 
-/// The committed fixture `name` (`passing` or `failing`); when blessing,
+/// The committed fixture `name` (one of [`FIXTURES`]); when blessing,
 /// freshly generated and written first, so every test sees the new one.
 fn fixture(name: &str) -> Results {
     let path = fixtures_dir().join(format!("{name}.json"));
@@ -55,6 +61,10 @@ fn normalized(mut results: Results) -> Results {
             .decode_histogram()
             .expect("fixture histograms decode");
         window.histogram = histogram::encode(&h);
+        if let Some(raw) = &mut window.service_histogram {
+            let h = histogram::decode(raw).expect("fixture histograms decode");
+            *raw = histogram::encode(&h);
+        }
     }
     results
 }
@@ -88,7 +98,7 @@ fn differs(a: &serde_json::Value, b: &serde_json::Value, path: &str) -> Option<S
 
 #[test]
 fn committed_fixtures_match_the_generator() {
-    for name in ["passing", "failing"] {
+    for name in FIXTURES {
         let committed = serde_json::to_value(normalized(fixture(name))).unwrap();
         let fresh = serde_json::to_value(normalized(generated(name))).unwrap();
         if let Some(difference) = differs(&committed, &fresh, name) {
@@ -100,6 +110,7 @@ fn committed_fixtures_match_the_generator() {
     }
     assert!(fixture("passing").verdict.passed);
     assert!(!fixture("failing").verdict.passed);
+    assert!(!fixture("paced").verdict.passed);
 }
 
 /// Every `src=`, `href=` and CSS `url(` in `html`, with what follows.
@@ -125,15 +136,32 @@ fn references(html: &str) -> Vec<String> {
 
 #[test]
 fn the_html_report_needs_nothing_outside_the_file() {
-    for name in ["passing", "failing"] {
-        let html = render_html::render(&fixture(name));
+    for name in FIXTURES {
+        let results = fixture(name);
+        let html = render_html::render(&results);
         let refs = references(&html);
         assert!(refs.is_empty(), "{name}: external references: {refs:#?}");
         // The SVG namespace is a name, not a fetch; the target is text.
         assert!(html.contains("xmlns=\"http://www.w3.org/2000/svg\""));
         assert!(html.contains("http://127.0.0.1:8080"));
-        assert_eq!(html.matches("<svg").count(), Chart::ALL.len(), "{name}");
+        let charts = ChartData::new(&results).unwrap().charts().len();
+        assert_eq!(html.matches("<svg").count(), charts, "{name}");
     }
+    // The paced run has every chart; the others lack the generator's and
+    // the server's.
+    assert_eq!(
+        ChartData::new(&fixture("paced")).unwrap().charts(),
+        Chart::ALL
+    );
+    assert_eq!(
+        ChartData::new(&fixture("passing")).unwrap().charts(),
+        [
+            Chart::Latency,
+            Chart::Throughput,
+            Chart::Users,
+            Chart::Percentiles
+        ]
+    );
     // And the check itself catches what it should.
     assert_eq!(
         references("<img src=\"a.png\"><a href=\"x\"></a><style>b{background:url(c)}</style>")
@@ -240,14 +268,14 @@ fn ink(pixels: &[u8], width: u32, xs: std::ops::Range<u32>, ys: std::ops::Range<
 
 #[test]
 fn every_png_decodes_at_its_size_with_text_in_the_label_areas() {
+    // The paced fixture has every chart, the small ones included.
     let dir = tempfile::tempdir().unwrap();
-    let rendered = render_all(&fixture("failing"), dir.path()).unwrap();
+    let rendered = render_all(&fixture("paced"), dir.path()).unwrap();
     assert_eq!(rendered.charts.len(), Chart::ALL.len());
-    let (width, height) = charts::PNG_SIZE;
     for (chart, path) in Chart::ALL.iter().zip(&rendered.charts) {
         assert_eq!(path.file_name().unwrap(), chart.file_name());
         let (w, h, pixels) = decode_png(&fs::read(path).unwrap());
-        assert_eq!((w, h), (width, height), "{chart:?}");
+        assert_eq!((w, h), chart.png_size(), "{chart:?}");
         // Below the x axis: the time or percentile labels. (Ticks and the
         // axis are light grey, so only text counts as ink.)
         let x_labels = ink(
@@ -290,11 +318,36 @@ fn render_all_writes_every_file_and_nothing_else() {
     );
     assert_eq!(rendered.files().count(), written.len());
     assert!(rendered.files().all(|f| f.starts_with(&out)));
+
+    // With the generator's CPU and the server's metrics, their charts too.
+    let rendered = render_all(&fixture("paced"), &out).unwrap();
+    let names: Vec<_> = rendered
+        .charts
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "latency.png",
+            "throughput.png",
+            "users.png",
+            "generator.png",
+            "percentiles.png",
+            "server.png"
+        ]
+    );
+    // A later run without them into the same directory: their PNGs go,
+    // rather than pass for that run's.
+    render_all(&fixture("passing"), &out).unwrap();
+    assert!(!out.join("generator.png").exists());
+    assert!(!out.join("server.png").exists());
+    assert!(out.join("latency.png").exists());
 }
 
 #[test]
 fn junit_has_one_testcase_per_budget_failing_where_the_budget_failed() {
-    for name in ["passing", "failing"] {
+    for name in FIXTURES {
         let results = fixture(name);
         let xml = junit::render(&results);
         let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
@@ -305,7 +358,12 @@ fn junit_has_one_testcase_per_budget_failing_where_the_budget_failed() {
         assert_eq!(cases.len(), results.budgets.len(), "{name}");
         for (case, budget) in cases.iter().zip(&results.budgets) {
             let failure = case.children().find(|n| n.has_tag_name("failure"));
-            assert_eq!(failure.is_none(), budget.passed, "{name}: {budget:?}");
+            // A budget that aborted the run failed it, whatever it measured.
+            assert_eq!(
+                failure.is_none(),
+                budget.passed && !budget.aborted_run(),
+                "{name}: {budget:?}"
+            );
             assert_eq!(
                 case.attribute("classname"),
                 Some(format!("loadgate.{}", budget.scope).as_str())
@@ -323,17 +381,16 @@ fn junit_has_one_testcase_per_budget_failing_where_the_budget_failed() {
             .descendants()
             .find(|n| n.has_tag_name("testsuite"))
             .unwrap();
-        let failures = results.budgets.iter().filter(|b| !b.passed).count();
         assert_eq!(
             suite.attribute("failures"),
-            Some(failures.to_string().as_str())
+            Some(results.verdict.failed_budgets.to_string().as_str())
         );
     }
 }
 
 #[test]
 fn markdown_summaries_match_the_committed_files() {
-    for name in ["passing", "failing"] {
+    for name in FIXTURES {
         let path = fixtures_dir().join(format!("{name}.summary.md"));
         let rendered = markdown::render(&fixture(name));
         if blessing() {
@@ -379,4 +436,386 @@ fn a_four_hour_run_stays_under_two_megabytes() {
     if let Some(dir) = std::env::var_os("LOADGATE_LOOK_DIR") {
         render_all(&results, std::path::Path::new(&dir)).unwrap();
     }
+}
+
+/// The part of `html` from `start` to the end of its `</section>`.
+fn section<'a>(html: &'a str, start: &str) -> &'a str {
+    let from = html
+        .find(start)
+        .unwrap_or_else(|| panic!("missing {start}"));
+    let rest = &html[from..];
+    &rest[..rest.find("</section>").expect("a closed section")]
+}
+
+fn ms(us: u64) -> String {
+    reports::units::latency_us(us as f64)
+}
+
+#[test]
+fn the_paced_fixture_has_what_it_is_meant_to_show() {
+    let results = fixture("paced");
+    assert!(matches!(
+        results.run.latency_basis,
+        LatencyBasis::Corrected {
+            expected_interval_us: 200_000
+        }
+    ));
+    assert_eq!(results.run.status, RunStatus::Aborted);
+    let aborting: Vec<_> = results.budgets.iter().filter(|b| b.aborted_run()).collect();
+    assert_eq!(aborting.len(), 1);
+    // The hard case: within its limit over the shortened run, but it
+    // stopped the run, so it fails it.
+    assert!(aborting[0].passed, "{:?}", aborting[0]);
+    let server = results.server.as_ref().unwrap();
+    assert!(server.count_mismatch.is_some());
+    assert!(server.failed_scrapes > 0);
+    assert!(results.generator.as_ref().unwrap().warning.is_some());
+    assert!(results.series.iter().all(|s| s.generator_cpu.is_some()));
+    assert!(results.requests.iter().all(|r| r.phases.is_some()));
+    let server_budgets: Vec<_> = results
+        .budgets
+        .iter()
+        .filter(|b| b.scope == "server")
+        .collect();
+    assert_eq!(server_budgets.len(), 2);
+    assert!(server_budgets.iter().any(|b| b.passed));
+    assert!(server_budgets.iter().any(|b| !b.passed));
+    // The corrected p99 is above the raw one: the correction did something.
+    let overall = results.overall.judged_window();
+    assert!(overall.latency.p99_us > overall.service_latency.unwrap().p99_us);
+}
+
+#[test]
+fn the_html_says_what_latencies_count_from_before_the_budgets() {
+    let results = fixture("paced");
+    let html = render_html::render(&results);
+    let basis = section(&html, "aria-label=\"latency basis\"");
+    assert!(basis.contains("coordinated-omission corrected"), "{basis}");
+    assert!(
+        basis.contains("one request every 200 ms per user"),
+        "{basis}"
+    );
+    // Corrected and raw, side by side.
+    let window = results.overall.judged_window();
+    let raw = window.service_latency.unwrap();
+    assert!(basis.contains("corrected (budgets judge)"), "{basis}");
+    assert!(basis.contains("raw (uncorrected)"), "{basis}");
+    for us in [
+        window.latency.p50_us,
+        window.latency.p95_us,
+        window.latency.p99_us,
+        raw.p50_us,
+        raw.p95_us,
+        raw.p99_us,
+    ] {
+        assert!(basis.contains(&ms(us)), "{} missing in {basis}", ms(us));
+    }
+    assert!(html.find("aria-label=\"latency basis\"") < html.find("<h2>Budgets</h2>"));
+    // Per endpoint, in the distribution table: each cell with its raw value.
+    let distribution = section(&html, "<h2>Latency distribution</h2>");
+    for stats in &results.requests {
+        let raw = stats.judged_window().service_latency.unwrap();
+        assert!(
+            distribution.contains(&format!(
+                "<span class=\"sub\">raw {}</span>",
+                ms(raw.p99_us)
+            )),
+            "{}",
+            stats.name
+        );
+    }
+    // The latency chart draws the raw p99 as the open model draws service
+    // time, and says so.
+    let over_time = section(&html, "<h2>Over time</h2>");
+    assert!(over_time.contains("p99 raw (uncorrected)"));
+    assert!(over_time.contains("coordinated-omission corrected"));
+    assert!(!over_time.contains("p99 service time"));
+
+    // Unpaced, without a schedule: from the send, nothing to correct.
+    let html = render_html::render(&fixture("passing"));
+    let basis = section(&html, "aria-label=\"latency basis\"");
+    assert!(basis.contains("Latencies count from each request&#39;s send"));
+    assert!(basis.contains("nothing to correct"));
+    assert!(!basis.contains("<table"));
+}
+
+/// The paced fixture as an open model's run: latency from when each
+/// arrival was due, service time beside it.
+fn as_open_model(mut results: Results) -> Results {
+    results.run.latency_basis = LatencyBasis::IntendedStart;
+    results.arrivals = Some(reports::results::ArrivalStats {
+        intended: 4_700,
+        started: 4_577,
+        dropped: 123,
+        late: 310,
+    });
+    results
+}
+
+#[test]
+fn an_open_model_keeps_its_wording_and_shows_service_time_beside() {
+    let results = as_open_model(fixture("paced"));
+    let html = render_html::render(&results);
+    // What the harness's end-to-end test looks for.
+    assert!(html.contains("p99 service time"));
+    assert!(html.contains("latency counts from when each was due"));
+    let basis = section(&html, "aria-label=\"latency basis\"");
+    assert!(basis.contains("from due (budgets judge)"), "{basis}");
+    assert!(basis.contains("service time"), "{basis}");
+    assert!(!basis.contains("coordinated-omission corrected"), "{basis}");
+    let summary = markdown::render(&results);
+    assert!(
+        summary.contains("from when each arrival was due"),
+        "{summary}"
+    );
+    assert!(summary.contains("service time"), "{summary}");
+
+    // A version 2 file has no basis field, so reads as `Sent`; with
+    // arrivals and service times it was an open model all the same.
+    let mut v2 = results;
+    v2.run.latency_basis = LatencyBasis::Sent;
+    let html = render_html::render(&v2);
+    assert!(html.contains("p99 service time"));
+    assert!(section(&html, "aria-label=\"latency basis\"").contains("from due"));
+}
+
+#[test]
+fn the_html_shows_the_server_generator_and_phases() {
+    let results = fixture("paced");
+    let html = render_html::render(&results);
+    let server = results.server.as_ref().unwrap();
+
+    let section_html = section(&html, "<h2>Server</h2>");
+    let mismatch = section_html
+        .find("class=\"warning plain\"")
+        .expect("the count mismatch as a warning");
+    assert!(section_html[mismatch..].contains("Request counts disagree"));
+    for text in [
+        format!(
+            "<dt>Requests, server</dt><dd>{}</dd>",
+            reports::units::count(server.requests.unwrap())
+        ),
+        format!(
+            "<dt>Requests, client</dt><dd>{} sent, {} answered</dd>",
+            reports::units::count(server.client_requests),
+            reports::units::count(server.client_responses)
+        ),
+        format!(
+            "{} failed",
+            reports::units::count(u64::from(server.failed_scrapes))
+        ),
+        format!(
+            "<dt>Cache hit ratio</dt><dd>{} (any layer)</dd>",
+            reports::units::rate(server.cache_hit_ratio.unwrap())
+        ),
+        "of 20 connections".to_owned(),
+        "<h3>Cache layers</h3>".to_owned(),
+        "<th scope=\"row\">any layer</th>".to_owned(),
+        "aria-label=\"Server: cache hits and DB pool".to_owned(),
+    ] {
+        assert!(section_html.contains(&text), "missing {text}");
+    }
+    for layer in &server.cache_layers {
+        assert!(section_html.contains(&format!(
+            "<tr><th scope=\"row\">{}</th><td class=\"num\">{}</td><td class=\"num\">{}</td>",
+            layer.layer,
+            reports::units::count(layer.hits),
+            reports::units::count(layer.misses)
+        )));
+    }
+    let latency = server.latency.unwrap();
+    for us in [latency.p50_us, latency.p95_us, latency.p99_us] {
+        assert!(section_html.contains(&ms(us)));
+    }
+
+    // The generator: a warning box right after the verdict, its CPU drawn
+    // over time, and in the run's facts.
+    let alert = section(&html, "role=\"alert\"");
+    assert!(alert.contains("Load generator saturated"));
+    assert!(alert.contains("<code>loadgate serve</code>"), "{alert}");
+    assert!(html.find("aria-label=\"verdict\"") < html.find("role=\"alert\""));
+    assert!(section(&html, "<h2>Over time</h2>").contains("aria-label=\"Load generator CPU"));
+    let generator = results.generator.as_ref().unwrap();
+    assert!(html.contains(&format!(
+        "<dt>Generator CPU</dt><dd>mean {}, max {} of all cores",
+        reports::units::rate(generator.cpu_mean),
+        reports::units::rate(generator.cpu_max)
+    )));
+
+    // Where the time goes: each endpoint's phases beside its whole latency.
+    let phases = section(&html, "<h2>Where the time goes</h2>");
+    for stats in results.requests.iter().chain([&results.overall]) {
+        let p = stats.phases.as_ref().unwrap();
+        let row = &phases[phases
+            .find(&format!("<th scope=\"row\">{}</th>", stats.name))
+            .unwrap_or_else(|| panic!("no phases row for {}", stats.name))..];
+        let row = &row[..row.find("</tr>").unwrap()];
+        for us in [
+            p.connect.p50_us,
+            p.ttfb.p50_us,
+            p.ttfb.p99_us,
+            p.transfer.p95_us,
+            stats.all.service_latency.unwrap().p99_us,
+        ] {
+            assert!(
+                row.contains(&ms(us)),
+                "{}: {} not in {row}",
+                stats.name,
+                ms(us)
+            );
+        }
+        assert!(row.contains(&reports::units::count(p.connects)));
+    }
+
+    // A target whose metrics could not be read: said, not shown as zeros.
+    let mut unscraped = results.clone();
+    let server = unscraped.server.as_mut().unwrap();
+    (server.scrapes, server.requests, server.latency) = (0, None, None);
+    let html = render_html::render(&unscraped);
+    let section_html = section(&html, "<h2>Server</h2>");
+    assert!(section_html.contains("No scrape returned metrics"));
+    assert!(!section_html.contains("<h3>Cache layers</h3>"));
+    assert!(
+        markdown::render(&unscraped)
+            .contains("**Server:** no scrape of `http://127.0.0.1:8080/metrics` returned metrics.")
+    );
+
+    // None of it without the data.
+    let html = render_html::render(&fixture("failing"));
+    for absent in [
+        "<h2>Server</h2>",
+        "role=\"alert\"",
+        "<h2>Where the time goes</h2>",
+        "Generator CPU",
+        "<h3>Server budgets</h3>",
+    ] {
+        assert!(!html.contains(absent), "{absent}");
+    }
+}
+
+#[test]
+fn the_html_marks_the_budget_that_aborted_the_run_and_the_server_budgets() {
+    let results = fixture("paced");
+    let html = render_html::render(&results);
+    let banner = section(&html, "aria-label=\"verdict\"");
+    assert!(banner.contains(&format!(
+        "{} of {} budgets failed.",
+        results.verdict.failed_budgets,
+        results.budgets.len()
+    )));
+    assert!(banner.contains("The run was aborted after 50s: overall p99 over the last 5s was"));
+    assert!(banner.contains("<strong>overall p99</strong>"));
+    assert!(banner.contains("<span class=\"excess\">aborted the run at 0:50</span>"));
+    assert_eq!(
+        banner.matches("<li>").count(),
+        results.verdict.failed_budgets as usize
+    );
+
+    let budgets = section(&html, "<h2>Budgets</h2>");
+    // The overall row's p99 cell: failed (it stopped the run), and says when.
+    let overall = &budgets[budgets.find("<tr class=\"overall\">").unwrap()..];
+    let overall = &overall[..overall.find("</tr>").unwrap()];
+    let p99 = overall.split("<td").nth(3).unwrap();
+    assert!(p99.contains("class=\"num fail\""), "{p99}");
+    assert!(p99.contains("aborted at 0:50"), "{p99}");
+    assert_eq!(budgets.matches("aborted at").count(), 1);
+    assert!(
+        budgets
+            .contains("overall p95, overall p99, overall error rate (abort: 5s window, after 8s)")
+    );
+
+    // Server budgets: their own table, measured against the limit, not an
+    // empty `server` row of the endpoint table.
+    assert!(
+        budget_table::rows(&results)
+            .iter()
+            .all(|r| r.scope != "server")
+    );
+    assert!(!budgets.contains("<th scope=\"row\">server</th>"));
+    let server = &budgets[budgets.find("<h3>Server budgets</h3>").unwrap()..];
+    for b in results.budgets.iter().filter(|b| b.scope == "server") {
+        let row = &server[server
+            .find(&format!("<th scope=\"row\">{}</th>", b.metric.label()))
+            .unwrap()..];
+        let row = &row[..row.find("</tr>").unwrap()];
+        let class = if b.passed { "pass" } else { "fail" };
+        assert!(row.contains(&format!("class=\"num {class}\"")), "{row}");
+        assert!(row.contains(&budget_table::measured_text(b)), "{row}");
+        assert!(row.contains(&budget_table::limit_text(b)), "{row}");
+    }
+}
+
+#[test]
+fn the_markdown_summary_has_the_basis_warnings_server_and_every_failure() {
+    let results = fixture("paced");
+    let summary = markdown::render(&results);
+    let failures: Vec<&str> = summary.lines().filter(|l| l.starts_with("- ❌")).collect();
+    assert_eq!(failures.len(), results.verdict.failed_budgets as usize);
+    assert!(
+        failures
+            .iter()
+            .any(|l| l.contains("overall p99") && l.contains("aborted the run at 0:50"))
+    );
+    assert!(
+        failures
+            .iter()
+            .any(|l| l.contains("server db pool utilization"))
+    );
+    for text in [
+        "> ⚠️ The run was aborted after 50s: overall p99",
+        "> ⚠️ The load generator was saturated",
+        "**Latency basis:** coordinated-omission corrected",
+        "**Server budgets:** cache hit ratio ✅",
+        "db pool utilization ❌",
+        "**Server** (11 scrapes, 1 failed)",
+        "> ⚠️ Request counts disagree",
+        "Generator CPU mean",
+    ] {
+        assert!(summary.contains(text), "missing {text}:\n{summary}");
+    }
+    // Compact: no longer than the budget table and a few lines.
+    assert!(summary.lines().count() < 45, "{summary}");
+}
+
+#[test]
+fn junit_fails_the_aborting_budget_and_judges_the_servers() {
+    let results = fixture("paced");
+    let xml = junit::render(&results);
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+    let case = |name: &str| {
+        doc.descendants()
+            .find(|n| n.has_tag_name("testcase") && n.attribute("name").unwrap().starts_with(name))
+            .unwrap_or_else(|| panic!("no testcase {name}"))
+    };
+    let failure = |name: &str| {
+        case(name)
+            .children()
+            .find(|n| n.has_tag_name("failure"))
+            .map(|f| f.attribute("message").unwrap().to_owned())
+    };
+    let aborted = failure("overall p99").expect("the aborting budget fails");
+    assert!(aborted.contains("aborted the run at 0:50"), "{aborted}");
+    assert_eq!(
+        case("server cache hit ratio").attribute("classname"),
+        Some("loadgate.server")
+    );
+    assert_eq!(failure("server cache hit ratio ≥ 75%"), None);
+    let pool = failure("server db pool utilization ≤ 60%").expect("over its budget");
+    assert!(pool.contains("against a budget of ≤ 60%"), "{pool}");
+    let property = |name: &str| {
+        doc.descendants()
+            .find(|n| n.has_tag_name("property") && n.attribute("name") == Some(name))
+            .and_then(|n| n.attribute("value"))
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        property("latency_basis").as_deref(),
+        Some("corrected (expected interval 200 ms)")
+    );
+    assert_eq!(property("run_status").as_deref(), Some("aborted"));
+    assert!(property("generator_warning").is_some());
+    assert!(property("server_count_mismatch").is_some());
+    let passing = junit::render(&fixture("passing"));
+    assert!(!passing.contains("generator_warning"));
+    assert!(passing.contains("name=\"latency_basis\" value=\"sent\""));
 }

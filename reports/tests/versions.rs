@@ -1,9 +1,9 @@
 //! Older results files keep reading: a version 1 file (written before the
-//! open model) reads, renders, and lacks only what version 2 added.
+//! open model) reads, renders, and lacks only what versions 2 and 3 added.
 
 use std::path::Path;
 
-use reports::results::Results;
+use reports::results::{LatencyBasis, Results};
 
 #[test]
 fn a_version_1_results_file_still_reads_and_renders() {
@@ -12,7 +12,22 @@ fn a_version_1_results_file_still_reads_and_renders() {
     assert_eq!(results.version, 1);
     assert!(results.arrivals.is_none());
     assert!(results.overall.all.service_latency.is_none());
+    // Nor anything of version 3.
+    assert_eq!(results.run.latency_basis, LatencyBasis::Sent);
+    assert!(results.server.is_none() && results.generator.is_none());
+    assert!(results.requests.iter().all(|r| r.phases.is_none()));
+    assert!(results.budgets.iter().all(|b| b.abort.is_none()));
     let dir = tempfile::tempdir().unwrap();
-    reports::render_all(&results, dir.path()).expect("version 1 renders");
-    assert!(dir.path().join("report.html").exists());
+    let rendered = reports::render_all(&results, dir.path()).expect("version 1 renders");
+    assert_eq!(rendered.charts.len(), 4, "no generator or server chart");
+    let html = std::fs::read_to_string(&rendered.html).unwrap();
+    assert!(html.contains("Latencies count from each request&#39;s send"));
+    assert!(html.contains("from a version 1 results file"));
+    for absent in ["<h2>Server</h2>", "Where the time goes", "role=\"alert\""] {
+        assert!(!html.contains(absent), "{absent}");
+    }
+    let summary = std::fs::read_to_string(&rendered.summary).unwrap();
+    assert!(summary.contains("**Latency basis:** from each request's send"));
+    let junit = std::fs::read_to_string(&rendered.junit).unwrap();
+    assert_eq!(junit.matches("<testcase ").count(), results.budgets.len());
 }
