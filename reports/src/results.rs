@@ -201,7 +201,9 @@ pub struct ServerStats {
     pub cache_layers: Vec<CacheLayerStats>,
     /// Lookups some layer answered: 1 − (misses of the layer with the
     /// fewest lookups, the last one asked) / (lookups of the layer with the
-    /// most, the first one asked). Budgets judge this.
+    /// most, the first one asked). Layers without lookups are left out (the
+    /// bundled service exports `l3` at 0 when it runs without Redis).
+    /// Budgets judge this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_hit_ratio: Option<f64>,
     /// Connections in use over the pool's maximum (`db_pool_connections{state="in_use"}`
