@@ -79,7 +79,8 @@ pub enum Command {
 const REPORT_EXAMPLES: &str = "\
 Examples:
   loadgate report runs/smoke-2026-11-24T103546Z/results.json
-  loadgate report results.json --out /tmp/review";
+  loadgate report results.json --out /tmp/review
+  loadgate report runs/pr/results.json --baseline runs/main/results.json";
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -89,6 +90,14 @@ pub struct ReportArgs {
     /// Where to write the reports [default: beside the results file].
     #[arg(long)]
     pub out: Option<PathBuf>,
+
+    /// Include the comparison with this baseline (exit 1 on a regression,
+    /// as `loadgate compare`).
+    #[arg(long, value_name = "RESULTS")]
+    pub baseline: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub compare: CompareRulesArgs,
 }
 
 const COMPARE_EXAMPLES: &str = "\

@@ -103,13 +103,31 @@ fn validate(paths: &[std::path::PathBuf]) -> Exit {
 
 /// `loadgate report`: re-renders a saved run's reports.
 fn report(args: &cli::ReportArgs) -> Exit {
-    let results = match reports::results::Results::read(&args.results) {
-        Ok(results) => results,
-        Err(e) => {
-            eprintln!("{e}");
+    let read = || -> Result<_, String> {
+        let results = reports::results::Results::read(&args.results).map_err(|e| e.to_string())?;
+        let baseline = args
+            .baseline
+            .as_deref()
+            .map(reports::compare::read_baseline)
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        Ok((results, baseline))
+    };
+    let (results, baseline) = match read() {
+        Ok(both) => both,
+        Err(message) => {
+            eprintln!("{message}");
             return Exit::BadInput;
         }
     };
+    let comparison = baseline.map(|baseline| {
+        reports::compare::compare(
+            &baseline,
+            &results,
+            &args.results.display().to_string(),
+            &args.compare.rules(),
+        )
+    });
     let out_dir = args.out.clone().unwrap_or_else(|| {
         args.results
             .parent()
@@ -118,17 +136,24 @@ fn report(args: &cli::ReportArgs) -> Exit {
     });
     if let Err(e) = std::fs::create_dir_all(&out_dir)
         .map_err(anyhow::Error::from)
-        .and_then(|()| run::render_reports(&results, None, &out_dir))
+        .and_then(|()| run::render_reports(&results, comparison.as_ref(), &out_dir))
     {
         eprintln!("error: {e:#}");
         return Exit::BadInput;
     }
     print!("{}", verdict::table(&results));
+    if let Some(comparison) = &comparison {
+        print!("\n{}", comparison.to_terminal());
+    }
     println!(
         "report: {}",
         out_dir.join(reports::report::HTML_FILE).display()
     );
-    Exit::Success
+    if comparison.as_ref().is_some_and(|c| c.has_regression()) {
+        Exit::BudgetFailed
+    } else {
+        Exit::Success
+    }
 }
 
 /// `loadgate compare`: the comparison, printed, and exit 1 on a regression.
