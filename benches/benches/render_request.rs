@@ -10,7 +10,9 @@
 //! path, in headers and in the body. `VirtualUser::render` is private and
 //! its user needs an HTTP client, so the loop below repeats its body line
 //! for line over a context with the same state (key, capture table,
-//! `SmallRng`, sequence number); keep the two in step.
+//! `SmallRng`, sequence number); keep the two in step. A second line
+//! renders the same request into buffers kept across requests, which the
+//! harness does not do (yet), to size what that would save.
 //!
 //! `cargo bench -p benches --bench render_request`
 
@@ -156,6 +158,35 @@ fn render_request(c: &mut Criterion) {
         b.iter(|| {
             user.seq += 1;
             black_box(render(&mut user, black_box(step)))
+        });
+    });
+    // Not what the harness does today: the same rendering into one set of
+    // buffers per user, cleared before each request (`exchange::Outgoing`
+    // only borrows them), to size what reusing them would save.
+    let mut reused = Rendered {
+        path: String::new(),
+        headers: step
+            .headers
+            .iter()
+            .map(|(name, _)| (name.clone(), String::new()))
+            .collect(),
+        body: Some(String::new()),
+    };
+    group.bench_function("same, into buffers reused across requests", |b| {
+        b.iter(|| {
+            user.seq += 1;
+            let step = black_box(step);
+            reused.path.clear();
+            step.path.render(&mut user, &mut reused.path).ok()?;
+            for ((_, value), (_, text)) in step.headers.iter().zip(&mut reused.headers) {
+                text.clear();
+                value.render(&mut user, text).ok()?;
+            }
+            if let (Some(template), Some(text)) = (&step.body, &mut reused.body) {
+                text.clear();
+                template.render(&mut user, text).ok()?;
+            }
+            Some(black_box(&reused).path.len())
         });
     });
     group.finish();
