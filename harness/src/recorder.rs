@@ -43,6 +43,7 @@ const BATCH_SAMPLES: usize = 256;
 /// …or when its oldest sample is this old, so the series and the live view
 /// stay current for slow users.
 const BATCH_AGE: Duration = Duration::from_millis(200);
+const BATCH_AGE_US: u64 = BATCH_AGE.as_micros() as u64;
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,16 +114,23 @@ impl Outcome {
 #[derive(Debug, Clone)]
 pub struct SampleSink {
     samples: Vec<Sample>,
-    oldest: Option<Instant>,
+    /// When the oldest buffered sample ended, in µs from the run's start.
+    oldest_end_us: Option<u64>,
     to_aggregator: mpsc::UnboundedSender<Vec<Sample>>,
 }
 
 impl SampleSink {
+    /// Buffers a sample just measured, handing the buffer over when it is
+    /// full or old.
+    ///
+    /// A sample is recorded as its request ends, so its own end
+    /// (`start_us + latency_us`) is the time now: the age check needs no
+    /// clock read, which would cost more than all the rest of this call.
     pub fn record(&mut self, sample: Sample) {
-        let now = Instant::now();
+        let end_us = sample.start_us.saturating_add(sample.latency_us);
+        let oldest = *self.oldest_end_us.get_or_insert(end_us);
         self.samples.push(sample);
-        let oldest = *self.oldest.get_or_insert(now);
-        if self.samples.len() >= BATCH_SAMPLES || now.duration_since(oldest) >= BATCH_AGE {
+        if self.samples.len() >= BATCH_SAMPLES || end_us.saturating_sub(oldest) >= BATCH_AGE_US {
             self.flush();
         }
     }
@@ -133,7 +141,7 @@ impl SampleSink {
             return;
         }
         let batch = std::mem::replace(&mut self.samples, Vec::with_capacity(BATCH_SAMPLES));
-        self.oldest = None;
+        self.oldest_end_us = None;
         // The aggregator outlives every user; a closed channel means the run
         // is being torn down and there is nothing left to record into.
         let _ = self.to_aggregator.send(batch);
@@ -277,7 +285,7 @@ impl Recorder {
     pub fn sink(&self) -> SampleSink {
         SampleSink {
             samples: Vec::with_capacity(BATCH_SAMPLES),
-            oldest: None,
+            oldest_end_us: None,
             to_aggregator: self.to_aggregator.clone(),
         }
     }
@@ -931,6 +939,33 @@ mod tests {
         assert_eq!(rec.seconds[1].status_classes.get("5xx"), Some(&1));
         assert_eq!(rec.seconds[2].errors.connect, 1);
         assert_eq!(rec.judged.duration_within(3_000_000), 1_000_000);
+    }
+
+    #[tokio::test]
+    async fn a_sink_hands_over_when_full_or_when_its_oldest_sample_is_old() {
+        let recorder = Recorder::start(RecorderConfig {
+            names: vec!["a".into()],
+            epoch: Instant::now(),
+            judged: JudgedSpans::default(),
+            longest_timeout: Duration::from_secs(1),
+            basis: LatencyBasis::Sent,
+            abort_watches: Vec::new(),
+        });
+        let mut sink = recorder.sink();
+        // Ends at 10 ms, then at 150 ms: younger than the batch age.
+        sink.record(sample(0, 0, 10, OK));
+        sink.record(sample(0, 100, 50, OK));
+        assert_eq!(sink.samples.len(), 2);
+        // Ends at 210 ms, 200 ms after the oldest: handed over.
+        sink.record(sample(0, 200, 10, OK));
+        assert!(sink.samples.is_empty());
+        for i in 0..BATCH_SAMPLES as u64 {
+            sink.record(sample(0, 1_000 + i / 10, 1, OK));
+        }
+        assert!(sink.samples.is_empty(), "a full buffer is handed over");
+        drop(sink);
+        let rec = recorder.finish(Duration::from_secs(2)).await;
+        assert_eq!(rec.overall.all.count, 3 + BATCH_SAMPLES as u64);
     }
 
     #[test]
