@@ -668,10 +668,19 @@ impl Results {
             path: source_name.to_owned(),
             source,
         };
-        let header: Header = serde_json::from_str(text).map_err(parse_error)?;
-        if header.format != RESULTS_FORMAT
-            || !(OLDEST_RESULTS_VERSION..=RESULTS_VERSION).contains(&header.version)
+        let supported = |format: &str, version| {
+            format == RESULTS_FORMAT
+                && (OLDEST_RESULTS_VERSION..=RESULTS_VERSION).contains(&version)
+        };
+        // One pass for a good file; the header alone is read again only to
+        // tell a file of another version from a broken one.
+        if let Ok(results) = serde_json::from_str::<Self>(text)
+            && supported(&results.format, results.version)
         {
+            return Ok(results);
+        }
+        let header: Header = serde_json::from_str(text).map_err(parse_error)?;
+        if !supported(&header.format, header.version) {
             return Err(ResultsError::Version {
                 path: source_name.to_owned(),
                 found: header.version,
