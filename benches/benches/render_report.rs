@@ -1,5 +1,5 @@
 //! How long `reports::render_all` takes on a 4-hour endurance result
-//! (14,400 one-second intervals, five endpoints): the HTML page, four PNG
+//! (14,400 one-second intervals, five endpoints): the HTML page, its PNG
 //! charts, JUnit and Markdown. `loadgate run` does this at the end of every
 //! run, so it must stay well under the 2 s.
 //!
