@@ -213,7 +213,7 @@ pub struct RunArgs {
     pub target: Option<String>,
 
     /// Where to write results.json, the interval log and the reports
-    /// [default: runs/<scenario>-<UTC time>/].
+    /// (default: runs/SCENARIO-UTCTIME/).
     #[arg(long)]
     pub out: Option<PathBuf>,
 

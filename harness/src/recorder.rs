@@ -3,7 +3,7 @@
 //! per-second series binned by the second each request *started* in.
 //!
 //! Users never share a lock. Each keeps a [`SampleSink`], a small buffer of
-//! raw samples that it hands to the [`Aggregator`] task in batches over a
+//! raw samples that it hands to the aggregator task in batches over a
 //! channel; the aggregator alone owns the histograms. hdrhistogram's
 //! `SyncHistogram` was the other candidate, but its `refresh` bins samples by
 //! when they are collected, not by when their request started, and it waits
@@ -82,7 +82,7 @@ impl FailureKind {
 /// One request, as measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
-    /// Index of the request name in [`Recorder::names`].
+    /// Index of the request name in [`RecorderConfig::names`].
     pub name: u16,
     /// When the request started, from the run's start: when it was due,
     /// for a request on a schedule (open model); else when it was sent.

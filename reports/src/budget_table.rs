@@ -103,7 +103,7 @@ fn measured_and_limit(budget: &BudgetVerdict) -> (String, String) {
     (text, limit)
 }
 
-/// The budget's measurement as text (see [`measured_and_limit`]), `–` when
+/// The budget's measurement as text (see `measured_and_limit`), `–` when
 /// nothing was measured.
 pub fn measured_text(budget: &BudgetVerdict) -> String {
     measured_and_limit(budget).0
