@@ -84,7 +84,9 @@ pub fn assemble(plan: &Plan, recording: &Recording, meta: RunMeta) -> Results {
             aborted_by: meta.aborted.as_ref(),
         },
     );
-    let generator = generator(&recording.seconds, meta.arrivals.as_ref(), &meta);
+    let cpu_count = std::thread::available_parallelism()
+        .map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX));
+    let generator = generator(&recording.seconds, cpu_count, meta.arrivals.as_ref(), &meta);
     Results {
         format: RESULTS_FORMAT.to_owned(),
         version: RESULTS_VERSION,
@@ -121,8 +123,7 @@ pub fn assemble(plan: &Plan, recording: &Recording, meta: RunMeta) -> Results {
         environment: Environment {
             target: meta.target,
             in_process_target: meta.in_process_target,
-            cpu_count: std::thread::available_parallelism()
-                .map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX)),
+            cpu_count,
             os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
         },
         verdict: Verdict::of(&budgets),
@@ -140,6 +141,7 @@ pub fn assemble(plan: &Plan, recording: &Recording, meta: RunMeta) -> Results {
 /// fell behind its schedule: then its latencies include its own delays.
 fn generator(
     seconds: &[SecondStats],
+    cpu_count: u32,
     arrivals: Option<&ArrivalStats>,
     meta: &RunMeta,
 ) -> Option<GeneratorStats> {
@@ -159,7 +161,7 @@ fn generator(
         causes.push(format!(
             "loadgate used more than {:.0}% of its {} CPUs for {saturated}s (peak {:.0}%)",
             GeneratorStats::SATURATED_CPU * 100.0,
-            std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu_count,
             cpu_max * 100.0
         ));
     }

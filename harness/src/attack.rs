@@ -4,8 +4,12 @@
 //!
 //! Goose is configured in code (it never reads loadgate's argv) with its
 //! own metrics off: loadgate's recorder replaces them, so recording costs
-//! nothing net. Each request of the weighted mix and each flow is a goose
-//! transaction weighted by its share; setup is the `on_start` transaction.
+//! nothing net. Setup is the `on_start` transaction; each iteration is one
+//! transaction that draws its work from the weighted mix with the user's
+//! own seeded generator. Goose's weighted transactions are not used: its
+//! schedulers walk one list shuffled once per run, so over a short run the
+//! mix, and with it every endpoint's rate, differs from run to run by tens
+//! of percent, which a comparison against a baseline would read as a change.
 
 use std::{
     future::Future,
@@ -22,14 +26,10 @@ use goose::{
 };
 
 use crate::{
-    plan::{ThinkTime, Work},
+    plan::ThinkTime,
     recorder::Recorder,
     user::{SharedContext, VirtualUser},
 };
-
-/// Goose's transaction weights are whole numbers; shares become parts per
-/// thousand (goose reduces them by their common divisor).
-const WEIGHT_SCALE: f64 = 1000.0;
 
 type TransactionFuture<'r> = Pin<Box<dyn Future<Output = TransactionResult> + Send + 'r>>;
 
@@ -47,8 +47,7 @@ pub fn build(
     config.no_telnet = true;
     config.no_error_summary = true;
     let mut attack = GooseAttack::initialize_with_config(config)?
-        .register_scenario(scenario(context, recorder)?)
-        .set_scheduler(GooseScheduler::Random);
+        .register_scenario(scenario(context, recorder)?);
     attack = *attack.set_default(
         GooseDefault::TestPlan,
         context.plan.goose_test_plan().as_str(),
@@ -63,21 +62,16 @@ fn scenario(context: &SharedContext, recorder: &Recorder) -> Result<Scenario, Go
             .set_name("setup")
             .set_on_start(),
     );
-    if context.arrivals.is_some() {
+    scenario = if context.arrivals.is_some() {
         // Open model: one transaction that takes the next arrival and runs
         // the work it draws; the schedule, not think time, sets the pace.
-        scenario = scenario
-            .register_transaction(Transaction::new(arrival(context.clone())).set_name("arrival"));
+        scenario
+            .register_transaction(Transaction::new(arrival(context.clone())).set_name("arrival"))
     } else {
-        for (index, weighted) in context.plan.work().iter().enumerate() {
-            let weight = (weighted.share * WEIGHT_SCALE).round().max(1.0) as usize;
-            scenario = scenario.register_transaction(
-                Transaction::new(work(context.clone(), index))
-                    .set_name(weighted.work.name())
-                    .set_weight(weight)?,
-            );
-        }
-    }
+        scenario.register_transaction(
+            Transaction::new(iteration(context.clone())).set_name("iteration"),
+        )
+    };
     scenario = scenario.register_transaction(
         Transaction::new(stop_user(users))
             .set_name("teardown")
@@ -114,8 +108,9 @@ fn start_user(
     })
 }
 
-/// One iteration: the `index`th work item of the plan.
-fn work(context: SharedContext, index: usize) -> goose::goose::TransactionFunction {
+/// Closed model: one iteration, after the pace if there is one, of work
+/// drawn from the plan's mix.
+fn iteration(context: SharedContext) -> goose::goose::TransactionFunction {
     Arc::new(move |user: &mut GooseUser| -> TransactionFuture<'_> {
         let context = context.clone();
         Box::pin(async move {
@@ -128,14 +123,8 @@ fn work(context: SharedContext, index: usize) -> goose::goose::TransactionFuncti
             if !state.ensure_setup(&context).await {
                 return Ok(());
             }
-            match &context.plan.work()[index].work {
-                Work::Request(step) => {
-                    state.run_steps(&context, std::slice::from_ref(step)).await;
-                }
-                Work::Flow(flow) => {
-                    state.run_steps(&context, &flow.steps).await;
-                }
-            }
+            let steps = context.plan.pick(state.draw()).steps();
+            state.run_steps(&context, steps).await;
             Ok(())
         })
     })
@@ -170,10 +159,7 @@ fn arrival(context: SharedContext) -> goose::goose::TransactionFunction {
             if !state.ensure_setup(&context).await {
                 return Ok(());
             }
-            let steps = match context.plan.pick(state.draw()) {
-                Work::Request(step) => std::slice::from_ref(step),
-                Work::Flow(flow) => flow.steps.as_slice(),
-            };
+            let steps = context.plan.pick(state.draw()).steps();
             state
                 .run_steps_due(&context, steps, Some(arrival.due))
                 .await;

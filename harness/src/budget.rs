@@ -93,40 +93,11 @@ fn judge_one(
     window: Option<&Window>,
     evidence: Evidence<'_>,
 ) -> Vec<BudgetVerdict> {
-    let sampled = window.filter(|w| w.count > 0);
-    let latency = |pick: fn(&Window) -> u64| sampled.map(|w| pick(w) as f64);
-    let limits = [
-        (
-            BudgetMetric::P50,
-            budget.p50_us.map(|v| v as f64),
-            latency(|w| w.latency.p50_us),
-        ),
-        (
-            BudgetMetric::P95,
-            budget.p95_us.map(|v| v as f64),
-            latency(|w| w.latency.p95_us),
-        ),
-        (
-            BudgetMetric::P99,
-            budget.p99_us.map(|v| v as f64),
-            latency(|w| w.latency.p99_us),
-        ),
-        (
-            BudgetMetric::MaxErrorRate,
-            budget.max_error_rate,
-            sampled.map(|w| w.error_rate),
-        ),
-        (
-            BudgetMetric::MinRps,
-            budget.min_rps,
-            window.filter(|w| w.duration_ms > 0).map(|w| w.rps),
-        ),
-    ];
-    limits
+    limits(budget)
         .into_iter()
-        .filter_map(|(metric, limit, measured)| {
-            let mut verdict = verdict(scope, metric, limit?, measured);
-            if metric != BudgetMetric::MinRps {
+        .filter_map(|(metric, limit)| {
+            let mut verdict = verdict(scope, metric, limit?, measure(window, metric));
+            if watchable(metric) {
                 verdict.abort = budget.abort.map(|when| AbortRule {
                     window_ms: millis(when.window),
                     after_ms: millis(when.after),
@@ -139,6 +110,40 @@ fn judge_one(
             Some(verdict)
         })
         .collect()
+}
+
+/// A budget's limits in their metrics' units (µs, a fraction, rps), in
+/// the order verdicts list them; `None` where the budget sets none.
+pub fn limits(budget: &Budget) -> [(BudgetMetric, Option<f64>); 5] {
+    let micros = |limit: Option<u64>| limit.map(|us| us as f64);
+    [
+        (BudgetMetric::P50, micros(budget.p50_us)),
+        (BudgetMetric::P95, micros(budget.p95_us)),
+        (BudgetMetric::P99, micros(budget.p99_us)),
+        (BudgetMetric::MaxErrorRate, budget.max_error_rate),
+        (BudgetMetric::MinRps, budget.min_rps),
+    ]
+}
+
+/// Whether an `abort` rule watches `metric` over its window: latency and
+/// errors do; a rate over a sliding window would fire on every ramp.
+pub fn watchable(metric: BudgetMetric) -> bool {
+    metric != BudgetMetric::MinRps
+}
+
+/// `metric` over `window`; `None` when nothing was measured.
+fn measure(window: Option<&Window>, metric: BudgetMetric) -> Option<f64> {
+    let sampled = window.filter(|w| w.count > 0);
+    match metric {
+        BudgetMetric::P50 => sampled.map(|w| w.latency.p50_us as f64),
+        BudgetMetric::P95 => sampled.map(|w| w.latency.p95_us as f64),
+        BudgetMetric::P99 => sampled.map(|w| w.latency.p99_us as f64),
+        BudgetMetric::MaxErrorRate => sampled.map(|w| w.error_rate),
+        BudgetMetric::MinRps => window.filter(|w| w.duration_ms > 0).map(|w| w.rps),
+        BudgetMetric::MaxDroppedRate
+        | BudgetMetric::MinCacheHitRatio
+        | BudgetMetric::MaxDbPoolUtilization => None,
+    }
 }
 
 fn millis(d: std::time::Duration) -> u64 {

@@ -295,6 +295,14 @@ pub enum Work {
 }
 
 impl Work {
+    /// The steps one iteration of this work runs, in order.
+    pub fn steps(&self) -> &[Step] {
+        match self {
+            Work::Request(step) => std::slice::from_ref(step),
+            Work::Flow(flow) => &flow.steps,
+        }
+    }
+
     /// The request's or flow's name.
     pub fn name(&self) -> &str {
         match self {
@@ -453,10 +461,7 @@ impl Plan {
         let steps = self
             .setup
             .iter()
-            .chain(self.work.iter().flat_map(|w| match &w.work {
-                Work::Request(step) => std::slice::from_ref(step),
-                Work::Flow(flow) => flow.steps.as_slice(),
-            }));
+            .chain(self.work.iter().flat_map(|w| w.work.steps()));
         for step in steps {
             if !names.contains(&step.name.as_str()) {
                 names.push(&step.name);

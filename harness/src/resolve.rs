@@ -77,6 +77,7 @@ pub fn parse_plan(
         errors: Vec::new(),
         base_dir,
         vars,
+        version: scenario.version,
     };
     let plan = builder.plan(scenario);
     if builder.errors.is_empty() {
@@ -153,6 +154,8 @@ struct Builder<'a> {
     errors: Vec<ScenarioError>,
     base_dir: &'a Path,
     vars: &'a Vars,
+    /// The file's format version, which decides the fields it may use.
+    version: u32,
 }
 
 /// Where a request appears, which decides what it may do.
@@ -296,7 +299,7 @@ impl Builder<'_> {
             );
         }
         let pace = s.pace.as_ref().and_then(|text| {
-            self.needs_version(3, s.version, "pace");
+            self.needs_version(3, "pace");
             if s.load.model == LoadModel::Open {
                 self.error_key(
                     "pace",
@@ -318,7 +321,7 @@ impl Builder<'_> {
             })
         });
         let server_metrics = s.server_metrics.as_ref().map(|m| {
-            self.needs_version(3, s.version, "server_metrics");
+            self.needs_version(3, "server_metrics");
             let url = m.url.trim();
             if !(url.starts_with('/') || url.starts_with("http://") || url.starts_with("https://"))
             {
@@ -329,24 +332,6 @@ impl Builder<'_> {
             }
             url.to_owned()
         });
-        if s.budgets.as_ref().is_some_and(|b| b.server.is_some()) {
-            self.needs_version(3, s.version, "budgets.server");
-        }
-        let aborts = s.budgets.iter().flat_map(|b| {
-            b.overall
-                .iter()
-                .map(|o| ("budgets.overall".to_owned(), o))
-                .chain(
-                    b.requests
-                        .iter()
-                        .map(|(name, r)| (child_key("budgets.requests", name), r)),
-                )
-        });
-        for (path, budget) in aborts {
-            if budget.abort.is_some() {
-                self.needs_version(3, s.version, &child_key(&path, "abort"));
-            }
-        }
         Some(Plan {
             source: self.source.to_owned(),
             name: s.name,
@@ -366,8 +351,9 @@ impl Builder<'_> {
         })
     }
 
-    /// Reports `path` when the file's `version` is older than `needed`.
-    fn needs_version(&mut self, needed: u32, version: u32, path: &str) {
+    /// Reports `path` when the file's version is older than `needed`.
+    fn needs_version(&mut self, needed: u32, path: &str) {
+        let version = self.version;
         if version < needed {
             self.error_key(
                 path,
@@ -1073,6 +1059,9 @@ impl Builder<'_> {
             let resolved = self.budget(&path, budget);
             requests.insert(name.clone(), resolved);
         }
+        if raw.server.is_some() {
+            self.needs_version(3, "budgets.server");
+        }
         let server = raw
             .server
             .as_ref()
@@ -1172,6 +1161,9 @@ impl Builder<'_> {
             }
             Some(AbortWhen { window, after })
         });
+        if raw.abort.is_some() {
+            self.needs_version(3, &child_key(path, "abort"));
+        }
         Budget {
             p50_us,
             p95_us,

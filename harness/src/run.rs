@@ -13,16 +13,16 @@ use std::{
 
 use reports::{
     compare::{Comparison, compare, read_baseline},
-    results::{BudgetMetric, LatencyBasis, Overrides, Results, RunStatus, write_file_atomic},
+    results::{LatencyBasis, Overrides, Results, RunStatus, write_file_atomic},
 };
 
 use crate::{
     assemble::{RunMeta, assemble, judged_spans},
-    attack,
+    attack, budget,
     cli::{Exit, RunArgs},
     exchange::HttpClient,
     load_plan,
-    plan::{Budget, OPEN_LAUNCH, Plan},
+    plan::{OPEN_LAUNCH, Plan},
     progress::Progress,
     recorder::{AbortWatch, Recorder, RecorderConfig},
     schedule::{self, ArrivalCounters},
@@ -181,7 +181,11 @@ fn abort_watches(plan: &Plan, names: &[String]) -> Vec<AbortWatch> {
     let mut watches = Vec::new();
     for (scope, budget) in scopes {
         let Some(when) = budget.abort else { continue };
-        for (metric, limit) in limits(budget) {
+        let watched = budget::limits(budget)
+            .into_iter()
+            .filter_map(|(metric, limit)| Some((metric, limit?)))
+            .filter(|&(metric, _)| budget::watchable(metric));
+        for (metric, limit) in watched {
             watches.push(AbortWatch {
                 scope,
                 metric,
@@ -192,18 +196,6 @@ fn abort_watches(plan: &Plan, names: &[String]) -> Vec<AbortWatch> {
         }
     }
     watches
-}
-
-/// A budget's limits that can be watched over a window, in their units.
-fn limits(budget: &Budget) -> impl Iterator<Item = (BudgetMetric, f64)> {
-    [
-        (BudgetMetric::P50, budget.p50_us.map(|v| v as f64)),
-        (BudgetMetric::P95, budget.p95_us.map(|v| v as f64)),
-        (BudgetMetric::P99, budget.p99_us.map(|v| v as f64)),
-        (BudgetMetric::MaxErrorRate, budget.max_error_rate),
-    ]
-    .into_iter()
-    .filter_map(|(metric, limit)| Some((metric, limit?)))
 }
 
 /// Why the run ended early, as the watchers saw it.
@@ -229,10 +221,7 @@ async fn measure(
     let longest_timeout = plan
         .setup()
         .iter()
-        .chain(plan.work().iter().flat_map(|w| match &w.work {
-            crate::plan::Work::Request(step) => std::slice::from_ref(step),
-            crate::plan::Work::Flow(flow) => flow.steps.as_slice(),
-        }))
+        .chain(plan.work().iter().flat_map(|w| w.work.steps()))
         .map(|s| s.timeout)
         .max()
         .unwrap_or(Duration::from_secs(30));

@@ -32,6 +32,17 @@ budgets:
     )
 }
 
+/// A target that stalls for 1 s once every 5 s: a request arriving in
+/// [4 s, 5 s) of each 5 s waits for the stall to end; others take 1 ms.
+fn stall_1s_every_5s(since_start: Duration) -> Duration {
+    let into_cycle = Duration::from_millis((since_start.as_millis() % 5_000) as u64);
+    if into_cycle >= Duration::from_secs(4) {
+        Duration::from_secs(5) - into_cycle
+    } else {
+        Duration::from_millis(1)
+    }
+}
+
 async fn run_against(url: &str, yaml: &str) -> reports::results::Results {
     run_with_report(url, yaml).await.0
 }
@@ -180,17 +191,7 @@ async fn a_fixed_20ms_delay_under_an_open_200_per_second_is_measured_within_1ms_
 #[tokio::test]
 async fn a_stall_shows_in_latency_from_the_due_time_but_not_in_service_time() {
     let _serial = ONE_AT_A_TIME.lock().await;
-    // The target stalls for 1 s once every 5 s: a request arriving in
-    // [4 s, 5 s) of each 5 s waits for the stall to end.
-    let (url, _, _server) = delay_server(|since_start| {
-        let into_cycle = Duration::from_millis((since_start.as_millis() % 5_000) as u64);
-        if into_cycle >= Duration::from_secs(4) {
-            Duration::from_secs(5) - into_cycle
-        } else {
-            Duration::from_millis(1)
-        }
-    })
-    .await;
+    let (url, _, _server) = delay_server(stall_1s_every_5s).await;
     // Few users: during a stall they are all stuck, and arrivals wait in the
     // queue instead of being sent.
     let (results, html) = run_with_report(&url, &open_scenario(200, 10, 4, "/slow")).await;
@@ -251,16 +252,7 @@ async fn too_few_users_for_the_rate_report_drops_instead_of_a_lower_rate() {
 #[tokio::test]
 async fn a_paced_closed_model_corrects_for_a_stall_that_the_raw_histogram_hides() {
     let _serial = ONE_AT_A_TIME.lock().await;
-    // Stalls for 1 s once every 5 s, as above.
-    let (url, _, _server) = delay_server(|since_start| {
-        let into_cycle = Duration::from_millis((since_start.as_millis() % 5_000) as u64);
-        if into_cycle >= Duration::from_secs(4) {
-            Duration::from_secs(5) - into_cycle
-        } else {
-            Duration::from_millis(1)
-        }
-    })
-    .await;
+    let (url, _, _server) = delay_server(stall_1s_every_5s).await;
     // 4 users, one request every 20 ms each: a stalled user misses about
     // 50 requests, which the correction puts back; raw, its one slow
     // request is under 1% of its samples.
