@@ -25,6 +25,7 @@ pub mod histogram;
 pub mod hlog;
 pub mod junit;
 pub mod markdown;
+pub mod metric;
 pub mod render_html;
 pub mod report;
 pub mod results;
