@@ -119,12 +119,12 @@ impl Samples for Window {
     }
     fn latency_us(&self, percentile: Percentile) -> f64 {
         let latency = &self.latency;
-        match percentile {
+        let us = match percentile {
             Percentile::P50 => latency.p50_us,
             Percentile::P95 => latency.p95_us,
             Percentile::P99 => latency.p99_us,
-        }
-         as f64
+        };
+        us as f64
     }
     fn rps(&self) -> f64 {
         self.rps
