@@ -11,6 +11,7 @@
 //! budgets failed ([`failed`]: one that aborted the run did).
 
 use crate::{
+    metric,
     results::{AbortRule, BudgetMetric, BudgetVerdict, EndpointStats, Results},
     units,
 };
@@ -201,24 +202,11 @@ pub fn aborted_text(budget: &BudgetVerdict) -> Option<String> {
     aborted_at(budget).map(|at| format!("aborted the run at {at}"))
 }
 
-/// What the judged window of `stats` measured for `metric`.
+/// What the judged window of `stats` measured for `metric`: nothing for an
+/// empty window, and nothing for the budgets judged over the schedule or
+/// the server, which are no columns.
 fn measured(stats: &EndpointStats, metric: BudgetMetric) -> Option<f64> {
-    let window = stats.judged_window();
-    if window.count == 0 {
-        return None;
-    }
-    Some(match metric {
-        BudgetMetric::P50 => window.latency.p50_us as f64,
-        BudgetMetric::P95 => window.latency.p95_us as f64,
-        BudgetMetric::P99 => window.latency.p99_us as f64,
-        BudgetMetric::MinRps => window.rps,
-        BudgetMetric::MaxErrorRate => window.error_rate,
-        // Judged over the schedule or the server, not per endpoint: not
-        // table columns.
-        BudgetMetric::MaxDroppedRate
-        | BudgetMetric::MinCacheHitRatio
-        | BudgetMetric::MaxDbPoolUtilization => return None,
-    })
+    metric::value(stats.judged_window(), metric.window_metric()?)
 }
 
 /// The budget's bound with its direction: `≤ 200 ms`, `≥ 100 rps`.

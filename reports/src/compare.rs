@@ -61,128 +61,24 @@
 //! request's latency from when it was due. Such a comparison catches large
 //! moves; compare with a loadgate baseline for fine ones.
 
-use std::{collections::HashSet, fmt, fs, path::Path, str::FromStr};
+use std::{collections::HashSet, fmt, fs, path::Path};
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
-    budget_table,
     escape::xml,
-    results::{BudgetMetric, EndpointStats, RESULTS_FORMAT, Results, ResultsError, Window},
-    units,
+    metric,
+    results::{EndpointStats, RESULTS_FORMAT, Results, ResultsError, Window},
+    units::{self, percent_change},
 };
 
-/// A figure compared between two runs, ordered as tables show them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Metric {
-    /// Median latency, µs.
-    P50,
-    /// 95th percentile latency, µs.
-    P95,
-    /// 99th percentile latency, µs.
-    P99,
-    /// Requests per second.
-    Rps,
-    /// Failed requests over all requests, a fraction.
-    ErrorRate,
-}
+pub use crate::metric::{Metric, ParseMetricError};
 
 impl Metric {
-    /// Every metric, in the order tables show them.
-    pub const ALL: [Metric; 5] = [
-        Metric::P50,
-        Metric::P95,
-        Metric::P99,
-        Metric::Rps,
-        Metric::ErrorRate,
-    ];
-
-    /// What is compared unless told otherwise.
+    /// What is compared unless told otherwise: p50 moves with the bulk of
+    /// the load and rarely says more than p95 does.
     pub const DEFAULT: [Metric; 4] = [Metric::P95, Metric::P99, Metric::Rps, Metric::ErrorRate];
-
-    /// The name on the command line: `p95`, `rps`, `error_rate`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Metric::P50 => "p50",
-            Metric::P95 => "p95",
-            Metric::P99 => "p99",
-            Metric::Rps => "rps",
-            Metric::ErrorRate => "error_rate",
-        }
-    }
-
-    /// Whether a higher value is the worse one.
-    pub fn higher_is_worse(self) -> bool {
-        !matches!(self, Metric::Rps)
-    }
-
-    /// The budget metric with the same unit, for the shared formatting.
-    fn budget_metric(self) -> BudgetMetric {
-        match self {
-            Metric::P50 => BudgetMetric::P50,
-            Metric::P95 => BudgetMetric::P95,
-            Metric::P99 => BudgetMetric::P99,
-            Metric::Rps => BudgetMetric::MinRps,
-            Metric::ErrorRate => BudgetMetric::MaxErrorRate,
-        }
-    }
-
-    /// The short label in prose and the terminal: `p95`, `error rate`.
-    pub fn label(self) -> &'static str {
-        self.budget_metric().label()
-    }
-
-    /// A column heading, as the budget table has it: `P95`, `Errors`.
-    pub fn title(self) -> &'static str {
-        budget_table::column_title(self.budget_metric())
-    }
-
-    /// `value` in the metric's unit, as every report writes it.
-    pub fn format(self, value: f64) -> String {
-        units::metric_value(self.budget_metric(), value)
-    }
-
-    /// A signed difference in the metric's unit: `+12.3 ms`, `-15 rps`,
-    /// `+1.2 pp` (percentage points, for the error rate).
-    pub fn format_difference(self, difference: f64) -> String {
-        let sign = sign(difference);
-        let size = difference.abs();
-        match self {
-            Metric::P50 | Metric::P95 | Metric::P99 => format!("{sign}{}", units::latency_us(size)),
-            Metric::Rps => format!("{sign}{}", units::rps(size)),
-            Metric::ErrorRate => format!("{sign}{} pp", units::significant(size * 100.0, 2)),
-        }
-    }
-}
-
-impl fmt::Display for Metric {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A metric name that is not one of [`Metric::ALL`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown metric `{given}`: expected one of p50, p95, p99, rps, error_rate")]
-pub struct ParseMetricError {
-    pub given: String,
-}
-
-impl FromStr for Metric {
-    type Err = ParseMetricError;
-
-    /// `p50`, `p95`, `p99`, `rps` or `error_rate` (also `error-rate`), in
-    /// any case.
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let name = text.trim().to_ascii_lowercase().replace('-', "_");
-        Metric::ALL
-            .into_iter()
-            .find(|m| m.name() == name)
-            .ok_or_else(|| ParseMetricError {
-                given: text.to_owned(),
-            })
-    }
 }
 
 /// A comma-separated list of metrics (`p95,p99,rps`), each once, in the
@@ -352,15 +248,18 @@ pub struct Figures {
 }
 
 impl Figures {
-    /// The figures of a loadgate window.
+    /// The figures of a loadgate window; none but the sample count for an
+    /// empty one ([`metric::value`]), so a scope that measured nothing
+    /// never compares as 0 ms or 0 rps.
     pub fn of(window: &Window) -> Self {
+        let value = |m| metric::value(window, m);
         Self {
             samples: window.count,
-            p50_us: Some(window.latency.p50_us as f64),
-            p95_us: Some(window.latency.p95_us as f64),
-            p99_us: Some(window.latency.p99_us as f64),
-            rps: Some(window.rps),
-            error_rate: Some(window.error_rate),
+            p50_us: value(Metric::P50),
+            p95_us: value(Metric::P95),
+            p99_us: value(Metric::P99),
+            rps: value(Metric::Rps),
+            error_rate: value(Metric::ErrorRate),
         }
     }
 
@@ -863,14 +762,12 @@ fn row(
         (Some(_), Some(0.0)) => Some(0.0),
         _ => None,
     };
+    // Samples first: a scope too small to judge says so whatever its
+    // figures, even when an empty window leaves it none.
+    let too_few = |n: u64| n < rules.min_samples;
     let verdict = match (baseline, current, baseline_samples, current_samples) {
-        (Some(b), Some(c), Some(nb), Some(nc)) => {
-            if nb < rules.min_samples || nc < rules.min_samples {
-                RowVerdict::NotEnoughSamples
-            } else {
-                rules.judge(metric, b, c)
-            }
-        }
+        (_, _, Some(nb), Some(nc)) if too_few(nb) || too_few(nc) => RowVerdict::NotEnoughSamples,
+        (Some(b), Some(c), Some(_), Some(_)) => rules.judge(metric, b, c),
         _ => RowVerdict::Missing,
     };
     Row {
@@ -1286,26 +1183,6 @@ impl Comparison {
     }
 }
 
-/// `+` for a positive number, `-` for a negative one, `±` for zero.
-fn sign(value: f64) -> &'static str {
-    if value > 0.0 {
-        "+"
-    } else if value < 0.0 {
-        "-"
-    } else {
-        "±"
-    }
-}
-
-/// A relative change as a signed percentage: `+15%`, `-3.2%`, `±0%`.
-fn percent_change(change: f64) -> String {
-    format!(
-        "{}{}%",
-        sign(change),
-        units::significant(change.abs() * 100.0, 2)
-    )
-}
-
 /// Text as a Markdown code span (a backtick inside would end it).
 fn code(text: &str) -> String {
     format!("`{}`", text.replace('`', "'"))
@@ -1523,19 +1400,38 @@ mod tests {
     }
 
     #[test]
-    fn metrics_parse_by_name() {
-        assert_eq!("p95".parse(), Ok(Metric::P95));
-        assert_eq!(" P99 ".parse(), Ok(Metric::P99));
-        assert_eq!("error-rate".parse(), Ok(Metric::ErrorRate));
-        assert_eq!("error_rate".parse(), Ok(Metric::ErrorRate));
-        for metric in Metric::ALL {
-            assert_eq!(metric.name().parse(), Ok(metric));
-        }
-        let err = "p90".parse::<Metric>().unwrap_err();
+    fn an_empty_window_has_no_figures_and_is_not_judged() {
+        let empty = Window {
+            count: 0,
+            errors: Default::default(),
+            duration_ms: 10_000,
+            rps: 0.0,
+            error_rate: 0.0,
+            latency: Default::default(),
+            histogram: String::new(),
+            service_latency: None,
+            service_histogram: None,
+        };
+        let none = Figures::of(&empty);
         assert_eq!(
-            err.to_string(),
-            "unknown metric `p90`: expected one of p50, p95, p99, rps, error_rate"
+            none,
+            Figures {
+                samples: 0,
+                ..Figures::default()
+            }
         );
+        // Not "0 ms, -100%": too few samples, with no value to show.
+        let before = figures(5_000, 100.0, 150.0, 0.0);
+        for metric in Metric::ALL {
+            let gone = row(&rules(), Scope::Overall, metric, Some(before), Some(none));
+            assert_eq!(gone.verdict, RowVerdict::NotEnoughSamples, "{metric}");
+            assert_eq!((gone.current, gone.change), (None, None), "{metric}");
+            assert_eq!(gone.change_text(), "–");
+        }
+    }
+
+    #[test]
+    fn metric_lists_parse_each_metric_once() {
         assert_eq!(
             parse_metrics("p95,p99,rps,p95"),
             Ok(vec![Metric::P95, Metric::P99, Metric::Rps])

@@ -6,10 +6,19 @@
 //! the copies disagreed on an empty window (one said 0 rps, one said
 //! nothing, one said a p99 of 0 µs). Now an empty window has one meaning:
 //! no value. A budget with no value fails as "not measured".
+//!
+//! A metric also has one name on the command line ([`Metric::name`], read
+//! back by [`FromStr`]) and one way to be written for people
+//! ([`Metric::format`]), borrowed from the budget metric of the same unit
+//! so a comparison's p95 reads like a budget's.
 
-use std::fmt;
+use std::{fmt, str::FromStr};
 
-use crate::results::{BudgetMetric, Window};
+use crate::{
+    budget_table,
+    results::{BudgetMetric, Window},
+    units,
+};
 
 /// A figure of a window of samples, in the order tables show them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -51,11 +60,72 @@ impl Metric {
     pub fn higher_is_worse(self) -> bool {
         !matches!(self, Metric::Rps)
     }
+
+    /// The budget metric with the same unit, so both are written alike.
+    fn budget_metric(self) -> BudgetMetric {
+        match self {
+            Metric::P50 => BudgetMetric::P50,
+            Metric::P95 => BudgetMetric::P95,
+            Metric::P99 => BudgetMetric::P99,
+            Metric::Rps => BudgetMetric::MinRps,
+            Metric::ErrorRate => BudgetMetric::MaxErrorRate,
+        }
+    }
+
+    /// The short label in prose and the terminal: `p95`, `error rate`.
+    pub fn label(self) -> &'static str {
+        self.budget_metric().label()
+    }
+
+    /// A column heading, as the budget table has it: `P95`, `Errors`.
+    pub fn title(self) -> &'static str {
+        budget_table::column_title(self.budget_metric())
+    }
+
+    /// `value` in the metric's unit, as every report writes it.
+    pub fn format(self, value: f64) -> String {
+        units::metric_value(self.budget_metric(), value)
+    }
+
+    /// A signed difference in the metric's unit: `+12.3 ms`, `-15 rps`,
+    /// `+1.2 pp` (percentage points, for the error rate).
+    pub fn format_difference(self, difference: f64) -> String {
+        let sign = units::sign(difference);
+        let size = difference.abs();
+        match self {
+            Metric::P50 | Metric::P95 | Metric::P99 => format!("{sign}{}", units::latency_us(size)),
+            Metric::Rps => format!("{sign}{}", units::rps(size)),
+            Metric::ErrorRate => format!("{sign}{} pp", units::significant(size * 100.0, 2)),
+        }
+    }
 }
 
 impl fmt::Display for Metric {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// A metric name that is not one of [`Metric::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown metric `{given}`: expected one of p50, p95, p99, rps, error_rate")]
+pub struct ParseMetricError {
+    pub given: String,
+}
+
+impl FromStr for Metric {
+    type Err = ParseMetricError;
+
+    /// `p50`, `p95`, `p99`, `rps` or `error_rate` (also `error-rate`), in
+    /// any case.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let name = text.trim().to_ascii_lowercase().replace('-', "_");
+        Metric::ALL
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| ParseMetricError {
+                given: text.to_owned(),
+            })
     }
 }
 
@@ -194,5 +264,28 @@ mod tests {
         assert_eq!(value(&window, Metric::P99), Some(990.0));
         assert_eq!(value(&window, Metric::Rps), Some(5.0));
         assert_eq!(value(&window, Metric::ErrorRate), Some(0.1));
+    }
+
+    #[test]
+    fn metrics_parse_by_name() {
+        assert_eq!("p95".parse(), Ok(Metric::P95));
+        assert_eq!(" P99 ".parse(), Ok(Metric::P99));
+        assert_eq!("error-rate".parse(), Ok(Metric::ErrorRate));
+        assert_eq!("error_rate".parse(), Ok(Metric::ErrorRate));
+        for metric in Metric::ALL {
+            assert_eq!(metric.name().parse(), Ok(metric));
+        }
+        let err = "p90".parse::<Metric>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown metric `p90`: expected one of p50, p95, p99, rps, error_rate"
+        );
+    }
+
+    #[test]
+    fn each_metric_matches_its_budget_metric() {
+        for metric in Metric::ALL {
+            assert_eq!(metric.budget_metric().window_metric(), Some(metric));
+        }
     }
 }

@@ -79,6 +79,23 @@ fn group_thousands(value: u64) -> String {
     out
 }
 
+/// `+` for a positive number, `-` for a negative one, `±` for zero: the
+/// sign of a change between two runs, where no change is news too.
+pub fn sign(value: f64) -> &'static str {
+    if value > 0.0 {
+        "+"
+    } else if value < 0.0 {
+        "-"
+    } else {
+        "±"
+    }
+}
+
+/// A relative change as a signed percentage: `+15%`, `-3.2%`, `±0%`.
+pub fn percent_change(change: f64) -> String {
+    format!("{}{}%", sign(change), significant(change.abs() * 100.0, 2))
+}
+
 /// A wall-clock length: `4h 0m 12s`, `5m 30s`, `12.5s`.
 pub fn duration_ms(ms: u64) -> String {
     let secs = ms / 1000;
