@@ -29,7 +29,7 @@ use plotters::{
 
 use crate::{
     basis::Basis,
-    downsample,
+    downsample, files,
     histogram::CodecError,
     results::{BudgetMetric, GeneratorStats, Results},
     spectrum, units,
@@ -125,12 +125,12 @@ impl Chart {
     /// The file the chart is written to as a PNG.
     pub fn file_name(self) -> &'static str {
         match self {
-            Chart::Latency => "latency.png",
-            Chart::Throughput => "throughput.png",
-            Chart::Users => "users.png",
-            Chart::Generator => "generator.png",
-            Chart::Percentiles => "percentiles.png",
-            Chart::Server => "server.png",
+            Chart::Latency => files::LATENCY_PNG,
+            Chart::Throughput => files::THROUGHPUT_PNG,
+            Chart::Users => files::USERS_PNG,
+            Chart::Generator => files::GENERATOR_PNG,
+            Chart::Percentiles => files::PERCENTILES_PNG,
+            Chart::Server => files::SERVER_PNG,
         }
     }
 

@@ -21,6 +21,7 @@ pub mod charts;
 pub mod compare;
 pub mod downsample;
 mod escape;
+pub mod files;
 pub mod histogram;
 pub mod hlog;
 pub mod junit;

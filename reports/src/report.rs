@@ -2,24 +2,23 @@
 //! calls at the end of a run and `loadgate report` calls on a saved one.
 //!
 //! Each file is written atomically ([`write_file_atomic`]), so a CI step or
-//! a browser reading the directory mid-run never sees half a report.
+//! a browser reading the directory mid-run never sees half a report. The
+//! names are [`files`]'.
 
 use std::path::{Path, PathBuf};
 
 use crate::{
     charts::{self, Chart, ChartData, ChartError},
     compare::Comparison,
+    files,
     histogram::CodecError,
-    junit, markdown, render_html,
+    hlog, junit, markdown, render_html,
     results::{Results, ResultsError, write_file_atomic},
 };
 
-/// The HTML report's file name.
-pub const HTML_FILE: &str = "report.html";
-/// The JUnit file's name.
-pub const JUNIT_FILE: &str = "junit.xml";
-/// The Markdown summary's file name.
-pub const SUMMARY_FILE: &str = "summary.md";
+/// The HTML report's file name, where callers from before [`files`] look
+/// for it.
+pub use crate::files::HTML as HTML_FILE;
 
 /// What [`render_all`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +31,8 @@ pub struct Rendered {
     pub junit: PathBuf,
     /// `summary.md`.
     pub summary: PathBuf,
+    /// `histograms.hlog`.
+    pub hlog: PathBuf,
 }
 
 impl Rendered {
@@ -39,7 +40,11 @@ impl Rendered {
     pub fn files(&self) -> impl Iterator<Item = &Path> {
         std::iter::once(self.html.as_path())
             .chain(self.charts.iter().map(PathBuf::as_path))
-            .chain([self.junit.as_path(), self.summary.as_path()])
+            .chain([
+                self.junit.as_path(),
+                self.summary.as_path(),
+                self.hlog.as_path(),
+            ])
     }
 }
 
@@ -56,10 +61,12 @@ pub enum RenderError {
     Write(#[from] ResultsError),
 }
 
-/// Writes `report.html`, the PNG charts, `junit.xml` and `summary.md`
-/// into `out_dir` (created if missing), replacing earlier ones; the PNG of
-/// a chart these results have no data for is removed if an earlier run
-/// left one.
+/// Writes `report.html`, the PNG charts, `junit.xml`, `summary.md` and
+/// the interval log `histograms.hlog` into `out_dir` (created if missing),
+/// replacing earlier ones; the PNG of a chart these results have no data
+/// for is removed if an earlier run left one. Everything but
+/// `results.json`, which the caller writes first so nothing measured is
+/// lost to a report that fails.
 ///
 /// The small CI files are written first: if a chart fails, CI still gets
 /// its verdict.
@@ -78,15 +85,17 @@ pub fn render_all_with(
         path: out_dir.display().to_string(),
         source,
     })?;
-    let junit_path = out_dir.join(JUNIT_FILE);
+    let junit_path = out_dir.join(files::JUNIT);
     write_file_atomic(&junit_path, junit::render(results).as_bytes())?;
-    let summary_path = out_dir.join(SUMMARY_FILE);
+    let summary_path = out_dir.join(files::SUMMARY);
     let mut summary = markdown::render(results);
     if let Some(comparison) = comparison {
         summary.push('\n');
         summary.push_str(&comparison.to_markdown());
     }
     write_file_atomic(&summary_path, summary.as_bytes())?;
+    let hlog_path = out_dir.join(files::HLOG);
+    write_file_atomic(&hlog_path, &hlog::render(results)?)?;
 
     let data = ChartData::new(results)?;
     let mut chart_paths = Vec::with_capacity(Chart::ALL.len());
@@ -111,7 +120,7 @@ pub fn render_all_with(
             }
         }
     }
-    let html_path = out_dir.join(HTML_FILE);
+    let html_path = out_dir.join(files::HTML);
     let html = render_html::render_with(results, Ok(data), comparison);
     write_file_atomic(&html_path, html.as_bytes())?;
 
@@ -120,5 +129,6 @@ pub fn render_all_with(
         charts: chart_paths,
         junit: junit_path,
         summary: summary_path,
+        hlog: hlog_path,
     })
 }

@@ -778,7 +778,7 @@ mod tests {
     #[test]
     fn atomic_writes_replace_the_whole_file() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("results.json");
+        let path = dir.path().join(crate::files::RESULTS);
         write_file_atomic(&path, b"first, longer content").unwrap();
         write_file_atomic(&path, b"second").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"second");

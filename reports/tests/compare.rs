@@ -12,6 +12,7 @@ use reports::{
         Baseline, BaselineFigures, CompareRules, Comparison, Metric, RowVerdict, Scope,
         SourceFormat, compare, read_baseline,
     },
+    files,
     results::Results,
 };
 
@@ -199,7 +200,7 @@ fn baselines_are_read_by_shape() {
     let dir = tempfile::tempdir().unwrap();
     let run = generate::passing();
 
-    let loadgate = dir.path().join("results.json");
+    let loadgate = dir.path().join(files::RESULTS);
     run.write_atomic(&loadgate).unwrap();
     let baseline = read_baseline(&loadgate).unwrap();
     assert_eq!(baseline.label.format, SourceFormat::Loadgate);

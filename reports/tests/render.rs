@@ -14,7 +14,7 @@ use std::{fs, path::PathBuf};
 use reports::{
     budget_table,
     charts::{self, Chart, ChartData},
-    histogram, junit, markdown, render_all, render_html,
+    files, histogram, junit, markdown, render_all, render_html,
     results::{LatencyBasis, Results, RunStatus},
 };
 
@@ -304,18 +304,20 @@ fn render_all_writes_every_file_and_nothing_else() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     written.sort();
-    assert_eq!(
-        written,
-        [
-            "junit.xml",
-            "latency.png",
-            "percentiles.png",
-            "report.html",
-            "summary.md",
-            "throughput.png",
-            "users.png"
-        ]
-    );
+    // The interval log too: one call gives the harness the whole directory
+    // but results.json.
+    let mut expected = [
+        files::HLOG,
+        files::JUNIT,
+        files::LATENCY_PNG,
+        files::PERCENTILES_PNG,
+        files::HTML,
+        files::SUMMARY,
+        files::THROUGHPUT_PNG,
+        files::USERS_PNG,
+    ];
+    expected.sort_unstable();
+    assert_eq!(written, expected);
     assert_eq!(rendered.files().count(), written.len());
     assert!(rendered.files().all(|f| f.starts_with(&out)));
 
@@ -329,20 +331,25 @@ fn render_all_writes_every_file_and_nothing_else() {
     assert_eq!(
         names,
         [
-            "latency.png",
-            "throughput.png",
-            "users.png",
-            "generator.png",
-            "percentiles.png",
-            "server.png"
+            files::LATENCY_PNG,
+            files::THROUGHPUT_PNG,
+            files::USERS_PNG,
+            files::GENERATOR_PNG,
+            files::PERCENTILES_PNG,
+            files::SERVER_PNG
         ]
     );
     // A later run without them into the same directory: their PNGs go,
     // rather than pass for that run's.
     render_all(&fixture("passing"), &out).unwrap();
-    assert!(!out.join("generator.png").exists());
-    assert!(!out.join("server.png").exists());
-    assert!(out.join("latency.png").exists());
+    assert!(!out.join(files::GENERATOR_PNG).exists());
+    assert!(!out.join(files::SERVER_PNG).exists());
+    assert!(out.join(files::LATENCY_PNG).exists());
+    // The interval log reads back as the run's histograms: the overall one
+    // and one per request, tagged.
+    let hlog = fs::read_to_string(out.join(files::HLOG)).unwrap();
+    let intervals = hlog.lines().filter(|l| !l.starts_with('#')).count();
+    assert!(intervals > fixture("passing").requests.len(), "{hlog}");
 }
 
 #[test]
