@@ -1,0 +1,93 @@
+//! The charts over time: latency, throughput, users and the generator's
+//! CPU, each captioned with what it shows for this run.
+
+use super::figure;
+use crate::{
+    basis::Basis,
+    charts::Chart,
+    results::{GeneratorStats, LatencyBasis, Results},
+    units,
+};
+
+/// 3. Latency, throughput and users over time, and the generator's CPU.
+pub(super) fn render(
+    page: &mut String,
+    results: &Results,
+    chart: &dyn Fn(Chart) -> Result<String, String>,
+) {
+    page.push_str("<section>\n<h2>Over time</h2>\n");
+    let shaded = if results.scenario.judged_stages.is_empty() {
+        ""
+    } else {
+        " The shaded span is what budgets judge."
+    };
+    let basis = Basis::of(results);
+    let schedule = match (&results.arrivals, basis.0) {
+        (Some(a), _) => format!(
+            " Requests ran on an arrival schedule: latency counts from when each was due (free of coordinated omission); the grey line is the p99 of the service time, from the actual send. Of {} arrivals, {} started late and {} were dropped.",
+            units::count(a.intended),
+            units::count(a.late),
+            units::count(a.dropped)
+        ),
+        (None, LatencyBasis::Corrected { .. }) => format!(
+            " Users were paced at one request every {}: the percentiles are coordinated-omission corrected; the grey line is the p99 raw (uncorrected), from each actual send, and the gap between them is the requests stalled users could not send.",
+            basis.pace().unwrap_or_default()
+        ),
+        (None, _) => String::new(),
+    };
+    figure(
+        page,
+        Chart::Latency,
+        chart(Chart::Latency),
+        &format!(
+            "Percentiles of each second's requests, all endpoints together; dashed lines are the overall budgets.{shaded}{schedule}"
+        ),
+    );
+    let server = if results
+        .server
+        .as_ref()
+        .is_some_and(|s| !s.series.is_empty())
+    {
+        " The purple steps are the requests the server itself counted, per scrape interval."
+    } else {
+        ""
+    };
+    figure(
+        page,
+        Chart::Throughput,
+        chart(Chart::Throughput),
+        &format!("Requests started in each second, and those that failed.{server}{shaded}"),
+    );
+    figure(
+        page,
+        Chart::Users,
+        chart(Chart::Users),
+        "Users running at the end of each second, with the scenario's stages.",
+    );
+    if Chart::Generator.applies_to(results) {
+        let summary = results
+            .generator
+            .as_ref()
+            .map(|g| {
+                format!(
+                    " Mean {}, busiest second {}; {} above {}.",
+                    units::rate(g.cpu_mean),
+                    units::rate(g.cpu_max),
+                    units::duration_ms(u64::from(g.saturated_seconds) * 1000),
+                    units::rate(GeneratorStats::SATURATED_CPU),
+                )
+            })
+            .unwrap_or_default();
+        figure(
+            page,
+            Chart::Generator,
+            chart(Chart::Generator),
+            &format!(
+                "The load generator's own CPU use each second, as a share of all {} cores. \
+                 Above the dashed line it is saturated, and its latencies measure it too.{summary}",
+                results.environment.cpu_count
+            ),
+        );
+    }
+    page.push_str("</section>\n");
+}
