@@ -31,6 +31,7 @@ pub mod render_html;
 pub mod report;
 pub mod results;
 pub mod spectrum;
+pub mod terminal;
 pub mod units;
 
 pub use report::{RenderError, Rendered, render_all};

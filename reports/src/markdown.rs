@@ -1,12 +1,14 @@
 //! `summary.md`: the verdict and budget table in Markdown, small enough for
 //! a CI step summary (`$GITHUB_STEP_SUMMARY`) or a pull-request comment,
-//! where the full HTML report cannot be shown inline.
+//! where the full HTML report cannot be shown inline; and a comparison with
+//! a baseline, appended to it.
 
 use std::fmt::Write;
 
 use crate::{
     basis::{self, Basis},
     budget_table::{self, COLUMNS},
+    compare::{Comparison, RowVerdict},
     results::{BudgetVerdict, LatencySummary, Results, RunStatus, ServerStats},
     units,
 };
@@ -252,8 +254,116 @@ fn abort_cause(results: &Results) -> Option<String> {
     ))
 }
 
+/// The comparison for `summary.md`: a headline, one table row per
+/// scope with a column per metric, and notes.
+pub fn comparison(comparison: &Comparison) -> String {
+    let mut out = String::new();
+    let (headline, improved) = comparison.counts();
+    let mark = if comparison.has_regression() {
+        "❌"
+    } else {
+        "✅"
+    };
+    out.push_str(&format!("{mark} **{headline}**"));
+    if let Some(improved) = improved {
+        out.push_str(&format!(", {improved}"));
+    }
+    out.push_str(&format!(
+        " against baseline {}{} ({})\n\n",
+        code(&comparison.baseline.source),
+        comparison.baseline_kind(),
+        comparison.rules.summary()
+    ));
+
+    let scopes = comparison.shared_scopes();
+    if !scopes.is_empty() && !comparison.rules.metrics.is_empty() {
+        out.push_str("| |");
+        for metric in &comparison.rules.metrics {
+            out.push_str(&format!(" {} |", metric.title()));
+        }
+        out.push_str("\n|:--|");
+        out.push_str(&"--:|".repeat(comparison.rules.metrics.len()));
+        out.push('\n');
+        for scope in scopes {
+            out.push_str(&format!("| **{}** |", cell(scope.name())));
+            for &metric in &comparison.rules.metrics {
+                let text = comparison
+                    .cell(scope, metric)
+                    .map_or_else(String::new, |row| {
+                        let values = format!(
+                            "{} → {}",
+                            row.value_text(row.baseline),
+                            row.value_text(row.current)
+                        );
+                        match row.verdict {
+                            RowVerdict::Regression => {
+                                format!("❌ {values} ({})", row.short_change_text())
+                            }
+                            RowVerdict::Improvement => {
+                                format!("✅ {values} ({})", row.short_change_text())
+                            }
+                            RowVerdict::Unchanged => {
+                                format!("{values} ({})", row.short_change_text())
+                            }
+                            RowVerdict::NotEnoughSamples => format!("{values} · too few samples"),
+                            RowVerdict::Missing => values,
+                        }
+                    });
+                out.push_str(&format!(" {} |", cell(&text)));
+            }
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+
+    let notes = comparison.notes(code);
+    if !notes.is_empty() {
+        out.push_str(&notes.join(" "));
+        out.push_str("\n\n");
+    }
+    out.push_str(&format!(
+        "Baseline {}: {}. Current {}: {}.\n",
+        code(&comparison.baseline.source),
+        cell(&comparison.baseline.details()),
+        code(&comparison.current.source),
+        cell(&comparison.current.details()),
+    ));
+    out
+}
+
+/// Text as a Markdown code span (a backtick inside would end it).
+fn code(text: &str) -> String {
+    format!("`{}`", text.replace('`', "'"))
+}
+
 /// Text made safe inside a table cell: a `|` would end the cell, a newline
 /// the row.
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::sample::{self, same_text};
+
+    #[test]
+    fn the_markdown_is_a_compact_table() {
+        same_text(
+            &comparison(&sample::comparison()),
+            "\
+❌ **2 regressions**, 1 improvement against baseline `runs/base/results.json` (max +10%, floor 2 ms / 0.5 pp, ≥1,000 samples)
+
+| | P95 | Errors |
+|:--|--:|--:|
+| **overall** | ❌ 100 ms → 150 ms (+50%) | ❌ 0.1% → 2% (+1.9 pp) |
+| **get <b>** | ✅ 100 ms → 80 ms (-20%) | 0.1% → 0% (-0.1 pp) |
+| **tiny** | 10 ms → 50 ms · too few samples | 0% → 50% · too few samples |
+
+Only in the current run (added): `new`. Only in the baseline (removed): `gone`. Not judged, fewer than 1,000 samples in a run: `tiny`.
+
+Baseline `runs/base/results.json`: loadgate 0.1.0, Normal load, started 2025-06-01T09:00:00Z. Current `runs/now/results.json`: loadgate 0.1.0, Normal load, started 2025-06-02T09:00:00Z.
+",
+        );
+    }
 }

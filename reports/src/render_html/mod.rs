@@ -10,12 +10,14 @@
 //! the latencies count from, the budgets against what was measured, the
 //! charts over time, the latency distribution, each endpoint in detail and
 //! where its time went, the server's own view, then where and how it ran.
+//! With a baseline, the comparison follows the budgets ([`comparison`]).
 //!
 //! This module lays out the page and what its sections share (a figure, a
 //! warning's code spans); each section is a module of its own, in page
 //! order, and the styling is `report.css`, beside them.
 
 mod budgets;
+mod compare;
 mod distribution;
 mod endpoints;
 mod environment;
@@ -24,6 +26,8 @@ mod latency_basis;
 mod over_time;
 mod server;
 mod verdict;
+
+pub use compare::comparison;
 
 use std::fmt::Write;
 
@@ -78,7 +82,7 @@ pub fn render_with(
     latency_basis::render(&mut page, results);
     budgets::render(&mut page, results);
     if let Some(comparison) = comparison {
-        page.push_str(&comparison.to_html());
+        page.push_str(&compare::comparison(comparison));
     }
     let chart = |c: Chart| match &charts {
         Ok(data) => charts::svg(data, c).map_err(|e| e.to_string()),
