@@ -1,11 +1,120 @@
-//! Text for a terminal: a comparison with a baseline. Plain text in
-//! aligned columns, for a person at a shell or a CI log, where neither
-//! Markdown nor HTML renders.
+//! Text for a terminal: the verdict table `loadgate run` prints when a
+//! run ends, and a comparison with a baseline. Plain text in aligned
+//! columns, for a person at a shell or a CI log, where neither Markdown
+//! nor HTML renders.
+
+use std::fmt::Write as _;
 
 use crate::{
     compare::{Comparison, Row, RowVerdict},
-    units,
+    metric::{self, Metric},
+    results::{BudgetMetric, BudgetVerdict, Results, RunStatus},
+    units::{self, latency_us, metric_value},
 };
+
+/// The verdict table: each budget, what was measured, the limit, pass or
+/// fail; then the run in a line (an empty run's latencies and rate show as
+/// `–`, never as 0), the server's view, any warning, and one line that says
+/// it all.
+pub fn verdict_table(results: &Results) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<28} {:>12}    {:<14} verdict",
+        "budget", "measured", "limit"
+    );
+    for b in &results.budgets {
+        let _ = writeln!(out, "{}", budget_row(b));
+    }
+    let overall = &results.overall.all;
+    let value = |m| metric::value(overall, m);
+    let latency = |m| value(m).map_or_else(|| "–".to_owned(), latency_us);
+    let rps = value(Metric::Rps).map_or_else(|| "–".to_owned(), |rps| format!("{rps:.1}"));
+    let _ = writeln!(
+        out,
+        "\n{} requests in {:.1}s ({rps}/s), {} failed; p50 {} p95 {} p99 {}",
+        overall.count,
+        results.run.duration_ms as f64 / 1000.0,
+        overall.errors.total(),
+        latency(Metric::P50),
+        latency(Metric::P95),
+        latency(Metric::P99),
+    );
+    if let Some(server) = &results.server {
+        let _ = writeln!(
+            out,
+            "server: {} requests counted, cache hit ratio {}, DB pool {} ({} scrapes, {} failed)",
+            server
+                .requests
+                .map_or_else(|| "no".to_owned(), |n| n.to_string()),
+            server
+                .cache_hit_ratio
+                .map_or_else(|| "n/a".to_owned(), |r| format!("{:.1}%", r * 100.0)),
+            server.db_pool.map_or_else(
+                || "n/a".to_owned(),
+                |p| format!("{:.0}% mean, {:.0}% max", p.mean * 100.0, p.max * 100.0)
+            ),
+            server.scrapes,
+            server.failed_scrapes,
+        );
+    }
+    let warnings = [
+        results
+            .generator
+            .as_ref()
+            .and_then(|g| g.warning.as_deref()),
+        results
+            .server
+            .as_ref()
+            .and_then(|s| s.count_mismatch.as_deref()),
+    ];
+    for warning in warnings.into_iter().flatten() {
+        let _ = writeln!(out, "WARNING: {warning}");
+    }
+    if let Some(reason) = &results.run.stop_reason {
+        let _ = writeln!(out, "{reason}");
+    }
+    let failed = results.verdict.failed_budgets;
+    let total = results.budgets.len();
+    let _ = match (results.run.status, results.verdict.passed) {
+        (RunStatus::Completed, true) => writeln!(out, "PASSED: all {total} budgets held"),
+        (RunStatus::Completed, false) => {
+            writeln!(out, "FAILED: {failed} of {total} budgets broken")
+        }
+        (RunStatus::Interrupted, _) => writeln!(
+            out,
+            "INTERRUPTED: {failed} of {total} budgets broken so far"
+        ),
+        (RunStatus::Aborted, _) => writeln!(
+            out,
+            "ABORTED: a budget was breached for its whole abort window; {failed} of {total} budgets broken"
+        ),
+        (RunStatus::Unreachable, _) => {
+            writeln!(out, "UNREACHABLE: the target could not be reached")
+        }
+    };
+    out
+}
+
+/// One budget's line of the table.
+fn budget_row(b: &BudgetVerdict) -> String {
+    let measured = b
+        .measured
+        .map_or_else(|| "no data".to_owned(), |m| metric_value(b.metric, m));
+    format!(
+        "{:<28} {:>12} {} {:<14} {}",
+        format!("{} {}", b.scope, b.metric.label()),
+        measured,
+        relation(b.metric),
+        metric_value(b.metric, b.limit),
+        if b.passed { "pass" } else { "FAIL" }
+    )
+}
+
+/// The limit's direction, in ASCII so any terminal shows it.
+fn relation(metric: BudgetMetric) -> &'static str {
+    if metric.is_floor() { ">=" } else { "<=" }
+}
 
 /// The comparison as plain text for stdout: the headline, an aligned
 /// table with one line per scope and metric, and notes.
@@ -110,6 +219,32 @@ pub fn comparison(comparison: &Comparison) -> String {
 mod tests {
     use super::*;
     use crate::compare::sample::{self, same_text};
+
+    #[test]
+    fn rows_show_measured_limit_and_verdict() {
+        let b = BudgetVerdict {
+            scope: "list_servers".into(),
+            metric: BudgetMetric::P95,
+            limit: 150_000.0,
+            measured: Some(162_300.0),
+            passed: false,
+            abort: None,
+        };
+        assert_eq!(
+            budget_row(&b),
+            "list_servers p95                   162 ms <= 150 ms         FAIL"
+        );
+        let rps = BudgetVerdict {
+            metric: BudgetMetric::MinRps,
+            limit: 5000.0,
+            measured: None,
+            ..b
+        };
+        assert_eq!(
+            budget_row(&rps),
+            "list_servers rps                  no data >= 5,000 rps      FAIL"
+        );
+    }
 
     #[test]
     fn the_terminal_table_is_aligned() {

@@ -16,6 +16,7 @@ use reports::{
     charts::{self, Chart, ChartData},
     files, histogram, junit, markdown, render_all, render_html,
     results::{LatencyBasis, Results, RunStatus},
+    terminal,
 };
 
 /// Every committed fixture.
@@ -825,4 +826,60 @@ fn junit_fails_the_aborting_budget_and_judges_the_servers() {
     let passing = junit::render(&fixture("passing"));
     assert!(!passing.contains("generator_warning"));
     assert!(passing.contains("name=\"latency_basis\" value=\"sent\""));
+}
+
+#[test]
+fn the_verdict_table_lists_every_budget_and_ends_with_the_verdict() {
+    let results = fixture("passing");
+    let table = terminal::verdict_table(&results);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        lines[0],
+        "budget                           measured    limit          verdict"
+    );
+    assert_eq!(
+        lines[1],
+        "overall p95                        113 ms <= 200 ms         pass"
+    );
+    assert_eq!(lines.len(), 1 + results.budgets.len() + 3, "{table}");
+    let overall = &results.overall.all;
+    assert_eq!(
+        lines[lines.len() - 2],
+        format!(
+            "{} requests in 75.0s ({:.1}/s), {} failed; p50 {} p95 {} p99 {}",
+            overall.count,
+            overall.rps,
+            overall.errors.total(),
+            ms(overall.latency.p50_us),
+            ms(overall.latency.p95_us),
+            ms(overall.latency.p99_us)
+        )
+    );
+    assert_eq!(lines[lines.len() - 1], "PASSED: all 18 budgets held");
+
+    let paced = terminal::verdict_table(&fixture("paced"));
+    assert!(paced.contains("\nserver: "), "{paced}");
+    assert!(paced.contains("\nWARNING: The load generator was saturated"));
+    assert!(paced.ends_with(
+        "ABORTED: a budget was breached for its whole abort window; 9 of 20 budgets broken\n"
+    ));
+}
+
+#[test]
+fn an_empty_run_has_no_latency_or_rate_in_the_verdict_table() {
+    let mut results = fixture("failing");
+    let all = results.overall.all.clone();
+    results.overall.all = reports::results::Window {
+        count: 0,
+        errors: Default::default(),
+        rps: 0.0,
+        error_rate: 0.0,
+        latency: Default::default(),
+        ..all
+    };
+    let table = terminal::verdict_table(&results);
+    assert!(
+        table.contains("\n0 requests in 75.0s (–/s), 0 failed; p50 – p95 – p99 –\n"),
+        "{table}"
+    );
 }
