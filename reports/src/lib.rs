@@ -1,16 +1,32 @@
 //! The results format of loadgate and what renders it.
 //!
-//! * [`results`]: the versioned `results.json` types, read and written
-//!   atomically; the seam between running a scenario and reporting on it.
-//! * [`histogram`]: latency histograms (µs) and their base64 V2 form.
-//! * [`hlog`]: the run as an HdrHistogram interval log.
-//! * [`report::render_all`]: every report of a run into a directory:
-//!   [`render_html`] (`report.html`, self-contained), [`charts`] (the same
-//!   charts as PNG), [`junit`] (`junit.xml`, one testcase per budget) and
-//!   [`markdown`] (`summary.md`, for CI step summaries).
-//! * What those renderers share, so they say the same thing:
-//!   [`budget_table`] (measured against budget, which budgets failed),
-//!   [`basis`] (what latencies count from), [`units`] (values as text).
+//! Its rooms, one job each:
+//!
+//! * The format:
+//!   * [`results`]: the versioned `results.json` types, read and written
+//!     atomically; the seam between running a scenario and reporting on it.
+//!   * [`histogram`]: latency histograms (µs) and their base64 V2 form.
+//!   * [`metric`]: a window's p50, p95, p99, rps and error rate, and what
+//!     they are for an empty window (none); the one place that says.
+//!   * [`files`]: the name of every file in an output directory.
+//! * Every report of a run, written by [`report::render_all`]:
+//!   * [`render_html`]: `report.html`, self-contained, one module per section.
+//!   * [`charts`]: the report's charts, as SVG for the page and PNG files.
+//!   * [`junit`]: `junit.xml`, one testcase per budget.
+//!   * [`markdown`]: `summary.md`, for CI step summaries.
+//!   * [`hlog`]: `histograms.hlog`, the run as an HdrHistogram interval log.
+//! * [`terminal`]: what `loadgate run` prints (the verdict table) and a
+//!   comparison as plain text.
+//! * [`compare`]: a run against a baseline (loadgate's, k6's or goose's)
+//!   under the noise rule; rendered by [`terminal`], [`markdown`] and
+//!   [`render_html`].
+//! * What the renderers share, so they say the same thing:
+//!   * [`budget_table`]: measured against budget, which budgets failed.
+//!   * [`basis`]: what latencies count from.
+//!   * [`units`]: values as text.
+//!   * [`spectrum`]: the percentile spectrum of a histogram.
+//!   * [`downsample`]: thinning a long series to a chart's width.
+//!   * `escape`: text made safe inside HTML and XML.
 //!
 //! This crate knows nothing of goose or of the reference service: anything
 //! that can fill in a [`results::Results`] can be reported on.
