@@ -6,6 +6,7 @@ use std::fmt::Write;
 use crate::{
     basis,
     escape::xml,
+    metric::{self, Metric},
     results::{EndpointStats, ErrorCounts, Results},
     units,
 };
@@ -29,8 +30,12 @@ pub(super) fn table(page: &mut String, results: &Results) {
     page.push_str("</tbody>\n</table>\n</section>\n");
 }
 
+/// One endpoint's row; its rate and error rate are `–` when it sent
+/// nothing (an empty window has no value).
 fn endpoint_row(page: &mut String, stats: &EndpointStats, overall: bool) {
     let w = &stats.all;
+    let value =
+        |metric| metric::value(w, metric).map_or_else(|| "–".to_owned(), |v| metric.format(v));
     let failed = w.errors.total();
     let class = if overall { " class=\"overall\"" } else { "" };
     let error_class = if failed > 0 { " bad" } else { "" };
@@ -40,9 +45,9 @@ fn endpoint_row(page: &mut String, stats: &EndpointStats, overall: bool) {
          <td class=\"num{error_class}\">{}</td><td class=\"num{error_class}\">{}</td><td>",
         xml(&stats.name),
         units::count(w.count),
-        units::rps(w.rps),
+        value(Metric::Rps),
         units::count(failed),
-        units::rate(w.error_rate),
+        value(Metric::ErrorRate),
     );
     for (code, n) in &stats.status_codes {
         let kind = match code {

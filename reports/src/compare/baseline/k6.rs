@@ -15,7 +15,7 @@ pub(super) fn metrics(root: &Value) -> Option<&serde_json::Map<String, Value>> {
     k6.then_some(metrics)
 }
 
-/// k6's end-of-test summary. Two shapes carry the same numbers (k6's
+/// Reads k6's end-of-test summary. Two shapes carry the same numbers (k6's
 /// `js/summary.go` builds them, `js/summary-wrapper.js` flattens them for
 /// `--summary-export`):
 ///
