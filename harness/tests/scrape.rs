@@ -5,10 +5,13 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::{sync::Arc, time::Duration};
 
 use common::closed_port;
-use harness::scrape::{ClientCounts, Scraper};
+use harness::run::{
+    clock::StageClock,
+    scrape::{ClientCounts, Scraper},
+};
 use target_service::{Config, RunningService};
 
 async fn service() -> RunningService {
@@ -33,10 +36,17 @@ async fn list_servers(base: &str, count: u64) {
     }
 }
 
+/// A run's clock, started now.
+fn started_clock() -> Arc<StageClock> {
+    let clock = Arc::new(StageClock::new(Duration::ZERO));
+    clock.start();
+    clock
+}
+
 async fn scraper(base: &str) -> Scraper {
     Scraper::start(
         format!("{base}/metrics"),
-        Instant::now(),
+        started_clock(),
         Duration::from_millis(50),
     )
     .await
@@ -110,7 +120,7 @@ async fn a_client_count_the_server_disagrees_with_is_a_mismatch() {
 #[tokio::test]
 async fn an_unreachable_metrics_url_is_counted_and_nothing_derived() {
     let url = format!("http://127.0.0.1:{}/metrics", closed_port());
-    let scraper = Scraper::start(url.clone(), Instant::now(), Duration::from_millis(20)).await;
+    let scraper = Scraper::start(url.clone(), started_clock(), Duration::from_millis(20)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let stats = scraper
         .finish(ClientCounts {

@@ -21,8 +21,9 @@ use std::{
 };
 
 use reports::results::ArrivalStats;
+use scenario::timeline::Arrivals;
 
-use crate::plan::Arrivals;
+use super::{clock::StageClock, engine};
 
 /// Most arrivals waiting at once; more are dropped (bounds memory when a
 /// long run is saturated).
@@ -117,25 +118,29 @@ pub fn queue(
     )
 }
 
-/// Dispatches `arrivals` (offsets from `epoch`, the schedule's start, which
-/// is after goose has launched the users) on a thread of its own until they
-/// run out, the run is stopped, or `stop` is set.
+/// Dispatches `arrivals` (offsets from the clock's epoch, which is after
+/// the engine has launched the users) on a thread of its own until they run
+/// out, the run is stopped, or `stop` is set.
 ///
 /// A thread, not a task: tokio's timer wakes on whole milliseconds, which
 /// would make every arrival up to a millisecond late and add that to every
 /// latency; a thread's sleep is accurate to tens of microseconds.
 pub fn spawn_dispatcher(
     arrivals: Arrivals,
-    epoch: Instant,
+    clock: Arc<StageClock>,
     to_users: flume::Sender<Arrival>,
     counters: Arc<ArrivalCounters>,
     stop: Arc<AtomicBool>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
+        let stopped = || stop.load(Ordering::Relaxed) || engine::stopped();
+        let Some(epoch) = clock.wait_for_epoch(stopped) else {
+            return;
+        };
         for offset in arrivals {
             let due = epoch + offset;
             loop {
-                if stop.load(Ordering::Relaxed) || goose::is_killswitch_triggered() {
+                if stopped() {
                     return;
                 }
                 let now = Instant::now();

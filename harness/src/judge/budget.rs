@@ -5,9 +5,14 @@
 //! the judged stages) fails: a run that measured nothing has not shown
 //! that it meets anything.
 
-use reports::results::{AbortRule, ArrivalStats, BudgetMetric, BudgetVerdict, ServerStats, Window};
-
-use crate::plan::{Budget, Budgets};
+use reports::{
+    metric,
+    results::{AbortRule, ArrivalStats, BudgetMetric, BudgetVerdict, ServerStats, Window},
+};
+use scenario::{
+    duration::whole_millis,
+    plan::{Budget, Budgets},
+};
 
 /// What a run measured beyond its windows.
 #[derive(Debug, Clone, Copy, Default)]
@@ -99,8 +104,8 @@ fn judge_one(
             let mut verdict = verdict(scope, metric, limit?, measure(window, metric));
             if watchable(metric) {
                 verdict.abort = budget.abort.map(|when| AbortRule {
-                    window_ms: millis(when.window),
-                    after_ms: millis(when.after),
+                    window_ms: whole_millis(when.window),
+                    after_ms: whole_millis(when.after),
                     triggered_at_ms: evidence
                         .aborted_by
                         .filter(|a| a.scope == scope && a.metric == metric)
@@ -131,23 +136,10 @@ pub fn watchable(metric: BudgetMetric) -> bool {
     metric != BudgetMetric::MinRps
 }
 
-/// `metric` over `window`; `None` when nothing was measured.
+/// `metric` over `window`, in the one metric vocabulary; `None` when
+/// nothing was measured.
 fn measure(window: Option<&Window>, metric: BudgetMetric) -> Option<f64> {
-    let sampled = window.filter(|w| w.count > 0);
-    match metric {
-        BudgetMetric::P50 => sampled.map(|w| w.latency.p50_us as f64),
-        BudgetMetric::P95 => sampled.map(|w| w.latency.p95_us as f64),
-        BudgetMetric::P99 => sampled.map(|w| w.latency.p99_us as f64),
-        BudgetMetric::MaxErrorRate => sampled.map(|w| w.error_rate),
-        BudgetMetric::MinRps => window.filter(|w| w.duration_ms > 0).map(|w| w.rps),
-        BudgetMetric::MaxDroppedRate
-        | BudgetMetric::MinCacheHitRatio
-        | BudgetMetric::MaxDbPoolUtilization => None,
-    }
-}
-
-fn millis(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+    metric::value(window?, metric.window_metric()?)
 }
 
 #[cfg(test)]
@@ -332,14 +324,19 @@ mod tests {
         let budgets = Budgets {
             overall: Budget {
                 p50_us: Some(1_000),
+                min_rps: Some(1.0),
                 ..Budget::default()
             },
             ..Budgets::default()
         };
+        // Ten seconds with no request: no latency and no rate either (not
+        // 0 rps), so both fail as not measured.
         let empty = window(0, 0, 0, 0.0);
         let verdicts = judge(&budgets, |_| Some(&empty), Evidence::default());
-        assert_eq!(verdicts.len(), 1);
-        assert_eq!(verdicts[0].measured, None);
-        assert!(!verdicts[0].passed);
+        assert_eq!(verdicts.len(), 2);
+        for verdict in &verdicts {
+            assert_eq!(verdict.measured, None, "{:?}", verdict.metric);
+            assert!(!verdict.passed);
+        }
     }
 }

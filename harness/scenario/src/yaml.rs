@@ -556,7 +556,7 @@ mod tests {
     /// The committed schema must match the types. `LOADGATE_BLESS=1` rewrites it.
     #[test]
     fn committed_schema_matches_the_types() {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios/schema.json");
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/schema.json");
         let generated = json_schema_text();
         if std::env::var_os("LOADGATE_BLESS").is_some_and(|v| v == "1") {
             std::fs::write(&path, &generated).expect("write scenarios/schema.json");

@@ -58,7 +58,7 @@ fn minimal_scenario_resolves_with_defaults() {
     assert_eq!(plan.stages()[1].shape(), StageShape::Hold);
     assert_eq!(plan.total_duration(), Duration::from_secs(360));
     assert_eq!(plan.peak_users(), 10);
-    assert_eq!(plan.goose_test_plan(), "10,30s;10,5m;0,30s");
+    assert_eq!(shape(&plan), "10,30s;10,5m;0,30s");
     let Work::Request(step) = plan.pick(0.5) else {
         panic!("a request")
     };
@@ -69,10 +69,18 @@ fn minimal_scenario_resolves_with_defaults() {
     assert_eq!(plan.budgets(), &Budgets::default());
 }
 
+/// The engine's tick, as the run uses it.
+const SECOND: Duration = Duration::from_secs(1);
+
+fn shape(plan: &Plan) -> String {
+    crate::timeline::outline(&plan.timeline(SECOND))
+}
+
 #[test]
 fn timeline_maps_offsets_to_stages() {
     let plan = parse(MINIMAL).unwrap();
-    let timeline = plan.timeline();
+    let plan = plan.timeline(SECOND);
+    let timeline = plan.stages();
     assert_eq!(timeline[1].start, Duration::from_secs(30));
     assert_eq!(timeline[1].end, Duration::from_secs(330));
     assert_eq!((timeline[1].from_users, timeline[1].to_users), (10, 10));
@@ -559,8 +567,8 @@ requests: [{name: r, method: GET, path: /r}]
     )
     .unwrap();
     assert_eq!(plan.peak_users(), 50);
-    assert_eq!(plan.goose_test_plan(), "50,1s;50,6s;0,0s");
-    let arrivals: Vec<Duration> = plan.arrivals().collect();
+    assert_eq!(shape(&plan), "50,2s;50,3s;50,1s");
+    let arrivals: Vec<Duration> = plan.timeline(SECOND).arrivals().collect();
     // A ramp 0 → 100/s over 2 s brings 100 arrivals, the hold 300, the
     // last stage (100/s held, as 6000/m) 100.
     assert_eq!(arrivals.len(), 500);
@@ -578,13 +586,13 @@ requests: [{name: r, method: GET, path: /r}]
     // On the ramp, arrivals come closer together.
     assert!(arrivals[1] - arrivals[0] > arrivals[99] - arrivals[98]);
 
+    // Half the rate over half the time, on the engine's whole seconds: 1 s,
+    // 1.5 s and 0.5 s run as 1 s, 2 s and 1 s (a stage keeps at least one),
+    // so 25 + 100 + 50 arrivals.
     let scaled = plan.scaled(0.5).unwrap();
     assert_eq!(scaled.peak_users(), 25);
-    assert_eq!(
-        scaled.arrivals().count(),
-        125,
-        "half the rate for half the time"
-    );
+    assert_eq!(shape(&scaled), "25,1s;25,2s;25,1s");
+    assert_eq!(scaled.timeline(SECOND).arrivals().count(), 175);
 }
 
 #[test]
@@ -726,7 +734,7 @@ fn unreadable_file_is_an_error_too() {
 // ---- shipped scenarios ----
 
 fn scenarios_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
 }
 
 #[test]
@@ -771,10 +779,10 @@ fn shipped_shapes_match_the_architecture() {
         ("spike", 500, "500,30s;500,2m;0,30s"),
         ("endurance", 200, "200,2m;200,4h;0,1m"),
     ];
-    for (name, peak, goose) in cases {
+    for (name, peak, outline) in cases {
         let plan = shipped(name);
         assert_eq!(plan.peak_users(), peak, "{name}");
-        assert_eq!(plan.goose_test_plan(), goose, "{name}");
+        assert_eq!(shape(&plan), outline, "{name}");
         assert_eq!(
             plan.budgets().during,
             Some(vec!["steady".to_owned()]),

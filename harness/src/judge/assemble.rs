@@ -1,59 +1,52 @@
-//! Turns a [`Recording`] and what is known about the run into the results
-//! file's [`Results`], judging the budgets on the way.
+//! Turns what a run measured ([`Measured`]) and what is known about it
+//! into the results file's [`Results`], judging the budgets on the way.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use reports::{
     histogram,
     results::{
         ArrivalStats, EndpointStats, Environment, GeneratorStats, LatencySummary, Overrides,
         Phases, RESULTS_FORMAT, RESULTS_VERSION, Results, RunInfo, RunStatus, ScenarioRun,
-        SecondStats, ServerStats, StageRun, Tool, Verdict, Window,
+        SecondStats, StageRun, Tool, Verdict, Window,
     },
 };
+use scenario::{
+    Plan, Timeline,
+    duration::{whole_micros, whole_millis},
+};
 
-use crate::{
-    budget::{self, Aborted, Evidence},
-    plan::Plan,
-    recorder::{JudgedSpans, NameStats, PhaseTally, Recording, Tally},
+use super::budget::{self, Evidence};
+use crate::run::{
+    Ending, Measured,
+    recorder::{NameStats, PhaseTally, Tally},
 };
 
 /// What the results record besides the measurements.
 #[derive(Debug, Clone)]
 pub struct RunMeta {
-    pub started_at: SystemTime,
     /// The scenario file as given.
     pub scenario_file: String,
     pub overrides: Overrides,
     pub target: String,
     pub in_process_target: bool,
-    pub status: RunStatus,
-    pub stop_reason: Option<String>,
-    /// The fate of the arrivals, for a run on a schedule.
-    pub arrivals: Option<ArrivalStats>,
-    /// The target's own metrics, when they were scraped.
-    pub server: Option<ServerStats>,
-    /// The budget that stopped the run early, if one did.
-    pub aborted: Option<Aborted>,
 }
 
-/// Which spans of the run budgets judge: the stages named in
-/// `budgets.during`, or (empty) the whole run.
-pub fn judged_spans(plan: &Plan) -> JudgedSpans {
-    let Some(during) = &plan.budgets().during else {
-        return JudgedSpans::default();
-    };
-    JudgedSpans(
-        plan.timeline()
-            .iter()
-            .filter(|span| span.name.as_ref().is_some_and(|n| during.contains(n)))
-            .map(|span| (micros(span.start), micros(span.end)))
-            .collect(),
-    )
+/// The results' status and stop reason for how a run ended.
+pub fn status(ending: &Ending) -> (RunStatus, Option<String>) {
+    match ending {
+        Ending::Completed => (RunStatus::Completed, None),
+        Ending::Unreachable(cause) => (RunStatus::Unreachable, Some(cause.clone())),
+        Ending::Aborted(aborted) => (RunStatus::Aborted, Some(aborted.reason.clone())),
+        Ending::Terminated => (RunStatus::Interrupted, Some("SIGTERM".to_owned())),
+        Ending::Interrupted => (RunStatus::Interrupted, Some("SIGINT".to_owned())),
+    }
 }
 
-pub fn assemble(plan: &Plan, recording: &Recording, meta: RunMeta) -> Results {
-    let run_us = micros(recording.run_duration);
+/// The results of a run of `plan` on `timeline`.
+pub fn assemble(plan: &Plan, timeline: &Timeline, measured: &Measured, meta: RunMeta) -> Results {
+    let recording = &measured.recording;
+    let run_us = whole_micros(recording.run_duration);
     let judged_us = recording.judged.duration_within(run_us);
     let endpoint = |name: &str, stats: &NameStats| EndpointStats {
         name: name.to_owned(),
@@ -69,6 +62,10 @@ pub fn assemble(plan: &Plan, recording: &Recording, meta: RunMeta) -> Results {
         .zip(&recording.per_name)
         .map(|(name, stats)| endpoint(name, stats))
         .collect();
+    let aborted = match &measured.ending {
+        Ending::Aborted(aborted) => Some(aborted),
+        _ => None,
+    };
     let budgets = budget::judge(
         plan.budgets(),
         |name| match name {
@@ -79,14 +76,20 @@ pub fn assemble(plan: &Plan, recording: &Recording, meta: RunMeta) -> Results {
                 .map(EndpointStats::judged_window),
         },
         Evidence {
-            arrivals: meta.arrivals.as_ref(),
-            server: meta.server.as_ref(),
-            aborted_by: meta.aborted.as_ref(),
+            arrivals: measured.arrivals.as_ref(),
+            server: measured.server.as_ref(),
+            aborted_by: aborted,
         },
     );
     let cpu_count = std::thread::available_parallelism()
         .map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX));
-    let generator = generator(&recording.seconds, cpu_count, meta.arrivals.as_ref(), &meta);
+    let generator = generator(
+        &recording.seconds,
+        cpu_count,
+        measured.arrivals.as_ref(),
+        meta.in_process_target,
+    );
+    let (status, stop_reason) = status(&measured.ending);
     Results {
         format: RESULTS_FORMAT.to_owned(),
         version: RESULTS_VERSION,
@@ -95,10 +98,10 @@ pub fn assemble(plan: &Plan, recording: &Recording, meta: RunMeta) -> Results {
             version: env!("CARGO_PKG_VERSION").to_owned(),
         },
         run: RunInfo {
-            started_at: humantime::format_rfc3339_millis(meta.started_at).to_string(),
-            duration_ms: u64::try_from(recording.run_duration.as_millis()).unwrap_or(u64::MAX),
-            status: meta.status,
-            stop_reason: meta.stop_reason,
+            started_at: rfc3339_millis(measured.started_at),
+            duration_ms: whole_millis(recording.run_duration),
+            status,
+            stop_reason,
             latency_basis: recording.basis,
         },
         scenario: ScenarioRun {
@@ -107,13 +110,13 @@ pub fn assemble(plan: &Plan, recording: &Recording, meta: RunMeta) -> Results {
             file: meta.scenario_file,
             source: plan.source().to_owned(),
             overrides: meta.overrides,
-            stages: plan
-                .timeline()
-                .into_iter()
+            stages: timeline
+                .stages()
+                .iter()
                 .map(|span| StageRun {
-                    name: span.name,
-                    start_ms: millis(span.start),
-                    end_ms: millis(span.end),
+                    name: span.name.clone(),
+                    start_ms: whole_millis(span.start),
+                    end_ms: whole_millis(span.end),
                     from_users: span.from_users,
                     to_users: span.to_users,
                 })
@@ -127,8 +130,8 @@ pub fn assemble(plan: &Plan, recording: &Recording, meta: RunMeta) -> Results {
             os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
         },
         verdict: Verdict::of(&budgets),
-        arrivals: meta.arrivals,
-        server: meta.server,
+        arrivals: measured.arrivals,
+        server: measured.server.clone(),
         generator,
         budgets,
         overall,
@@ -137,13 +140,17 @@ pub fn assemble(plan: &Plan, recording: &Recording, meta: RunMeta) -> Results {
     }
 }
 
+fn rfc3339_millis(at: SystemTime) -> String {
+    humantime::format_rfc3339_millis(at).to_string()
+}
+
 /// The generator's CPU over the series, and a warning when it ran hot or
 /// fell behind its schedule: then its latencies include its own delays.
 fn generator(
     seconds: &[SecondStats],
     cpu_count: u32,
     arrivals: Option<&ArrivalStats>,
-    meta: &RunMeta,
+    in_process_target: bool,
 ) -> Option<GeneratorStats> {
     let cpu: Vec<f64> = seconds.iter().filter_map(|s| s.generator_cpu).collect();
     if cpu.is_empty() {
@@ -178,7 +185,7 @@ fn generator(
             "The load generator was saturated: {}. Its latencies then include its own delays.",
             causes.join("; ")
         );
-        if meta.in_process_target {
+        if in_process_target {
             text.push_str(
                 " The bundled target ran in the same process and its CPU is counted too: run it apart (`loadgate serve`) to load it harder.",
             );
@@ -223,12 +230,4 @@ fn window(tally: &Tally, duration_us: u64) -> Window {
         service_latency: tally.service.as_ref().map(LatencySummary::of),
         service_histogram: tally.service.as_ref().map(histogram::encode),
     }
-}
-
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -25,9 +25,9 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use crate::duration::goose_span;
-use crate::scenario::Method;
+use crate::yaml::Method;
 use crate::template::{CaptureSlot, Template};
+use crate::timeline::Timeline;
 
 /// A validated load plan; see the module docs.
 #[derive(Debug, Clone)]
@@ -50,11 +50,10 @@ pub struct Plan {
     pub(crate) pace: Option<Duration>,
     /// The target's Prometheus endpoint, as written: a URL or a path.
     pub(crate) server_metrics: Option<String>,
+    /// The longest the run may last (`--duration`): rounding the stages to
+    /// the engine's tick never goes past it.
+    pub(crate) max_total: Option<Duration>,
 }
-
-/// How long goose takes to launch an open model's users before its
-/// schedule starts (see [`Plan::goose_test_plan`]).
-pub const OPEN_LAUNCH: Duration = Duration::from_secs(1);
 
 /// An open (arrival-rate) model: requests arrive on a schedule, whatever
 /// the target's speed, and at most `max_users` (the stages' users) are in
@@ -90,6 +89,11 @@ pub enum StageShape {
         /// Users at the end of the ramp.
         to_users: u32,
     },
+    /// Jump to `to_users` at the stage's start, then keep them.
+    Step {
+        /// Users from the stage's start to its end.
+        to_users: u32,
+    },
     /// Keep the previous stage's users.
     Hold,
 }
@@ -109,23 +113,6 @@ impl Stage {
     pub fn duration(&self) -> Duration {
         self.duration
     }
-}
-
-/// A stage placed on the run's clock.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StageSpan {
-    /// Position in the stage list.
-    pub index: usize,
-    /// The stage's name, if any.
-    pub name: Option<String>,
-    /// Offset from the start of the run at which the stage starts.
-    pub start: Duration,
-    /// Offset at which it ends (the next stage's start).
-    pub end: Duration,
-    /// Users when the stage starts.
-    pub from_users: u32,
-    /// Users when it ends.
-    pub to_users: u32,
 }
 
 /// The pause between a user's iterations.
@@ -470,41 +457,10 @@ impl Plan {
         names
     }
 
-    /// The stages on the run's clock.
-    pub fn timeline(&self) -> Vec<StageSpan> {
-        let mut spans = Vec::with_capacity(self.stages.len());
-        let mut start = Duration::ZERO;
-        let mut users = 0;
-        for (index, stage) in self.stages.iter().enumerate() {
-            let to_users = match stage.shape {
-                StageShape::Ramp { to_users } => to_users,
-                StageShape::Hold => users,
-            };
-            let end = start + stage.duration;
-            spans.push(StageSpan {
-                index,
-                name: stage.name.clone(),
-                start,
-                end,
-                from_users: users,
-                to_users,
-            });
-            start = end;
-            users = to_users;
-        }
-        spans
-    }
-
-    /// The stage running at `offset` from the start of the run (a sample's
-    /// start time maps to the stage it started in); stage ends are exclusive,
-    /// and an offset past the end maps to the last stage.
-    pub fn stage_at(&self, offset: Duration) -> StageSpan {
-        let timeline = self.timeline();
-        timeline
-            .iter()
-            .find(|span| offset < span.end)
-            .unwrap_or_else(|| timeline.last().expect("a plan has stages"))
-            .clone()
+    /// The stages on the run's clock, rounded to the engine's `tick`; see
+    /// [`Timeline`]. A run builds it once.
+    pub fn timeline(&self, tick: Duration) -> Timeline {
+        Timeline::new(self, tick)
     }
 
     /// Total planned time.
@@ -514,11 +470,19 @@ impl Plan {
 
     /// The most users at any time.
     pub fn peak_users(&self) -> u32 {
-        self.timeline()
+        self.stages
             .iter()
-            .map(|s| s.to_users)
+            .filter_map(|stage| match stage.shape {
+                StageShape::Ramp { to_users } | StageShape::Step { to_users } => Some(to_users),
+                StageShape::Hold => None,
+            })
             .max()
             .unwrap_or(0)
+    }
+
+    /// The `--duration` cap, if one was given.
+    pub fn max_total(&self) -> Option<Duration> {
+        self.max_total
     }
 
     /// The open model's rates, if this plan has one.
@@ -535,100 +499,5 @@ impl Plan {
     /// a path below the target).
     pub fn server_metrics(&self) -> Option<&str> {
         self.server_metrics.as_deref()
-    }
-
-    /// The intended start of every arrival of an open-model plan, as
-    /// offsets from the run's start, in order; empty for a closed model.
-    pub fn arrivals(&self) -> Arrivals {
-        let spans = match &self.open {
-            None => Vec::new(),
-            Some(open) => self
-                .timeline()
-                .iter()
-                .zip(&open.rates)
-                .map(|(span, rate)| (span.start, span.end - span.start, *rate))
-                .collect(),
-        };
-        Arrivals {
-            spans,
-            stage: 0,
-            index_in_stage: 0,
-        }
-    }
-
-    /// The stages in goose's `--test-plan` form, `users,span;users,span`,
-    /// e.g. `10,30s;10,5m;0,30s`. Goose ramps linearly from the previous
-    /// users to each step's users over its span, so a hold repeats the users
-    /// before it. Positive spans round up to whole seconds (see
-    /// [`goose_span`]). A plan that ends with users running gets a last
-    /// `0,0s` step: goose keeps a final non-zero step running until it is
-    /// cancelled, but a plan's end is the end of the run.
-    ///
-    /// An open-model plan launches all its users within [`OPEN_LAUNCH`]
-    /// and keeps them for the whole schedule, which starts once they are
-    /// launched: they wait for arrivals, and the schedule, not goose, sets
-    /// the pace.
-    pub fn goose_test_plan(&self) -> String {
-        if self.open.is_some() {
-            return format!(
-                "{users},{};{users},{};0,0s",
-                goose_span(OPEN_LAUNCH),
-                goose_span(self.total_duration()),
-                users = self.peak_users()
-            );
-        }
-        let timeline = self.timeline();
-        let mut steps: Vec<String> = timeline
-            .iter()
-            .map(|span| format!("{},{}", span.to_users, goose_span(span.end - span.start)))
-            .collect();
-        if timeline.last().is_some_and(|span| span.to_users > 0) {
-            steps.push("0,0s".to_owned());
-        }
-        steps.join(";")
-    }
-}
-
-/// The arrival times of an open-model plan; see [`Plan::arrivals`].
-///
-/// Within a stage whose rate moves linearly from `r0` to `r1` over `D`, the
-/// `k`th arrival is at the `t` where the expected count
-/// `r0·t + (r1 − r0)·t²/(2D)` reaches `k`: evenly spaced at a constant
-/// rate, closer and closer together on a ramp up.
-#[derive(Debug, Clone)]
-pub struct Arrivals {
-    spans: Vec<(Duration, Duration, RateSpan)>,
-    stage: usize,
-    index_in_stage: u64,
-}
-
-impl Iterator for Arrivals {
-    type Item = Duration;
-
-    fn next(&mut self) -> Option<Duration> {
-        loop {
-            let &(start, length, rate) = self.spans.get(self.stage)?;
-            let k = self.index_in_stage as f64;
-            let d = length.as_secs_f64();
-            let (r0, r1) = (rate.from_per_sec, rate.to_per_sec);
-            let a = (r1 - r0) / (2.0 * d);
-            let t = if a.abs() < 1e-12 {
-                if r0 > 0.0 { k / r0 } else { f64::INFINITY }
-            } else {
-                // The positive root of a·t² + r0·t − k = 0.
-                let discriminant = r0 * r0 + 4.0 * a * k;
-                if discriminant < 0.0 {
-                    f64::INFINITY
-                } else {
-                    (-r0 + discriminant.sqrt()) / (2.0 * a)
-                }
-            };
-            if t.is_finite() && t < d {
-                self.index_in_stage += 1;
-                return Some(start + Duration::from_secs_f64(t));
-            }
-            self.stage += 1;
-            self.index_in_stage = 0;
-        }
     }
 }

@@ -435,7 +435,7 @@ impl Template {
                                 let mut candidates: Vec<&str> = vec!["key", "seq"];
                                 candidates.extend(scope.visible.keys().map(String::as_str));
                                 candidates.sort_unstable();
-                                let suggestion = crate::scenario_error::did_you_mean(
+                                let suggestion = crate::error::did_you_mean(
                                     name,
                                     candidates.iter().copied(),
                                 )

@@ -5,8 +5,7 @@
 //! smallest, each at most once, no spaces, no sign, no fractions. A strict
 //! grammar turns `10 min` or `-5s` into an error at validation time instead
 //! of a silently different load test. The same module writes durations back
-//! out, both for people (`1h30m`) and for goose's test-plan string, which only
-//! understands whole hours, minutes and seconds.
+//! out for people (`1h30m`).
 
 use std::fmt;
 use std::time::Duration;
@@ -107,6 +106,18 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     Ok(Duration::new(secs, nanos))
 }
 
+/// Whole microseconds in `duration`, the unit budgets and samples count in;
+/// saturates at `u64::MAX` (580,000 years), which no run reaches.
+pub fn whole_micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Whole milliseconds in `duration`, the unit the results file's times
+/// use; saturates like [`whole_micros`].
+pub fn whole_millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Writes a duration the way the grammar reads it, largest units first, e.g.
 /// `1h30m`, `2m30s`, `250ms`, `1s500ms`, `0s`. Sub-microsecond parts are
 /// dropped: budgets and stages never need them.
@@ -128,36 +139,17 @@ pub fn format_duration(duration: Duration) -> String {
     out
 }
 
-/// Writes a duration in goose's time-span form (`1h30m`, `2m30s`, `45s`).
-///
-/// Goose reads only whole hours, minutes and seconds, so a positive duration
-/// is rounded *up* to whole seconds: a scaled-down 400 ms stage becomes `1s`
-/// rather than vanishing. Zero stays `0s` (an instant step).
-pub fn goose_span(duration: Duration) -> String {
-    let mut secs = duration.as_secs();
-    if duration.subsec_nanos() > 0 {
-        secs += 1;
-    }
-    if secs == 0 {
-        return "0s".to_owned();
-    }
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if s > 0 {
-        out.push_str(&format!("{s}s"));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_units_truncate_and_saturate() {
+        assert_eq!(whole_micros(Duration::from_nanos(1_999)), 1);
+        assert_eq!(whole_millis(Duration::from_micros(2_500)), 2);
+        assert_eq!(whole_micros(Duration::MAX), u64::MAX);
+        assert_eq!(whole_millis(Duration::MAX), u64::MAX);
+    }
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -231,14 +223,4 @@ mod tests {
         }
     }
 
-    #[test]
-    fn goose_spans_round_up_to_whole_seconds() {
-        assert_eq!(goose_span(Duration::from_secs(5400)), "1h30m");
-        assert_eq!(goose_span(Duration::from_secs(150)), "2m30s");
-        assert_eq!(goose_span(Duration::from_secs(30)), "30s");
-        assert_eq!(goose_span(Duration::from_secs(3661)), "1h1m1s");
-        assert_eq!(goose_span(ms(400)), "1s");
-        assert_eq!(goose_span(ms(1001)), "2s");
-        assert_eq!(goose_span(Duration::ZERO), "0s");
-    }
 }

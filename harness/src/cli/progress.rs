@@ -4,15 +4,13 @@
 
 use std::{
     io::IsTerminal,
-    sync::atomic::Ordering,
     time::{Duration, Instant},
 };
 
 use indicatif::{ProgressBar, ProgressStyle};
-
 use reports::units::latency_us;
 
-use crate::recorder::{Recent, Recorder};
+use crate::run::{Observer, recorder::Recent};
 
 /// Plain lines are this far apart when stderr is not a terminal.
 const PLAIN_EVERY: Duration = Duration::from_secs(5);
@@ -22,12 +20,12 @@ const PLAIN_EVERY: Duration = Duration::from_secs(5);
 pub struct Progress {
     bar: Option<ProgressBar>,
     planned: Duration,
-    started: Instant,
     last_plain: Instant,
     last_requests: u64,
 }
 
 impl Progress {
+    /// A view of a run that lasts `planned` (its timeline's total).
     pub fn new(planned: Duration) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(planned.as_secs().max(1));
@@ -38,21 +36,18 @@ impl Progress {
             );
             bar
         });
-        let now = Instant::now();
         Self {
             bar,
             planned,
-            started: now,
-            last_plain: now,
+            last_plain: Instant::now(),
             last_requests: 0,
         }
     }
+}
 
-    /// Updates the view from the recorder; call about once a second.
-    pub fn tick(&mut self, recorder: &Recorder) -> Recent {
-        let recent = recorder.take_recent();
-        let users = recorder.users().load(Ordering::Relaxed);
-        let elapsed = self.started.elapsed();
+impl Observer for Progress {
+    /// Updates the view; the run calls this about once a second.
+    fn second(&mut self, elapsed: Duration, users: u32, recent: &Recent) {
         let rps = recent.requests.saturating_sub(self.last_requests);
         self.last_requests = recent.requests;
         let message = format!(
@@ -75,10 +70,9 @@ impl Progress {
             }
             None => {}
         }
-        recent
     }
 
-    pub fn finish(self) {
+    fn finish(self: Box<Self>) {
         if let Some(bar) = self.bar {
             bar.finish_and_clear();
         }

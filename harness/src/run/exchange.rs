@@ -20,7 +20,7 @@ use std::{
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::scenario::Method;
+use scenario::yaml::Method;
 
 /// A request, rendered and ready to send.
 #[derive(Debug, Clone, Copy)]

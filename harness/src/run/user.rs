@@ -1,5 +1,5 @@
 //! One virtual user: renders a step's templates, sends it through the
-//! [`exchange`](crate::exchange) seam, checks the response, captures values
+//! [`exchange`](super::exchange) seam, checks the response, captures values
 //! for later steps, and records the sample.
 //!
 //! A user that has not finished its setup (a login, say) tries it again at
@@ -17,13 +17,17 @@ use std::{
 };
 
 use rand::{Rng, SeedableRng, rngs::SmallRng};
-
-use crate::{
-    exchange::{Exchange, HttpClient, Outgoing, SendError},
+use scenario::{
+    duration::whole_micros,
     plan::{Capture, Checks, JsonExpectation, Plan, Step},
+    template::{CaptureSlot, TemplateContext},
+};
+
+use super::{
+    clock::StageClock,
+    exchange::{Exchange, HttpClient, Outgoing, SendError},
     recorder::{FailureKind, Outcome, Sample, SampleSink},
     schedule::ArrivalQueue,
-    template::{CaptureSlot, TemplateContext},
 };
 
 /// What every user of a run shares.
@@ -31,8 +35,9 @@ use crate::{
 pub struct RunContext {
     pub plan: Plan,
     pub client: HttpClient,
-    /// The run's start; sample times count from it.
-    pub epoch: Instant,
+    /// The run's clock; sample times count from its epoch, which the
+    /// first user to start sets.
+    pub clock: Arc<StageClock>,
     /// Request name → index in the recorder, for [`Sample::name`].
     name_index: HashMap<String, u16>,
     /// Where users take arrivals, for an open-model plan.
@@ -45,7 +50,7 @@ impl RunContext {
     pub fn new(
         plan: Plan,
         client: HttpClient,
-        epoch: Instant,
+        clock: Arc<StageClock>,
         names: &[String],
         arrivals: Option<ArrivalQueue>,
     ) -> Self {
@@ -53,7 +58,7 @@ impl RunContext {
             arrivals,
             plan,
             client,
-            epoch,
+            clock,
             name_index: names
                 .iter()
                 .enumerate()
@@ -162,8 +167,7 @@ impl VirtualUser {
         };
         let sent = Instant::now();
         let started = due.unwrap_or(sent).min(sent);
-        let start_us = u64::try_from(started.saturating_duration_since(context.epoch).as_micros())
-            .unwrap_or(u64::MAX);
+        let start_us = context.clock.offset_us(started);
         let (timing, result) = context
             .client
             .send(Outgoing {
@@ -185,7 +189,7 @@ impl VirtualUser {
                 status: None,
             },
         };
-        let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        let micros = whole_micros;
         let service_us = micros(timing.total);
         let waited_us = micros(sent - started);
         self.sink.record(Sample {

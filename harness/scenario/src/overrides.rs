@@ -15,8 +15,9 @@ pub enum OverrideError {
     /// `--scale` must be a finite number above 0.
     #[error("--scale must be a number greater than 0, got {0}")]
     Scale(f64),
-    /// `--duration` must be positive.
-    #[error("--duration must be longer than 0s")]
+    /// `--duration` must be at least a second: the engine runs whole
+    /// seconds, so a shorter run could only be a longer one.
+    #[error("--duration must be at least 1s")]
     Duration,
     /// `--users` must be at least 1.
     #[error("--users must be at least 1")]
@@ -49,7 +50,9 @@ impl Plan {
         let mut plan = self.clone();
         for stage in &mut plan.stages {
             stage.duration = stage.duration.mul_f64(factor);
-            if let StageShape::Ramp { to_users } = &mut stage.shape {
+            if let StageShape::Ramp { to_users } | StageShape::Step { to_users } =
+                &mut stage.shape
+            {
                 *to_users = scale_users(*to_users, factor);
             }
         }
@@ -70,16 +73,18 @@ impl Plan {
 
     /// `--duration D`: when the stages add up to more than `max_total`,
     /// shrinks every stage in proportion so they add up to it; otherwise the
-    /// plan is unchanged.
+    /// stages are unchanged. Either way the plan remembers the cap, so its
+    /// [`Timeline`](crate::Timeline) never rounds the run past it.
     ///
     /// # Errors
-    /// [`OverrideError::Duration`] for a zero duration.
+    /// [`OverrideError::Duration`] for a duration under a second.
     pub fn capped_to(&self, max_total: Duration) -> Result<Plan, OverrideError> {
-        if max_total.is_zero() {
+        if max_total < Duration::from_secs(1) {
             return Err(OverrideError::Duration);
         }
         let total = self.total_duration();
         let mut plan = self.clone();
+        plan.max_total = Some(plan.max_total.map_or(max_total, |cap| cap.min(max_total)));
         if total > max_total {
             let factor = max_total.as_secs_f64() / total.as_secs_f64();
             for stage in &mut plan.stages {
@@ -101,7 +106,9 @@ impl Plan {
         let factor = f64::from(peak) / f64::from(current);
         let mut plan = self.clone();
         for stage in &mut plan.stages {
-            if let StageShape::Ramp { to_users } = &mut stage.shape {
+            if let StageShape::Ramp { to_users } | StageShape::Step { to_users } =
+                &mut stage.shape
+            {
                 *to_users = if *to_users == current {
                     peak
                 } else {
@@ -129,7 +136,20 @@ mod tests {
     }
 
     fn users(plan: &Plan) -> Vec<u32> {
-        plan.timeline().iter().map(|s| s.to_users).collect()
+        plan.stages()
+            .iter()
+            .scan(0, |users, stage| {
+                if let StageShape::Ramp { to_users } | StageShape::Step { to_users } = stage.shape()
+                {
+                    *users = to_users;
+                }
+                Some(*users)
+            })
+            .collect()
+    }
+
+    fn shape(plan: &Plan) -> String {
+        crate::timeline::outline(&plan.timeline(Duration::from_secs(1)))
     }
 
     const SHAPE: &str =
@@ -139,7 +159,7 @@ mod tests {
     fn scale_shrinks_users_durations_and_min_rps() {
         let scaled = plan(SHAPE).scaled(0.1).unwrap();
         assert_eq!(users(&scaled), vec![50, 50, 1]);
-        assert_eq!(scaled.goose_test_plan(), "50,6s;50,1m;1,3s;0,0s");
+        assert_eq!(shape(&scaled), "50,6s;50,1m;1,3s");
         assert_eq!(scaled.budgets().overall.min_rps, Some(10.0));
         assert_eq!(scaled.budgets().requests["a"].min_rps, Some(5.0));
         assert_eq!(scaled.budgets().requests["a"].p95_us, Some(10_000));
@@ -153,7 +173,7 @@ mod tests {
             .unwrap();
         assert_eq!(users(&scaled), vec![1, 1, 0]);
         assert_eq!(scaled.total_duration(), Duration::from_millis(40));
-        assert_eq!(scaled.goose_test_plan(), "1,1s;1,1s;0,1s");
+        assert_eq!(shape(&scaled), "1,1s;1,1s;0,1s");
     }
 
     #[test]
@@ -177,14 +197,16 @@ mod tests {
         assert_eq!(p.total_duration(), Duration::from_secs(690));
         let capped = p.capped_to(Duration::from_secs(69)).unwrap();
         assert_eq!(capped.total_duration(), Duration::from_secs(69));
-        assert_eq!(capped.goose_test_plan(), "500,6s;500,1m;3,3s;0,0s");
+        assert_eq!(shape(&capped), "500,6s;500,1m;3,3s");
         assert_eq!(users(&capped), users(&p));
         let same = p.capped_to(Duration::from_secs(3600)).unwrap();
-        assert_eq!(same.goose_test_plan(), p.goose_test_plan());
-        assert_eq!(
-            p.capped_to(Duration::ZERO).unwrap_err(),
-            OverrideError::Duration
-        );
+        assert_eq!(shape(&same), shape(&p));
+        for too_short in [Duration::ZERO, Duration::from_millis(999)] {
+            assert_eq!(
+                p.capped_to(too_short).unwrap_err(),
+                OverrideError::Duration
+            );
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Scenario text → [`Plan`]: the one fallible conversion.
 //!
 //! Two passes over the text: serde_yaml_ng deserialises it into the raw
-//! [`crate::scenario`] types (structure, field names, types), and
+//! [`crate::yaml`] types (structure, field names, types), and
 //! [`SourceMap`] records where every field is. The raw scenario is then
 //! checked field by field; each problem becomes a [`ScenarioError`] at the
 //! field's position, and all of them are returned together. serde itself
@@ -14,14 +14,14 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use crate::duration::{DurationError, parse_duration};
+use crate::duration::{DurationError, parse_duration, whole_micros};
 use crate::plan::{
     AbortWhen, Budget, Budgets, Capture, Checks, Flow, JsonCheck, JsonExpectation, OpenModel, Plan,
     RateSpan, ServerBudget, Stage, StageShape, StatusCheck, Step, ThinkTime, Tls, UserPool,
     Weighted, Work,
 };
-use crate::scenario::{self, DurationText, LoadModel, RateText, Request, Scenario};
-use crate::scenario_error::{ScenarioError, ScenarioErrors, did_you_mean, hint};
+use crate::yaml::{self, DurationText, LoadModel, RateText, Request, Scenario};
+use crate::error::{ScenarioError, ScenarioErrors, did_you_mean, hint};
 use crate::source_map::{Position, SourceMap, child_index, child_key};
 use crate::template::{CaptureSlot, Scope, Template, Vars, valid_capture_name};
 
@@ -348,6 +348,7 @@ impl Builder<'_> {
             open,
             pace,
             server_metrics,
+            max_total: None,
         })
     }
 
@@ -368,7 +369,7 @@ impl Builder<'_> {
     /// reads stages (names, timeline, `--users`) works for both models.
     fn open_stages(
         &mut self,
-        load: &scenario::Load,
+        load: &yaml::Load,
         version: u32,
     ) -> Option<(Vec<Stage>, OpenModel)> {
         let before = self.errors.len();
@@ -483,7 +484,7 @@ impl Builder<'_> {
         (self.errors.len() == before).then_some((stages, OpenModel { rates }))
     }
 
-    fn stages(&mut self, load: &scenario::Load) -> Option<Vec<Stage>> {
+    fn stages(&mut self, load: &yaml::Load) -> Option<Vec<Stage>> {
         let before = self.errors.len();
         if load.max_users.is_some() {
             self.error_key(
@@ -585,13 +586,13 @@ impl Builder<'_> {
         (self.errors.len() == before).then_some(stages)
     }
 
-    fn think_time(&mut self, raw: Option<&scenario::ThinkTime>) -> Option<ThinkTime> {
+    fn think_time(&mut self, raw: Option<&yaml::ThinkTime>) -> Option<ThinkTime> {
         match raw {
             None => Some(ThinkTime::None),
-            Some(scenario::ThinkTime::Fixed(d)) => {
+            Some(yaml::ThinkTime::Fixed(d)) => {
                 self.duration("think_time", d).map(ThinkTime::Fixed)
             }
-            Some(scenario::ThinkTime::Range(r)) => {
+            Some(yaml::ThinkTime::Range(r)) => {
                 let min = self.duration("think_time.min", &r.min);
                 let max = self.duration("think_time.max", &r.max);
                 let (min, max) = (min?, max?);
@@ -610,7 +611,7 @@ impl Builder<'_> {
         }
     }
 
-    fn user_pool(&mut self, raw: Option<&scenario::UserPool>) -> Option<UserPool> {
+    fn user_pool(&mut self, raw: Option<&yaml::UserPool>) -> Option<UserPool> {
         let Some(raw) = raw else {
             return Some(UserPool::DEFAULT);
         };
@@ -626,7 +627,7 @@ impl Builder<'_> {
                 );
                 None
             }
-            (None, Some(scenario::UserRange { from, to })) => {
+            (None, Some(yaml::UserRange { from, to })) => {
                 if from == 0 || from > to {
                     self.error(
                         "users.range",
@@ -938,7 +939,7 @@ impl Builder<'_> {
             .ok()
     }
 
-    fn checks(&mut self, path: &str, raw: Option<&scenario::Checks>) -> Option<Checks> {
+    fn checks(&mut self, path: &str, raw: Option<&yaml::Checks>) -> Option<Checks> {
         let Some(raw) = raw else {
             return Some(Checks {
                 status: StatusCheck::AnySuccess,
@@ -1015,7 +1016,7 @@ impl Builder<'_> {
 
     fn budgets(
         &mut self,
-        raw: Option<&scenario::Budgets>,
+        raw: Option<&yaml::Budgets>,
         request_names: &[&str],
         stage_names: &[&str],
     ) -> Budgets {
@@ -1090,11 +1091,11 @@ impl Builder<'_> {
         }
     }
 
-    fn budget(&mut self, path: &str, raw: &scenario::Budget) -> Budget {
+    fn budget(&mut self, path: &str, raw: &yaml::Budget) -> Budget {
         let mut micros = |field: &str, text: &Option<DurationText>| {
             text.as_ref().and_then(|t| {
                 self.duration(&child_key(path, field), t)
-                    .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+                    .map(whole_micros)
             })
         };
         let p50_us = micros("p50", &raw.p50);

@@ -1,0 +1,235 @@
+//! `loadgate run`: scenario → plan → goose run → recording → results.json
+//! → verdict → exit code. Whatever happens after the plan is valid (an
+//! unreachable target, Ctrl-C, SIGTERM), what was measured is written.
+
+use std::{
+    path::{Path, PathBuf},
+    time::SystemTime,
+};
+
+use reports::{
+    compare::{Comparison, compare, read_baseline},
+    results::{Overrides, Results},
+};
+use scenario::{Plan, Vars, duration::whole_millis, load_plan, overrides::OverrideError};
+
+use super::{
+    args::{Exit, RunArgs},
+    progress::Progress,
+};
+use crate::{
+    judge::{self, RunMeta},
+    run::{self as engine_run, Ending, MeasureError, Setup, engine},
+};
+
+/// What `run` produced, for callers that want more than the exit code.
+#[derive(Debug)]
+pub struct RunOutput {
+    pub exit: Exit,
+    pub out_dir: PathBuf,
+    pub results: Results,
+    /// The comparison with `--baseline`, when one was given.
+    pub comparison: Option<Comparison>,
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The scenario or the command line is wrong; exit code 2.
+    #[error("{0}")]
+    BadInput(String),
+    /// Anything else that stopped the run before it began.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+/// Runs `args`; see the module docs.
+pub async fn run(args: &RunArgs) -> Result<RunOutput, RunError> {
+    let plan = resolve_plan(args)?;
+    // A bad baseline is bad input: say so before loading anything.
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(read_baseline)
+        .transpose()
+        .map_err(|e| RunError::BadInput(e.to_string()))?;
+    let (target, service) = match args.target.as_deref().or(plan.target()) {
+        Some(target) => (target.trim_end_matches('/').to_owned(), None),
+        None => {
+            let service = target_service::start(target_service::Config::default())
+                .await
+                .map_err(|e| anyhow::anyhow!("starting the in-process reference service: {e:#}"))?;
+            (service.base_url(), Some(service))
+        }
+    };
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out_dir(plan.name()));
+    std::fs::create_dir_all(&out_dir)
+        .map_err(|e| RunError::BadInput(format!("cannot create {}: {e}", out_dir.display())))?;
+
+    let server_metrics = server_metrics_url(args, &plan, &target, service.is_some());
+    let result = measure(args, &plan, &target, service.is_some(), server_metrics).await;
+    if let Some(service) = service
+        && let Err(e) = service.shutdown().await
+    {
+        tracing::warn!("stopping the in-process service: {e:#}");
+    }
+    let (results, mut exit) = result?;
+    let comparison = baseline.map(|baseline| {
+        let current = out_dir.join(reports::files::RESULTS).display().to_string();
+        compare(&baseline, &results, &current, &args.compare.rules())
+    });
+    if exit == Exit::Success && comparison.as_ref().is_some_and(Comparison::has_regression) {
+        exit = Exit::BudgetFailed;
+    }
+    write_outputs(&results, comparison.as_ref(), &out_dir)?;
+    Ok(RunOutput {
+        exit,
+        out_dir,
+        results,
+        comparison,
+    })
+}
+
+/// The plan, with the command line's overrides applied.
+pub fn resolve_plan(args: &RunArgs) -> Result<Plan, RunError> {
+    let mut vars = Vars::new().with_env();
+    for assignment in &args.vars {
+        let (name, value) = Vars::parse_assignment(assignment).map_err(RunError::BadInput)?;
+        vars = vars.set(name, value);
+    }
+    let mut plan =
+        load_plan(&args.scenario, &vars).map_err(|e| RunError::BadInput(e.to_string()))?;
+    let bad = |e: OverrideError| RunError::BadInput(e.to_string());
+    if let Some(users) = args.users {
+        plan = plan.with_peak_users(users).map_err(bad)?;
+    }
+    if let Some(scale) = args.scale {
+        plan = plan.scaled(scale).map_err(bad)?;
+    }
+    if let Some(duration) = args.duration {
+        plan = plan.capped_to(duration).map_err(bad)?;
+    }
+    Ok(plan)
+}
+
+/// The metrics URL to scrape, if any: the command line's, else the
+/// scenario's, else the bundled service's `/metrics` when it is the
+/// target. A path is taken below the target.
+fn server_metrics_url(
+    args: &RunArgs,
+    plan: &Plan,
+    target: &str,
+    in_process_target: bool,
+) -> Option<String> {
+    if args.no_server_metrics {
+        return None;
+    }
+    let given = args
+        .server_metrics
+        .as_deref()
+        .or(plan.server_metrics())
+        .or(in_process_target.then_some("/metrics"))?;
+    Some(if given.starts_with('/') {
+        format!("{target}{given}")
+    } else {
+        given.to_owned()
+    })
+}
+
+/// Runs the plan on its timeline (built here, once) and judges it.
+async fn measure(
+    args: &RunArgs,
+    plan: &Plan,
+    target: &str,
+    in_process_target: bool,
+    server_metrics: Option<String>,
+) -> Result<(Results, Exit), RunError> {
+    let timeline = plan.timeline(engine::TICK);
+    let measured = engine_run::measure(
+        Setup {
+            plan,
+            timeline: &timeline,
+            target,
+            server_metrics,
+        },
+        Box::new(Progress::new(timeline.total())),
+    )
+    .await
+    .map_err(|e| match e {
+        MeasureError::Client(message) => RunError::Failed(anyhow::anyhow!(message)),
+        MeasureError::Engine(message) => RunError::BadInput(message),
+    })?;
+    let results = judge::assemble(
+        plan,
+        &timeline,
+        &measured,
+        RunMeta {
+            scenario_file: args.scenario.display().to_string(),
+            overrides: Overrides {
+                scale: args.scale,
+                duration_ms: args.duration.map(whole_millis),
+                users: args.users,
+            },
+            target: target.to_owned(),
+            in_process_target,
+        },
+    );
+    let exit = match measured.ending {
+        Ending::Completed if !results.verdict.passed => Exit::BudgetFailed,
+        Ending::Completed => Exit::Success,
+        Ending::Unreachable(_) => Exit::Unreachable,
+        Ending::Aborted(_) => Exit::BudgetFailed,
+        Ending::Terminated => Exit::Terminated,
+        Ending::Interrupted => Exit::Interrupted,
+    };
+    Ok((results, exit))
+}
+
+/// `runs/<scenario>-<UTC time>/`.
+fn default_out_dir(scenario: &str) -> PathBuf {
+    let slug: String = scenario
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
+        .replace(':', "");
+    Path::new("runs").join(format!("{}-{stamp}", slug.trim_matches('-')))
+}
+
+/// results.json (atomically, first, so nothing measured is lost), then
+/// what is rendered from it.
+fn write_outputs(
+    results: &Results,
+    comparison: Option<&Comparison>,
+    out_dir: &Path,
+) -> Result<(), RunError> {
+    results
+        .write_atomic(&out_dir.join(reports::files::RESULTS))
+        .map_err(|e| anyhow::anyhow!(e))?;
+    reports::report::render_all_with(results, comparison, out_dir)
+        .map(drop)
+        .map_err(|e| RunError::Failed(e.into()))
+}
+
+/// Prints the verdict table and where the outputs are.
+pub fn print_summary(output: &RunOutput) {
+    print!("{}", reports::terminal::verdict_table(&output.results));
+    if let Some(comparison) = &output.comparison {
+        print!("\n{}", comparison.to_terminal());
+    }
+    println!(
+        "results: {}\nreport:  {}",
+        output.out_dir.join(reports::files::RESULTS).display(),
+        output.out_dir.join(reports::files::HTML).display()
+    );
+}

@@ -1,0 +1,331 @@
+//! The run layer: a [`Plan`]'s [`Timeline`] on the engine, measured.
+//!
+//! [`measure`] wires the parts of one run together:
+//!
+//! * [`engine`]: the goose adapter, the only module that names goose;
+//! * [`user`]: one virtual user: render, send, check, capture, record;
+//! * [`exchange`]: the one seam through which requests reach the network;
+//! * [`schedule`]: the open model's arrivals, handed to idle users when due;
+//! * [`clock`]: the run's epoch, which every offset counts from;
+//! * [`recorder`]: HDR histograms (µs) per request name and per second, and
+//!   the abort watches;
+//! * [`scrape`]: the target's Prometheus metrics, before, during and after;
+//! * [`generator_cpu`]: the generator's own CPU use.
+//!
+//! What it returns, a [`Measured`], is judged by [`crate::judge`].
+
+pub mod clock;
+pub mod engine;
+pub mod exchange;
+pub mod generator_cpu;
+pub mod recorder;
+pub mod schedule;
+pub mod scrape;
+pub mod user;
+
+use std::{
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant, SystemTime},
+};
+
+use reports::results::{ArrivalStats, LatencyBasis, ServerStats};
+use scenario::{Plan, Timeline, duration::whole_micros};
+
+use crate::judge::budget::{self, Aborted};
+use clock::StageClock;
+use exchange::HttpClient;
+use recorder::{AbortWatch, Recent, Recorder, RecorderConfig, Recording};
+use schedule::ArrivalCounters;
+use scrape::{ClientCounts, Scraper};
+use user::RunContext;
+
+/// A run stops early when every request has failed to connect for this many
+/// seconds in a row.
+const UNREACHABLE_AFTER_SECS: u32 = 5;
+/// How often the target's metrics are scraped during a run.
+const SCRAPE_EVERY: Duration = Duration::from_secs(2);
+
+/// What one run is asked to do.
+#[derive(Debug)]
+pub struct Setup<'a> {
+    pub plan: &'a Plan,
+    /// The plan's stages on the engine's clock; built once, by the caller.
+    pub timeline: &'a Timeline,
+    /// The base URL requests go to.
+    pub target: &'a str,
+    /// The target's Prometheus endpoint to scrape, if any.
+    pub server_metrics: Option<String>,
+}
+
+/// Whoever shows the run as it goes (the command line's progress line).
+pub trait Observer: Send + 'static {
+    /// Called about once a second.
+    fn second(&mut self, elapsed: Duration, users: u32, recent: &Recent);
+    /// The run is over.
+    fn finish(self: Box<Self>);
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ending {
+    /// The timeline ran to its end.
+    Completed,
+    /// Every request failed to connect for a while; the message says so.
+    Unreachable(String),
+    /// A budget's abort rule stopped the run.
+    Aborted(Aborted),
+    /// SIGTERM.
+    Terminated,
+    /// Ctrl-C.
+    Interrupted,
+}
+
+/// Everything a run measured, for [`crate::judge::assemble`].
+#[derive(Debug)]
+pub struct Measured {
+    pub recording: Recording,
+    /// When the clock started (the first user's start), as wall-clock time.
+    pub started_at: SystemTime,
+    pub ending: Ending,
+    /// The fate of the arrivals, for a run on a schedule.
+    pub arrivals: Option<ArrivalStats>,
+    /// The target's own metrics, when they were scraped.
+    pub server: Option<ServerStats>,
+}
+
+/// Runs `setup` to its end (or until it is stopped) and returns what was
+/// measured; only a run that cannot start is an error.
+pub async fn measure(
+    setup: Setup<'_>,
+    observer: Box<dyn Observer>,
+) -> Result<Measured, MeasureError> {
+    let Setup {
+        plan,
+        timeline,
+        target,
+        server_metrics,
+    } = setup;
+    let names: Vec<String> = plan
+        .request_names()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let longest_timeout = plan
+        .setup()
+        .iter()
+        .chain(plan.work().iter().flat_map(|w| w.work.steps()))
+        .map(|s| s.timeout)
+        .max()
+        .unwrap_or(Duration::from_secs(30));
+    let client = HttpClient::new(target, plan.tls().verify_certificates)
+        .map_err(|e| MeasureError::Client(format!("{e:#}")))?;
+    let scheduled = plan.open_model().is_some();
+    let clock = Arc::new(StageClock::new(if scheduled {
+        engine::OPEN_LAUNCH
+    } else {
+        Duration::ZERO
+    }));
+    let recorder = Arc::new(Recorder::start(RecorderConfig {
+        names: names.clone(),
+        clock: clock.clone(),
+        judged: recorder::JudgedSpans::of(timeline, plan.budgets().during.as_deref()),
+        longest_timeout,
+        basis: latency_basis(plan),
+        abort_watches: abort_watches(plan, &names),
+    }));
+    let scraper = match server_metrics {
+        Some(url) => Some(Scraper::start(url, clock.clone(), SCRAPE_EVERY).await),
+        None => None,
+    };
+    let counters = Arc::new(ArrivalCounters::default());
+    let (to_users, arrivals) = schedule::queue(longest_timeout, counters.clone());
+    let context = Arc::new(RunContext::new(
+        plan.clone(),
+        client,
+        clock.clone(),
+        &names,
+        scheduled.then_some(arrivals),
+    ));
+    let engine = engine::build(&context, &recorder, target, timeline)
+        .map_err(|e| MeasureError::Engine(format!("target {target:?}: {e}")))?;
+    let stop_dispatching = Arc::new(AtomicBool::new(false));
+    let dispatcher = scheduled.then(|| {
+        schedule::spawn_dispatcher(
+            timeline.arrivals(),
+            clock.clone(),
+            to_users,
+            counters.clone(),
+            stop_dispatching.clone(),
+        )
+    });
+
+    let stop = Arc::new(Stop::default());
+    let watcher = tokio::spawn(watch(
+        recorder.clone(),
+        clock.clone(),
+        stop.clone(),
+        observer,
+        target.to_owned(),
+    ));
+    let terminate = tokio::spawn(on_sigterm(stop.clone()));
+
+    let outcome = engine.run().await;
+    let run_duration = clock
+        .epoch()
+        .map_or(Duration::ZERO, |epoch| Instant::now().saturating_duration_since(epoch));
+    watcher.abort();
+    terminate.abort();
+    stop_dispatching.store(true, Ordering::Relaxed);
+    if let Some(dispatcher) = dispatcher {
+        let _ = tokio::task::spawn_blocking(move || dispatcher.join()).await;
+    }
+    let _ = watcher.await;
+    if let Err(e) = outcome {
+        tracing::warn!("the engine ended with an error: {e}");
+    }
+
+    let ending = if let Some(cause) = stop.unreachable.get() {
+        Ending::Unreachable(cause.clone())
+    } else if stop.terminated.load(Ordering::SeqCst) {
+        Ending::Terminated
+    } else if let Some(aborted) = recorder.aborted() {
+        Ending::Aborted(aborted.clone())
+    } else if engine::stopped() {
+        Ending::Interrupted
+    } else {
+        Ending::Completed
+    };
+    let recorder = Arc::try_unwrap(recorder).expect("the watcher has stopped");
+    let recording = recorder.finish(run_duration).await;
+    let server = match scraper {
+        Some(scraper) => Some(
+            scraper
+                .finish(ClientCounts {
+                    requests: recording.overall.all.count,
+                    responses: recording.overall.status_codes.values().sum(),
+                })
+                .await,
+        ),
+        None => None,
+    };
+    Ok(Measured {
+        recording,
+        started_at: clock.started_at().unwrap_or_else(SystemTime::now),
+        ending,
+        arrivals: scheduled.then(|| counters.snapshot()),
+        server,
+    })
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum MeasureError {
+    /// The HTTP client could not be built (a bad TLS setting, say).
+    #[error("{0}")]
+    Client(String),
+    /// The engine refused the target or the timeline.
+    #[error("{0}")]
+    Engine(String),
+}
+
+/// What a recording counts latency from: the schedule's due times for an
+/// open model, corrected for a pace, else the send.
+fn latency_basis(plan: &Plan) -> LatencyBasis {
+    if plan.open_model().is_some() {
+        LatencyBasis::IntendedStart
+    } else if let Some(pace) = plan.pace() {
+        LatencyBasis::Corrected {
+            expected_interval_us: whole_micros(pace),
+        }
+    } else {
+        LatencyBasis::Sent
+    }
+}
+
+/// One watch per latency or error-rate limit of every budget with `abort`.
+fn abort_watches(plan: &Plan, names: &[String]) -> Vec<AbortWatch> {
+    let budgets = plan.budgets();
+    let scopes = std::iter::once((None, &budgets.overall)).chain(budgets.requests.iter().map(
+        |(name, budget)| {
+            let index = names.iter().position(|n| n == name);
+            (index.and_then(|i| u16::try_from(i).ok()), budget)
+        },
+    ));
+    let mut watches = Vec::new();
+    for (scope, budget) in scopes {
+        let Some(when) = budget.abort else { continue };
+        let watched = budget::limits(budget)
+            .into_iter()
+            .filter_map(|(metric, limit)| Some((metric, limit?)))
+            .filter(|&(metric, _)| budget::watchable(metric));
+        for (metric, limit) in watched {
+            watches.push(AbortWatch {
+                scope,
+                metric,
+                limit,
+                window: when.window,
+                after: when.after,
+            });
+        }
+    }
+    watches
+}
+
+/// Why the run ended early, as the watchers saw it.
+#[derive(Debug, Default)]
+struct Stop {
+    /// Set, with the message to report, when the target was unreachable.
+    unreachable: OnceLock<String>,
+    terminated: AtomicBool,
+}
+
+/// Shows progress, and stops the run when the target has refused every
+/// request for [`UNREACHABLE_AFTER_SECS`] or a budget's abort rule fired.
+async fn watch(
+    recorder: Arc<Recorder>,
+    clock: Arc<StageClock>,
+    stop: Arc<Stop>,
+    mut observer: Box<dyn Observer>,
+    target: String,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let recent = recorder.take_recent();
+        let users = recorder.users().load(Ordering::Relaxed);
+        observer.second(clock.elapsed(), users, &recent);
+        if recent.connect_only_streak >= UNREACHABLE_AFTER_SECS {
+            let message = format!(
+                "stopped early: every request to {target} failed to connect for {UNREACHABLE_AFTER_SECS}s"
+            );
+            engine::stop(&message);
+            let _ = stop.unreachable.set(message);
+        }
+        if let Some(aborted) = recorder.aborted() {
+            engine::stop(&aborted.reason);
+            break;
+        }
+        if stop.unreachable.get().is_some() || stop.terminated.load(Ordering::SeqCst) {
+            break;
+        }
+    }
+    observer.finish();
+}
+
+/// SIGTERM stops the users; the engine already handles SIGINT.
+async fn on_sigterm(stop: Arc<Stop>) {
+    #[cfg(unix)]
+    if let Ok(mut signal) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
+        signal.recv().await;
+        stop.terminated.store(true, Ordering::SeqCst);
+        engine::stop("SIGTERM received");
+    }
+    #[cfg(not(unix))]
+    std::future::pending::<()>().await;
+}

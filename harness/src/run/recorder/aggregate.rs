@@ -1,0 +1,258 @@
+//! The aggregator task: it alone owns the histograms. It takes the users'
+//! batches, ticks once a second (users and generator CPU for the series,
+//! seconds past their grace closed, abort watches checked), and turns what
+//! it holds into the [`Recording`] when the run ends.
+
+use std::{
+    collections::{BTreeMap, VecDeque},
+    sync::{
+        Arc, Mutex, OnceLock,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::Duration,
+};
+
+use reports::{
+    histogram::new_histogram,
+    results::{LatencyBasis, SecondStats},
+};
+use tokio::sync::mpsc;
+
+use super::{
+    JudgedSpans, Live, RecorderConfig,
+    series::OpenSecond,
+    sink::{FailureKind, Outcome, Sample},
+    tally::{NameStats, Recording, record},
+    watches::Watches,
+};
+use crate::{
+    judge::budget::Aborted,
+    run::{clock::StageClock, generator_cpu::CpuMeter},
+};
+
+
+/// How long a second stays open for late samples, beyond the longest
+/// request timeout of the plan.
+const GRACE_SLACK: Duration = Duration::from_secs(2);
+
+/// How long after each whole second of the run the tick comes: late enough
+/// that the second has ended, early enough that the next has barely begun.
+const TICK_PAST: Duration = Duration::from_millis(5);
+
+/// What the aggregator shares with the rest of the run.
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub(super) users: Arc<AtomicU32>,
+    pub(super) live: Arc<Mutex<Live>>,
+    pub(super) aborted: Arc<OnceLock<Aborted>>,
+}
+
+/// The aggregator's state; owned by its task.
+#[derive(Debug)]
+pub(super) struct Aggregate {
+    names: Vec<String>,
+    basis: LatencyBasis,
+    per_name: Vec<NameStats>,
+    overall: NameStats,
+    judged: JudgedSpans,
+    grace: Duration,
+    /// Open seconds, by second.
+    open: BTreeMap<u32, OpenSecond>,
+    /// Users at the end of each second, sampled by the tick.
+    users_at: VecDeque<(u32, u32)>,
+    /// The generator's CPU use in each second not yet closed.
+    cpu: BTreeMap<u32, f64>,
+    closed: Vec<SecondStats>,
+    clock: Arc<StageClock>,
+    watches: Watches,
+}
+
+impl Aggregate {
+    pub(super) fn new(config: RecorderConfig) -> Self {
+        let basis = config.basis;
+        Self {
+            per_name: (0..config.names.len())
+                .map(|_| NameStats::new(basis))
+                .collect(),
+            names: config.names,
+            basis,
+            overall: NameStats::new(basis),
+            judged: config.judged,
+            grace: config.longest_timeout + GRACE_SLACK,
+            open: BTreeMap::new(),
+            users_at: VecDeque::new(),
+            cpu: BTreeMap::new(),
+            closed: Vec::new(),
+            clock: config.clock,
+            watches: Watches::new(config.abort_watches),
+        }
+    }
+
+    pub(super) async fn run(
+        mut self,
+        mut batches: mpsc::UnboundedReceiver<Vec<Sample>>,
+        mut finishing: tokio::sync::oneshot::Receiver<()>,
+        shared: Shared,
+    ) -> Self {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut cpu = CpuMeter::new();
+        let mut aligned = false;
+        loop {
+            tokio::select! {
+                batch = batches.recv() => match batch {
+                    Some(batch) => self.take(&batch, &shared.live),
+                    None => break,
+                },
+                _ = &mut finishing => {
+                    while let Ok(batch) = batches.try_recv() {
+                        self.take(&batch, &shared.live);
+                    }
+                    break;
+                }
+                _ = tick.tick() => {
+                    self.tick(&shared, &mut cpu);
+                    if !aligned && let Some(epoch) = self.clock.epoch() {
+                        // From now on, tick just after each whole second of
+                        // the run, so a second's users are read at its end.
+                        let next = self.clock.elapsed().as_secs() + 1;
+                        tick.reset_at((epoch + Duration::from_secs(next) + TICK_PAST).into());
+                        aligned = true;
+                    }
+                }
+            }
+        }
+        self
+    }
+
+    /// Once a second: users and CPU for the series, seconds past their
+    /// grace closed, abort watches checked, the live view's streak kept.
+    fn tick(&mut self, shared: &Shared, cpu: &mut CpuMeter) {
+        let elapsed = self.clock.elapsed();
+        let second = u32::try_from(elapsed.as_secs()).unwrap_or(u32::MAX);
+        self.users_at
+            .push_back((second, shared.users.load(Ordering::Relaxed)));
+        // The reading covers the second just ended (ticks are a second
+        // apart); before the epoch there is no second to give it to.
+        let reading = cpu.read();
+        if let (Some(used), Some(ended)) =
+            (reading, elapsed.checked_sub(Duration::from_millis(500)))
+        {
+            self.cpu
+                .insert(u32::try_from(ended.as_secs()).unwrap_or(u32::MAX), used);
+        }
+        self.close_before(second.saturating_sub(self.grace.as_secs() as u32 + 1));
+        if shared.aborted.get().is_none()
+            && let Some(aborted) = self.watches.check(second, &self.names)
+        {
+            let _ = shared.aborted.set(aborted);
+        }
+        let mut live = shared.live.lock().expect("live lock");
+        let all_refused =
+            live.tick_requests > 0 && live.tick_connect_failures == live.tick_requests;
+        live.connect_only_streak = if all_refused {
+            live.connect_only_streak + 1
+        } else {
+            0
+        };
+        live.tick_requests = 0;
+        live.tick_connect_failures = 0;
+    }
+
+    fn take(&mut self, batch: &[Sample], live: &Mutex<Live>) {
+        let arrival_second = u32::try_from(self.clock.elapsed().as_secs()).unwrap_or(u32::MAX);
+        let basis = self.basis;
+        let mut live = live.lock().expect("live lock");
+        for sample in batch {
+            let judged = self.judged.contains(sample.start_us);
+            self.per_name[usize::from(sample.name)].add(sample, judged, basis);
+            self.overall.add(sample, judged, basis);
+            if judged {
+                self.watches.take(arrival_second, sample, basis);
+            }
+            let second = u32::try_from(sample.start_us / 1_000_000).unwrap_or(u32::MAX);
+            let open = self
+                .open
+                .entry(second)
+                .or_insert_with(|| OpenSecond::new(basis));
+            open.count += 1;
+            record(&mut open.histogram, sample.latency_us, basis);
+            if let Some(service) = &mut open.service {
+                service.saturating_record(sample.service_us.max(1));
+            }
+            if let Some(status) = sample.outcome.status() {
+                *open
+                    .classes
+                    .entry(format!("{}xx", status / 100))
+                    .or_default() += 1;
+            }
+            live.requests += 1;
+            live.tick_requests += 1;
+            if let Outcome::Failed { kind, .. } = sample.outcome {
+                kind.count_into(&mut open.errors);
+                live.errors += 1;
+                if kind == FailureKind::Connect {
+                    live.tick_connect_failures += 1;
+                }
+            }
+            live.recent
+                .get_or_insert_with(new_histogram)
+                .saturating_record(sample.latency_us.max(1));
+        }
+    }
+
+    /// Reduces every open second before `second` to its summary.
+    fn close_before(&mut self, second: u32) {
+        while let Some(entry) = self.open.first_entry() {
+            if *entry.key() >= second {
+                break;
+            }
+            let (s, open) = entry.remove_entry();
+            let users = self.users_after(s);
+            let cpu = self.cpu_during(s);
+            self.closed.push(open.close(s, users, cpu));
+        }
+    }
+
+    /// The generator's CPU in `second`; forgets the seconds up to it.
+    fn cpu_during(&mut self, second: u32) -> Option<f64> {
+        let used = self.cpu.get(&second).copied();
+        self.cpu = self.cpu.split_off(&second);
+        used
+    }
+
+    /// Users at the end of `second`, from the tick's samples.
+    fn users_after(&mut self, second: u32) -> u32 {
+        while self.users_at.len() > 1 && self.users_at[1].0 <= second + 1 {
+            self.users_at.pop_front();
+        }
+        self.users_at.front().map_or(0, |&(_, users)| users)
+    }
+
+    pub(super) fn into_recording(mut self, run_duration: Duration) -> Recording {
+        self.close_before(u32::MAX);
+        // Seconds in which nothing started still belong in the series.
+        let last = u32::try_from(run_duration.as_secs()).unwrap_or(u32::MAX);
+        let mut by_second: BTreeMap<u32, SecondStats> =
+            self.closed.drain(..).map(|s| (s.second, s)).collect();
+        let seconds = (0..=last.max(by_second.keys().last().copied().unwrap_or(0)))
+            .map(|second| {
+                by_second.remove(&second).unwrap_or_else(|| {
+                    let users = self.users_after(second);
+                    let cpu = self.cpu_during(second);
+                    OpenSecond::new(self.basis).close(second, users, cpu)
+                })
+            })
+            .filter(|s| s.second < last || s.count > 0)
+            .collect();
+        Recording {
+            names: self.names,
+            per_name: self.per_name,
+            overall: self.overall,
+            seconds,
+            judged: self.judged,
+            run_duration,
+            basis: self.basis,
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Records every request of a run into HDR histograms (µs): per request
+//! name and overall, over the whole run and over the judged stages, and a
+//! per-second series binned by the second each request *started* in.
+//!
+//! Users never share a lock. Each keeps a [`SampleSink`], a small buffer of
+//! raw samples that it hands to the aggregator task in batches over a
+//! channel; the aggregator alone owns the histograms. hdrhistogram's
+//! `SyncHistogram` was the other candidate, but its `refresh` bins samples by
+//! when they are collected, not by when their request started, and it waits
+//! for every live recorder, so an idle user would stall the series.
+//!
+//! A second's histogram stays open for a grace period after the second
+//! ends (a request may take until its timeout to finish), then it is
+//! reduced to its summary, so a 4-hour run holds a few dozen histograms,
+//! not 14 400.
+//!
+//! The aggregator also ticks once a second: it samples the running users
+//! and the generator's own CPU for the series, and checks the budgets that
+//! can abort the run against the samples that arrived over their window.
+
+mod aggregate;
+mod series;
+mod sink;
+mod tally;
+mod watches;
+
+use std::{
+    sync::{
+        Arc, Mutex, OnceLock,
+        atomic::AtomicU32,
+    },
+    time::Duration,
+};
+
+use reports::{histogram::Histogram, results::LatencyBasis};
+use scenario::{Timeline, duration::whole_micros};
+use tokio::sync::mpsc;
+
+pub use sink::{FailureKind, Outcome, Sample, SampleSink};
+pub use tally::{NameStats, PhaseTally, Recording, Tally};
+pub use watches::AbortWatch;
+
+use crate::{judge::budget::Aborted, run::clock::StageClock};
+use aggregate::{Aggregate, Shared};
+
+/// The recording side of a run: hands out sinks, counts users, and turns
+/// batches into statistics.
+#[derive(Debug)]
+pub struct Recorder {
+    to_aggregator: mpsc::UnboundedSender<Vec<Sample>>,
+    aggregator: tokio::task::JoinHandle<Aggregate>,
+    /// Tells the aggregator to take what is queued and stop, even if some
+    /// sink is still alive somewhere.
+    finish: tokio::sync::oneshot::Sender<()>,
+    users: Arc<AtomicU32>,
+    live: Arc<Mutex<Live>>,
+    aborted: Arc<OnceLock<Aborted>>,
+}
+
+/// What a recorder needs to know about the run.
+#[derive(Debug, Clone)]
+pub struct RecorderConfig {
+    /// Request names, in scenario order; [`Sample::name`] indexes them.
+    pub names: Vec<String>,
+    /// The run's clock, which sample times count from.
+    pub clock: Arc<StageClock>,
+    /// Which spans budgets look at.
+    pub judged: JudgedSpans,
+    /// Bounds how late a sample may arrive for its second.
+    pub longest_timeout: Duration,
+    /// What latencies count from, and whether a raw histogram is kept
+    /// beside the judged one.
+    pub basis: LatencyBasis,
+    /// Budgets that stop the run on a sustained breach.
+    pub abort_watches: Vec<AbortWatch>,
+}
+
+/// Where budgets look: which spans of the run are judged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JudgedSpans(pub Vec<(u64, u64)>);
+
+impl JudgedSpans {
+    /// The spans of the stages named in `during` on the run's `timeline`,
+    /// or (no names) the whole run: budgets judge the stages as the engine
+    /// ran them.
+    pub fn of(timeline: &Timeline, during: Option<&[String]>) -> Self {
+        let Some(during) = during else {
+            return Self::default();
+        };
+        Self(
+            timeline
+                .spans_named(during)
+                .map(|span| (whole_micros(span.start), whole_micros(span.end)))
+                .collect(),
+        )
+    }
+
+    /// Whether a request that started at `start_us` is judged; with no
+    /// spans, every request is.
+    pub(super) fn contains(&self, start_us: u64) -> bool {
+        self.0.is_empty()
+            || self
+                .0
+                .iter()
+                .any(|&(from, to)| (from..to).contains(&start_us))
+    }
+
+    /// Judged time within the first `run_us` of the run.
+    pub fn duration_within(&self, run_us: u64) -> u64 {
+        if self.0.is_empty() {
+            return run_us;
+        }
+        self.0
+            .iter()
+            .map(|&(from, to)| to.min(run_us).saturating_sub(from))
+            .sum()
+    }
+
+    pub fn is_whole_run(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Counters the live progress view reads, by arrival.
+#[derive(Debug, Default, Clone)]
+pub struct Live {
+    pub requests: u64,
+    pub errors: u64,
+    /// Requests that arrived since the last [`Recorder::take_recent`].
+    pub(super) recent: Option<Histogram>,
+    /// Consecutive arrival ticks in which every request failed to connect.
+    pub connect_only_streak: u32,
+    pub(super) tick_requests: u64,
+    pub(super) tick_connect_failures: u64,
+}
+
+/// A snapshot for the progress line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Recent {
+    pub requests: u64,
+    pub errors: u64,
+    pub p95_us: u64,
+    /// Seconds in a row in which requests were sent and none connected.
+    pub connect_only_streak: u32,
+}
+
+impl Recorder {
+    /// Starts the aggregator; see [`RecorderConfig`].
+    pub fn start(config: RecorderConfig) -> Self {
+        let (to_aggregator, batches) = mpsc::unbounded_channel();
+        let users = Arc::new(AtomicU32::new(0));
+        let live = Arc::new(Mutex::new(Live::default()));
+        let aborted = Arc::new(OnceLock::new());
+        let aggregate = Aggregate::new(config);
+        let (finish, finishing) = tokio::sync::oneshot::channel();
+        let aggregator = tokio::spawn(aggregate.run(
+            batches,
+            finishing,
+            Shared {
+                users: users.clone(),
+                live: live.clone(),
+                aborted: aborted.clone(),
+            },
+        ));
+        Self {
+            to_aggregator,
+            aggregator,
+            finish,
+            users,
+            live,
+            aborted,
+        }
+    }
+
+    /// The budget that has stopped the run, once one has.
+    pub fn aborted(&self) -> Option<&Aborted> {
+        self.aborted.get()
+    }
+
+    pub fn sink(&self) -> SampleSink {
+        SampleSink::new(self.to_aggregator.clone())
+    }
+
+    /// The count of running users, which users keep up to date.
+    pub fn users(&self) -> Arc<AtomicU32> {
+        self.users.clone()
+    }
+
+    /// What arrived since the last call, for the live view.
+    pub fn take_recent(&self) -> Recent {
+        let mut live = self.live.lock().expect("live lock");
+        let recent = live.recent.take();
+        Recent {
+            requests: live.requests,
+            errors: live.errors,
+            p95_us: recent.map_or(0, |h| h.value_at_quantile(0.95)),
+            connect_only_streak: live.connect_only_streak,
+        }
+    }
+
+    /// Takes every batch handed over so far (users flush as they stop)
+    /// and returns the statistics of the whole run, which lasted `run_duration`.
+    pub async fn finish(self, run_duration: Duration) -> Recording {
+        let _ = self.finish.send(());
+        let aggregate = self
+            .aggregator
+            .await
+            .expect("the aggregator does not panic");
+        aggregate.into_recording(run_duration)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,126 @@
+//! A user's end of the recorder: the [`Sample`] it measured and the
+//! [`SampleSink`] that buffers samples and hands them over in batches, so
+//! users never share a lock.
+
+use std::time::Duration;
+
+use reports::results::ErrorCounts;
+use tokio::sync::mpsc;
+
+/// A user hands over its buffer when it holds this many samples…
+const BATCH_SAMPLES: usize = 256;
+/// …or when its oldest sample is this old, so the series and the live view
+/// stay current for slow users.
+const BATCH_AGE: Duration = Duration::from_millis(200);
+const BATCH_AGE_US: u64 = BATCH_AGE.as_micros() as u64;
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Passed its checks.
+    Ok { status: u16 },
+    /// Failed; `status` when a response arrived.
+    Failed {
+        kind: FailureKind,
+        status: Option<u16>,
+    },
+}
+
+/// Why a request failed; one kind per request, the first that applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    Connect,
+    Timeout,
+    Status,
+    Check,
+    Other,
+}
+
+impl FailureKind {
+    pub(super) fn count_into(self, errors: &mut ErrorCounts) {
+        match self {
+            Self::Connect => errors.connect += 1,
+            Self::Timeout => errors.timeout += 1,
+            Self::Status => errors.status += 1,
+            Self::Check => errors.check += 1,
+            Self::Other => errors.other += 1,
+        }
+    }
+}
+
+/// One request, as measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    /// Index of the request name in [`RecorderConfig::names`].
+    pub name: u16,
+    /// When the request started, from the run's start: when it was due,
+    /// for a request on a schedule (open model); else when it was sent.
+    pub start_us: u64,
+    /// From `start_us` to the last byte of the response body.
+    pub latency_us: u64,
+    /// From sending the request to the last byte: `latency_us` less any
+    /// wait before the send. Equal to it without a schedule.
+    pub service_us: u64,
+    /// Time spent opening a connection for this request; 0 when it
+    /// reused one.
+    pub connect_us: u32,
+    /// From the send to the response's headers (includes `connect_us`);
+    /// 0 when no response came.
+    pub ttfb_us: u64,
+    pub outcome: Outcome,
+}
+
+impl Outcome {
+    pub(super) fn status(self) -> Option<u16> {
+        match self {
+            Self::Ok { status } => Some(status),
+            Self::Failed { status, .. } => status,
+        }
+    }
+}
+
+/// A user's buffer of samples not yet handed over; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SampleSink {
+    samples: Vec<Sample>,
+    /// When the oldest buffered sample ended, in µs from the run's start.
+    oldest_end_us: Option<u64>,
+    to_aggregator: mpsc::UnboundedSender<Vec<Sample>>,
+}
+
+impl SampleSink {
+    pub(super) fn new(to_aggregator: mpsc::UnboundedSender<Vec<Sample>>) -> Self {
+        Self {
+            samples: Vec::with_capacity(BATCH_SAMPLES),
+            oldest_end_us: None,
+            to_aggregator,
+        }
+    }
+
+    /// Buffers a sample just measured, handing the buffer over when it is
+    /// full or old.
+    ///
+    /// A sample is recorded as its request ends, so its own end
+    /// (`start_us + latency_us`) is the time now: the age check needs no
+    /// clock read, which would cost more than all the rest of this call.
+    pub fn record(&mut self, sample: Sample) {
+        let end_us = sample.start_us.saturating_add(sample.latency_us);
+        let oldest = *self.oldest_end_us.get_or_insert(end_us);
+        self.samples.push(sample);
+        if self.samples.len() >= BATCH_SAMPLES || end_us.saturating_sub(oldest) >= BATCH_AGE_US {
+            self.flush();
+        }
+    }
+
+    /// Hands over everything buffered (also called before a user stops).
+    pub fn flush(&mut self) {
+        if self.samples.is_empty() {
+            return;
+        }
+        let batch = std::mem::replace(&mut self.samples, Vec::with_capacity(BATCH_SAMPLES));
+        self.oldest_end_us = None;
+        // The aggregator outlives every user; a closed channel means the run
+        // is being torn down and there is nothing left to record into.
+        let _ = self.to_aggregator.send(batch);
+    }
+}

@@ -1,0 +1,142 @@
+//! What the aggregator accumulates: counts and histograms per request name
+//! and overall, over the whole run and the judged stages, and the
+//! [`Recording`] it hands back when the run ends.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use reports::{
+    histogram::{HIGHEST_TRACKABLE_US, Histogram, new_histogram},
+    results::{ErrorCounts, LatencyBasis, SecondStats},
+};
+
+use super::{
+    JudgedSpans,
+    sink::{Outcome, Sample},
+};
+
+/// Statistics of one request name (or of all of them).
+#[derive(Debug, Clone)]
+pub struct NameStats {
+    pub all: Tally,
+    pub judged: Tally,
+    pub status_codes: BTreeMap<u16, u64>,
+    /// Where the time of every sample went.
+    pub phases: PhaseTally,
+}
+
+/// Counts and a histogram over some samples.
+#[derive(Debug, Clone)]
+pub struct Tally {
+    pub count: u64,
+    pub errors: ErrorCounts,
+    /// Latency on the run's basis: from each request's start (its due
+    /// time, on a schedule), corrected for a pace.
+    pub histogram: Histogram,
+    /// The raw service time (from the send), kept apart only when the
+    /// basis differs from it.
+    pub service: Option<Histogram>,
+}
+
+/// Connect, time-to-first-byte and transfer histograms.
+#[derive(Debug, Clone)]
+pub struct PhaseTally {
+    /// Samples that opened a connection.
+    pub connects: u64,
+    pub connect: Histogram,
+    pub ttfb: Histogram,
+    pub transfer: Histogram,
+}
+
+impl PhaseTally {
+    pub(super) fn new() -> Self {
+        Self {
+            connects: 0,
+            connect: new_histogram(),
+            ttfb: new_histogram(),
+            transfer: new_histogram(),
+        }
+    }
+
+    pub(super) fn add(&mut self, sample: &Sample) {
+        if sample.connect_us > 0 {
+            self.connects += 1;
+            self.connect.saturating_record(u64::from(sample.connect_us));
+        }
+        if sample.ttfb_us > 0 {
+            self.ttfb.saturating_record(sample.ttfb_us);
+            self.transfer
+                .saturating_record(sample.service_us.saturating_sub(sample.ttfb_us).max(1));
+        }
+    }
+}
+
+/// Records `latency_us` into `histogram` on `basis`: for a paced run,
+/// with HdrHistogram's coordinated-omission correction.
+pub(super) fn record(histogram: &mut Histogram, latency_us: u64, basis: LatencyBasis) {
+    let value = latency_us.clamp(1, HIGHEST_TRACKABLE_US);
+    match basis {
+        LatencyBasis::Corrected {
+            expected_interval_us,
+        } => {
+            // In range by the clamp; the corrected fill-ins are smaller.
+            let _ = histogram.record_correct(value, expected_interval_us);
+        }
+        LatencyBasis::Sent | LatencyBasis::IntendedStart => histogram.saturating_record(value),
+    }
+}
+
+impl Tally {
+    pub(super) fn new(basis: LatencyBasis) -> Self {
+        Self {
+            count: 0,
+            errors: ErrorCounts::default(),
+            histogram: new_histogram(),
+            service: basis.has_raw().then(new_histogram),
+        }
+    }
+
+    pub(super) fn add(&mut self, sample: &Sample, basis: LatencyBasis) {
+        self.count += 1;
+        record(&mut self.histogram, sample.latency_us, basis);
+        if let Some(service) = &mut self.service {
+            service.saturating_record(sample.service_us.max(1));
+        }
+        if let Outcome::Failed { kind, .. } = sample.outcome {
+            kind.count_into(&mut self.errors);
+        }
+    }
+}
+
+impl NameStats {
+    pub(super) fn new(basis: LatencyBasis) -> Self {
+        Self {
+            all: Tally::new(basis),
+            judged: Tally::new(basis),
+            status_codes: BTreeMap::new(),
+            phases: PhaseTally::new(),
+        }
+    }
+
+    pub(super) fn add(&mut self, sample: &Sample, judged: bool, basis: LatencyBasis) {
+        self.all.add(sample, basis);
+        if judged {
+            self.judged.add(sample, basis);
+        }
+        self.phases.add(sample);
+        if let Some(status) = sample.outcome.status() {
+            *self.status_codes.entry(status).or_default() += 1;
+        }
+    }
+}
+
+/// Everything a run recorded.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    pub names: Vec<String>,
+    pub per_name: Vec<NameStats>,
+    pub overall: NameStats,
+    pub seconds: Vec<SecondStats>,
+    pub judged: JudgedSpans,
+    pub run_duration: Duration,
+    pub basis: LatencyBasis,
+}

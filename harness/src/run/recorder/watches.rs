@@ -1,0 +1,207 @@
+//! The abort watches: each budget limit with an `abort` rule, checked every
+//! second over the samples that arrived in its window.
+
+use std::{collections::VecDeque, time::Duration};
+
+use reports::{
+    histogram::{Histogram, new_histogram},
+    metric::{self, Percentile, Samples},
+    results::{BudgetMetric, LatencyBasis},
+};
+
+use super::{
+    sink::{Outcome, Sample},
+    tally::record,
+};
+use crate::judge::budget::Aborted;
+
+/// A budget limit the aggregator checks every second over a sliding window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AbortWatch {
+    /// `None` for overall, else the request name's index.
+    pub scope: Option<u16>,
+    /// A latency percentile or the error rate.
+    pub metric: BudgetMetric,
+    /// In the metric's unit (µs, or a fraction).
+    pub limit: f64,
+    /// How far back each check looks (whole seconds, at least one).
+    pub window: Duration,
+    /// How long the breach must last.
+    pub after: Duration,
+}
+
+
+/// The samples of one arrival second for the abort watches, one slot per
+/// watched scope.
+#[derive(Debug)]
+struct WatchSecond {
+    second: u32,
+    slots: Vec<WindowTally>,
+}
+
+/// Counts and latencies of the samples one watched scope received.
+#[derive(Debug, Clone)]
+struct WindowTally {
+    count: u64,
+    errors: u64,
+    histogram: Histogram,
+}
+
+impl WindowTally {
+    fn new() -> Self {
+        Self {
+            count: 0,
+            errors: 0,
+            histogram: new_histogram(),
+        }
+    }
+}
+
+/// The abort watches read their window through the one metric
+/// vocabulary, as the budgets do, so "p99 over a window" means one thing.
+/// A live window has no length of its own, so it has no rate (a NaN,
+/// which [`metric::value`] reads as no value); no watch asks for one
+/// ([`watchable`](crate::judge::budget::watchable)).
+impl Samples for WindowTally {
+    fn count(&self) -> u64 {
+        self.count
+    }
+    fn failed(&self) -> u64 {
+        self.errors
+    }
+    fn latency_us(&self, percentile: Percentile) -> f64 {
+        self.histogram.value_at_quantile(percentile.quantile()) as f64
+    }
+    fn rps(&self) -> f64 {
+        f64::NAN
+    }
+}
+
+/// The abort watches and their state.
+#[derive(Debug)]
+pub(super) struct Watches {
+    watches: Vec<AbortWatch>,
+    /// The scopes watched; a watch's slot is its scope's index here.
+    scopes: Vec<Option<u16>>,
+    /// Per watch: the check at which its current breach began, and the
+    /// value last seen breaching.
+    breach: Vec<Option<(u32, f64)>>,
+    recent: VecDeque<WatchSecond>,
+    longest_window: u32,
+}
+
+impl Watches {
+    pub(super) fn new(watches: Vec<AbortWatch>) -> Self {
+        let mut scopes = Vec::new();
+        for watch in &watches {
+            if !scopes.contains(&watch.scope) {
+                scopes.push(watch.scope);
+            }
+        }
+        Self {
+            breach: vec![None; watches.len()],
+            longest_window: watches
+                .iter()
+                .map(|w| window_secs(w.window))
+                .max()
+                .unwrap_or(0),
+            watches,
+            scopes,
+            recent: VecDeque::new(),
+        }
+    }
+
+    pub(super) fn take(&mut self, second: u32, sample: &Sample, basis: LatencyBasis) {
+        if self.watches.is_empty() {
+            return;
+        }
+        if self.recent.back().is_none_or(|s| s.second < second) {
+            self.recent.push_back(WatchSecond {
+                second,
+                slots: vec![WindowTally::new(); self.scopes.len()],
+            });
+        }
+        let Some(bucket) = self.recent.iter_mut().rev().find(|s| s.second <= second) else {
+            return;
+        };
+        for (slot, scope) in bucket.slots.iter_mut().zip(&self.scopes) {
+            if scope.is_none_or(|name| name == sample.name) {
+                slot.count += 1;
+                slot.errors += u64::from(matches!(sample.outcome, Outcome::Failed { .. }));
+                record(&mut slot.histogram, sample.latency_us, basis);
+            }
+        }
+    }
+
+    /// Checks every watch over the seconds before `now`; the first watch
+    /// whose breach has lasted its `after` stops the run.
+    pub(super) fn check(&mut self, now: u32, names: &[String]) -> Option<Aborted> {
+        while self
+            .recent
+            .front()
+            .is_some_and(|s| s.second + self.longest_window < now)
+        {
+            self.recent.pop_front();
+        }
+        for (i, watch) in self.watches.iter().enumerate() {
+            let from = now.saturating_sub(window_secs(watch.window));
+            let slot = self.scopes.iter().position(|s| *s == watch.scope)?;
+            let mut window = WindowTally::new();
+            for second in self
+                .recent
+                .iter()
+                .filter(|s| (from..now).contains(&s.second))
+            {
+                let tally = &second.slots[slot];
+                window.count += tally.count;
+                window.errors += tally.errors;
+                let _ = window.histogram.add(&tally.histogram);
+            }
+            let measured = watch
+                .metric
+                .window_metric()
+                .and_then(|m| metric::value(&window, m));
+            let (since, value) = match measured {
+                Some(value) if watch.metric.holds(value, watch.limit) => {
+                    self.breach[i] = None;
+                    continue;
+                }
+                Some(value) => {
+                    let since = self.breach[i].map_or(now, |(since, _)| since);
+                    self.breach[i] = Some((since, value));
+                    (since, value)
+                }
+                // An empty window is no evidence either way: a target that
+                // has stopped answering keeps its breach going.
+                None => match self.breach[i] {
+                    Some(breach) => breach,
+                    None => continue,
+                },
+            };
+            if f64::from(now - since) >= watch.after.as_secs_f64() {
+                let scope = watch
+                    .scope
+                    .map_or("overall", |n| names[usize::from(n)].as_str());
+                let shown = |v| reports::units::metric_value(watch.metric, v);
+                return Some(Aborted {
+                    scope: scope.to_owned(),
+                    metric: watch.metric,
+                    at_ms: u64::from(now) * 1000,
+                    reason: format!(
+                        "aborted: {scope} {} over the last {}s was {} (budget {}) at every check for {}s",
+                        watch.metric.label(),
+                        window_secs(watch.window),
+                        shown(value),
+                        shown(watch.limit),
+                        now - since,
+                    ),
+                });
+            }
+        }
+        None
+    }
+}
+
+fn window_secs(window: Duration) -> u32 {
+    u32::try_from(window.as_secs().max(1)).unwrap_or(u32::MAX)
+}
