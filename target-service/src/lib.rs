@@ -14,13 +14,11 @@
 //! HTTP in one place, [`error`].
 
 pub mod api;
-pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod model;
-pub mod openapi;
 pub mod rate_limit;
 pub mod seed;
 pub mod serve;

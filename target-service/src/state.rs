@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::{
-    auth::{KEY_CACHE_CAPACITY, KEY_CACHE_TTL},
+    api::auth::{KEY_CACHE_CAPACITY, KEY_CACHE_TTL},
     cache::Cache,
     config::Config,
     db::Db,
@@ -20,7 +20,7 @@ pub struct AppState {
     pub cache: Cache,
     pub telemetry: Telemetry,
     pub limits: Arc<RateLimits>,
-    /// Verified API keys by hash (see [`crate::auth`]).
+    /// Verified API keys by hash (see [`crate::api::auth`]).
     pub keys: moka::future::Cache<String, User>,
     pub config: Arc<Config>,
 }

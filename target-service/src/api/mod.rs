@@ -1,10 +1,12 @@
 //! The HTTP surface: each resource has its own `router()`, merged here.
-//! Everything under `/api` goes through [`crate::auth::require_key`].
+//! Everything under `/api` goes through [`auth::require_key`].
 
+pub mod auth;
 pub mod config;
 pub mod health;
 pub mod metrics;
 pub mod observability;
+pub mod openapi;
 pub mod servers;
 
 use axum::{
@@ -13,7 +15,7 @@ use axum::{
     middleware,
 };
 
-use crate::{auth, state::AppState};
+use crate::state::AppState;
 
 /// `Cache-Control` of responses that belong to one caller: a client or
 /// proxy may keep them but must revalidate, so a write is seen at once.

@@ -12,7 +12,10 @@ use axum::{
 use bytes::Bytes;
 use utoipa::OpenApi;
 
-use crate::{api::json_headers, openapi::ApiDoc, state::AppState};
+use crate::{
+    api::{json_headers, openapi::ApiDoc},
+    state::AppState,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
