@@ -1,29 +1,43 @@
 //! The OpenAPI 3 document of every route, generated from the handlers'
-//! annotations so it cannot drift from the code.
+//! annotations so it cannot drift from the code, and `/openapi.json`, which
+//! serves it.
+//!
+//! The document and its route share this file because the document lists
+//! the route's handler while the handler serves the document: split over
+//! two files, each would import the other.
 
+use std::sync::LazyLock;
+
+use axum::{Router, http::HeaderValue, response::IntoResponse, routing::get};
+use bytes::Bytes;
 use utoipa::{
     Modify, OpenApi,
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use crate::{api, error::ErrorBody, model};
+use super::{config, health, metrics, observability, response::json_headers, servers};
+use crate::{error::ErrorBody, model, state::AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/openapi.json", get(openapi_json))
+}
 
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "loadgate reference target: MCP Server Manager API"),
     paths(
-        api::health::health,
-        api::health::ready,
-        api::servers::list_servers,
-        api::servers::create_server,
-        api::servers::get_server,
-        api::servers::update_server,
-        api::servers::delete_server,
-        api::metrics::read_metrics,
-        api::metrics::ingest_metrics,
-        api::config::public_config,
-        api::observability::prometheus_metrics,
-        api::observability::openapi_json,
+        health::health,
+        health::ready,
+        servers::list_servers,
+        servers::create_server,
+        servers::get_server,
+        servers::update_server,
+        servers::delete_server,
+        metrics::read_metrics,
+        metrics::ingest_metrics,
+        config::public_config,
+        observability::prometheus_metrics,
+        openapi_json,
     ),
     components(schemas(
         ErrorBody,
@@ -53,4 +67,22 @@ impl Modify for BearerKey {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
     }
+}
+
+static OPENAPI: LazyLock<Bytes> = LazyLock::new(|| {
+    Bytes::from(
+        ApiDoc::openapi()
+            .to_pretty_json()
+            .expect("the OpenAPI document serializes"),
+    )
+});
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "observability",
+    responses((status = 200, description = "The OpenAPI 3 document of every route", content_type = "application/json")))]
+pub async fn openapi_json() -> impl IntoResponse {
+    (
+        json_headers(HeaderValue::from_static("public, max-age=3600")),
+        OPENAPI.clone(),
+    )
 }
