@@ -9,6 +9,16 @@ use clap::Args;
 /// Longest TTL the in-process (L4) cache may use: architecture §1 caps it at 60 s.
 pub const L4_TTL_MAX: Duration = Duration::from_secs(60);
 
+/// Verified API keys remembered in-process, in their own bounded cache
+/// (`AppState::keys`) so that many keys do not thrash the 500-entry
+/// response cache. Fixed rather than flags; they live here, beside the other
+/// cache limits, so that the state that builds the cache need not import the
+/// HTTP layer's authentication.
+pub const KEY_CACHE_CAPACITY: u64 = 100_000;
+/// How long an in-process key verification is trusted before the key is
+/// looked up again (in Redis `session:{key_hash}`, then the database).
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
+
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Address to listen on.

@@ -1,7 +1,7 @@
 //! Connection pools for PostgreSQL and the embedded SQLite default.
 //!
 //! Both backends go through sqlx's `Any` driver so that every query in
-//! [`crate::store`] is written once and behaves the same on both; the schema
+//! `store` is written once and behaves the same on both; the schema
 //! differs only in its migrations (`migrations/postgres`, `migrations/sqlite`).
 //! Times are stored as epoch milliseconds to keep the SQL portable.
 

@@ -8,7 +8,7 @@
 //! idempotent: what exists already is left as it is.
 
 use crate::{
-    auth::hash_key,
+    api::auth::hash_key,
     db::Db,
     error::Result,
     model::{Status, Transport, now_ms},

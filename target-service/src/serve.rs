@@ -6,7 +6,7 @@ use anyhow::Context;
 use tokio::{sync::oneshot, task::JoinHandle};
 
 use crate::{
-    app,
+    api::app,
     config::Config,
     db::Db,
     seed::{SeedSize, seed},

@@ -4,9 +4,8 @@
 use std::sync::Arc;
 
 use crate::{
-    auth::{KEY_CACHE_CAPACITY, KEY_CACHE_TTL},
     cache::Cache,
-    config::Config,
+    config::{Config, KEY_CACHE_CAPACITY, KEY_CACHE_TTL},
     db::Db,
     rate_limit::RateLimits,
     store::User,
@@ -20,7 +19,9 @@ pub struct AppState {
     pub cache: Cache,
     pub telemetry: Telemetry,
     pub limits: Arc<RateLimits>,
-    /// Verified API keys by hash (see [`crate::auth`]).
+    /// Verified API keys by hash, filled by the `/api` key middleware
+    /// (`api::auth`; named, not linked, since the state sits below the HTTP
+    /// layer and must not depend on it).
     pub keys: moka::future::Cache<String, User>,
     pub config: Arc<Config>,
 }

@@ -10,7 +10,7 @@ use axum::http::Method;
 use common::{API_KEY_A, API_KEY_B, Backend, Harness, redis_url, small_config, unique};
 use redis::AsyncCommands;
 use serde_json::json;
-use target_service::{Config, app, auth::hash_key, cache::keys};
+use target_service::{Config, api::auth::hash_key, app, cache::keys};
 
 on_both_backends!(
     redis_holds_each_key_pattern_with_its_ttl,

@@ -7,9 +7,8 @@ use utoipa::ToSchema;
 
 use crate::{
     api::{
-        json_headers,
+        response::{json_headers, to_json_bytes},
         servers::{PER_PAGE_DEFAULT, PER_PAGE_MAX},
-        to_json_bytes,
     },
     cache::keys,
     error::Result,

@@ -19,7 +19,10 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::{
-    api::{PRIVATE_REVALIDATE, servers::cached_server, to_json_bytes},
+    api::{
+        response::{PRIVATE_REVALIDATE, to_json_bytes},
+        servers::cached_server,
+    },
     cache::keys,
     error::{Error, Json, Result},
     model::{

@@ -1,23 +1,77 @@
-//! The HTTP surface: each resource has its own `router()`, merged here.
-//! Everything under `/api` goes through [`crate::auth::require_key`].
+//! The HTTP layer: each resource has its own `router()`, merged by [`app`]
+//! into the whole service. Everything under `/api` goes through
+//! [`auth::require_key`].
+//!
+//! Dependencies point one way, from here down: the handler files use
+//! [`crate::state`] and what it holds, never this file (their shared pieces
+//! are in `response`, re-exported here), and the state and everything it
+//! holds never use `api`.
 
+pub mod auth;
 pub mod config;
 pub mod health;
 pub mod metrics;
 pub mod observability;
+pub mod openapi;
+mod response;
 pub mod servers;
 
 use axum::{
     Router,
+    error_handling::HandleErrorLayer,
+    extract::DefaultBodyLimit,
     http::{HeaderValue, header},
     middleware,
 };
+use tower::ServiceBuilder;
+use tower_http::{
+    compression::{CompressionLayer, predicate::SizeAbove},
+    set_header::SetResponseHeaderLayer,
+};
 
-use crate::{auth, state::AppState};
+pub use self::response::{PRIVATE_REVALIDATE, json_headers, to_json_bytes};
+use crate::{error::Error, state::AppState, telemetry};
 
-/// `Cache-Control` of responses that belong to one caller: a client or
-/// proxy may keep them but must revalidate, so a write is seen at once.
-pub const PRIVATE_REVALIDATE: HeaderValue = HeaderValue::from_static("private, no-cache");
+/// Largest request body accepted: room for a full 1000-point metrics batch.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+/// Architecture §3: compress responses over 1 KiB.
+pub const COMPRESS_ABOVE: u16 = 1024;
+
+/// The whole service as a router. It is here, in the HTTP layer, rather
+/// than in the crate root so that `serve` can use it while the crate root
+/// re-exports `serve`'s items, without the two files importing each other.
+pub fn app(state: AppState) -> Router {
+    let timeout = state.config.request_timeout;
+    Router::new()
+        .merge(health::router())
+        .merge(observability::router())
+        .merge(openapi::router())
+        .merge(api_router(state.clone()))
+        .fallback(|| async { Error::NotFound("route") })
+        .layer(
+            ServiceBuilder::new()
+                .layer(middleware::from_fn_with_state(
+                    state.telemetry.clone(),
+                    telemetry::track,
+                ))
+                .layer(
+                    CompressionLayer::new()
+                        .gzip(true)
+                        .br(true)
+                        .compress_when(SizeAbove::new(COMPRESS_ABOVE)),
+                )
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                ))
+                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                    Error::Timeout
+                }))
+                .timeout(timeout)
+                .layer(DefaultBodyLimit::max(BODY_LIMIT)),
+        )
+        .with_state(state)
+}
 
 /// The API routes (`/api/v1/...`), behind key authentication and rate limits.
 pub fn api_router(state: AppState) -> Router<AppState> {
@@ -26,22 +80,4 @@ pub fn api_router(state: AppState) -> Router<AppState> {
         .merge(metrics::router())
         .merge(config::router())
         .route_layer(middleware::from_fn_with_state(state, auth::require_key))
-}
-
-/// Response header pair for JSON bytes produced elsewhere (the caches).
-pub fn json_headers(cache_control: HeaderValue) -> [(header::HeaderName, HeaderValue); 2] {
-    [
-        (
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        ),
-        (header::CACHE_CONTROL, cache_control),
-    ]
-}
-
-/// Serializes a response body once, so it can be cached as bytes.
-pub fn to_json_bytes<T: serde::Serialize>(value: &T) -> crate::error::Result<bytes::Bytes> {
-    Ok(serde_json::to_vec(value)
-        .map_err(anyhow::Error::from)?
-        .into())
 }

@@ -1,6 +1,4 @@
-//! `/metrics` (Prometheus text) and `/openapi.json`.
-
-use std::sync::LazyLock;
+//! `/metrics`: the service's metrics in Prometheus text.
 
 use axum::{
     Router,
@@ -9,15 +7,11 @@ use axum::{
     response::IntoResponse,
     routing::get,
 };
-use bytes::Bytes;
-use utoipa::OpenApi;
 
-use crate::{api::json_headers, openapi::ApiDoc, state::AppState};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/metrics", get(prometheus_metrics))
-        .route("/openapi.json", get(openapi_json))
+    Router::new().route("/metrics", get(prometheus_metrics))
 }
 
 /// Prometheus text exposition of the service's metrics.
@@ -30,23 +24,5 @@ pub async fn prometheus_metrics(State(state): State<AppState>) -> impl IntoRespo
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )],
         state.telemetry.render(state.db.pool_stats()),
-    )
-}
-
-static OPENAPI: LazyLock<Bytes> = LazyLock::new(|| {
-    Bytes::from(
-        ApiDoc::openapi()
-            .to_pretty_json()
-            .expect("the OpenAPI document serializes"),
-    )
-});
-
-/// This document.
-#[utoipa::path(get, path = "/openapi.json", tag = "observability",
-    responses((status = 200, description = "The OpenAPI 3 document of every route", content_type = "application/json")))]
-pub async fn openapi_json() -> impl IntoResponse {
-    (
-        json_headers(HeaderValue::from_static("public, max-age=3600")),
-        OPENAPI.clone(),
     )
 }

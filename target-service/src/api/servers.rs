@@ -12,7 +12,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::{
-    api::{PRIVATE_REVALIDATE, json_headers, to_json_bytes},
+    api::response::{PRIVATE_REVALIDATE, json_headers, to_json_bytes},
     cache::keys,
     error::{Error, Json, Result},
     model::{NewServerInput, Server, ServerPage, ServerPatchInput, Status, Transport},

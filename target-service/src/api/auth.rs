@@ -2,11 +2,11 @@
 //!
 //! Keys are stored as SHA-256 hashes, never in clear. A verified key is
 //! remembered in-process (a bounded cache separate from the 500-entry
-//! response cache, which would otherwise thrash with many keys) and in
+//! response cache, which would otherwise thrash with many keys; its limits
+//! are [`crate::config::KEY_CACHE_CAPACITY`] and
+//! [`crate::config::KEY_CACHE_TTL`]) and in
 //! Redis as `session:{key_hash}` for 24 h (architecture §1), so most
 //! requests never ask the database who they are.
-
-use std::time::Duration;
 
 use axum::{
     extract::{Request, State},
@@ -23,11 +23,6 @@ use crate::{
     state::AppState,
     store::{self, User},
 };
-
-/// Verified keys remembered in-process.
-pub const KEY_CACHE_CAPACITY: u64 = 100_000;
-/// How long an in-process verification is trusted.
-pub const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
 
 /// The stored form of an API key: lowercase hex SHA-256.
 pub fn hash_key(key: &str) -> String {
