@@ -256,7 +256,7 @@ mod tests {
     #[test]
     fn server_budgets_judge_the_scraped_metrics() {
         let budgets = Budgets {
-            server: crate::plan::ServerBudget {
+            server: scenario::plan::ServerBudget {
                 min_cache_hit_ratio: Some(0.85),
                 max_db_pool_utilization: Some(0.8),
             },

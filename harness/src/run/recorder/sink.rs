@@ -8,7 +8,7 @@ use reports::results::ErrorCounts;
 use tokio::sync::mpsc;
 
 /// A user hands over its buffer when it holds this many samples…
-const BATCH_SAMPLES: usize = 256;
+pub(super) const BATCH_SAMPLES: usize = 256;
 /// …or when its oldest sample is this old, so the series and the live view
 /// stay current for slow users.
 const BATCH_AGE: Duration = Duration::from_millis(200);
@@ -110,6 +110,12 @@ impl SampleSink {
         if self.samples.len() >= BATCH_SAMPLES || end_us.saturating_sub(oldest) >= BATCH_AGE_US {
             self.flush();
         }
+    }
+
+    /// Samples buffered and not yet handed over.
+    #[cfg(test)]
+    pub(super) fn buffered(&self) -> usize {
+        self.samples.len()
     }
 
     /// Hands over everything buffered (also called before a user stops).
