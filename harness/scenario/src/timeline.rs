@@ -55,6 +55,18 @@ impl StageSpan {
         self.end - self.start
     }
 
+    /// Users running at `offset`, which the stage contains.
+    fn users_at(&self, offset: Duration) -> f64 {
+        let (from, to) = (f64::from(self.from_users), f64::from(self.to_users));
+        match self.motion {
+            Motion::Step => to,
+            Motion::Ramp => {
+                let along = (offset - self.start).as_secs_f64() / self.length().as_secs_f64();
+                from + (to - from) * along
+            }
+        }
+    }
+
     /// Whether an offset from the run's start falls in the stage (its end
     /// is the next stage's).
     pub fn contains(&self, offset: Duration) -> bool {
@@ -132,6 +144,49 @@ impl Timeline {
             .iter()
             .find(|span| offset < span.end)
             .unwrap_or_else(|| self.spans.last().expect("a plan has stages"))
+    }
+
+    /// How many users the timeline has running at `offset` from the run's
+    /// start: linear along a ramp, the target along a step, none once the
+    /// run is over.
+    pub fn users_at(&self, offset: Duration) -> f64 {
+        self.spans
+            .iter()
+            .find(|span| span.contains(offset))
+            .map_or(0.0, |span| span.users_at(offset))
+    }
+
+    /// Whether user `index` (0-based, in launch order) is running at
+    /// `offset`: user `i` runs while more than `i` users do, so a ramp up
+    /// starts users one by one in order and a ramp down stops the last ones
+    /// first.
+    pub fn runs(&self, index: u32, offset: Duration) -> bool {
+        self.users_at(offset) > f64::from(index)
+    }
+
+    /// The first offset at or after `after` at which user `index` runs;
+    /// `None` when it never runs again.
+    pub fn next_start(&self, index: u32, after: Duration) -> Option<Duration> {
+        let index = f64::from(index);
+        self.spans
+            .iter()
+            .filter(|span| span.end > after && !span.length().is_zero())
+            .find_map(|span| {
+                let from = after.max(span.start);
+                if span.users_at(from) > index {
+                    return Some(from);
+                }
+                // Only a ramp up can start the user later in the stage: at
+                // the moment it passes `index` users, plus the least step
+                // that puts it past.
+                let (low, high) = (f64::from(span.from_users), f64::from(span.to_users));
+                if span.motion != Motion::Ramp || high <= index || high <= low {
+                    return None;
+                }
+                let along = (index - low) / (high - low);
+                let at = span.start + span.length().mul_f64(along) + Duration::from_micros(1);
+                (at < span.end).then_some(at.max(from))
+            })
     }
 
     /// The spans of the stages named in `names`, in order.

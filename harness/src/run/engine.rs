@@ -1,7 +1,8 @@
 //! The goose adapter, the only module that names goose: goose launches
 //! and stops the users on the [`Timeline`]'s stages (its test plan), waits
 //! the think time between iterations, and handles Ctrl-C; everything a user
-//! sends goes through [`super::user`]. The rest of the harness talks to the
+//! sends goes through [`super::user`], and the timeline, not goose, decides
+//! which users run when (see [`test_plan`]). The rest of the harness talks to the
 //! engine through the timeline, the users, [`TICK`], [`OPEN_LAUNCH`],
 //! [`stop`] and [`stopped`].
 //!
@@ -14,25 +15,13 @@
 //! mix, and with it every endpoint's rate, differs from run to run by tens
 //! of percent, which a comparison against a baseline would read as a change.
 
-use std::{
-    future::Future,
-    pin::Pin,
-    sync::{
-        Arc,
-        atomic::{AtomicU32, Ordering},
-    },
-    time::Duration,
-};
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use goose::{
     config::{GooseConfiguration, GooseDefault, GooseDefaultType},
     prelude::*,
 };
-use scenario::{
-    Timeline,
-    plan::ThinkTime,
-    timeline::{Motion, StageSpan},
-};
+use scenario::{Timeline, plan::ThinkTime};
 
 use super::{
     recorder::Recorder,
@@ -79,40 +68,26 @@ pub fn stopped() -> bool {
     goose::is_killswitch_triggered()
 }
 
-/// The timeline in goose's test-plan form, `users,seconds;…`, e.g.
-/// `10,30;10,300;0,30`. Goose ramps linearly from the previous users to
-/// each step's users over its span, so a hold repeats the users before it,
-/// and a step is a zero-second ramp followed by a hold. A plan that ends
-/// with users running gets a last `0,0` step: goose keeps a final non-zero
-/// step running until it is cancelled, but the timeline's end is the run's.
+/// The timeline in goose's test-plan form: every user launched at the
+/// start (over [`OPEN_LAUNCH`] in an open model), all of them kept for the
+/// whole timeline, then stopped, e.g. `10,0;10,360;0,0`.
 ///
-/// An open model launches all its users within [`OPEN_LAUNCH`] and keeps
-/// them for the whole timeline, which starts once they are launched: they
-/// wait for arrivals, and the schedule, not goose, sets the pace.
+/// Goose's own ramps are not used. It checks a hold's end only every
+/// 500 ms, from a beat that is not the step's start, so its holds run up to
+/// half a second long and every stage after drifts; and a ramp down to no
+/// users on the last step ends when the last user stops, not at the step's
+/// end. Instead the timeline decides which users run at each moment
+/// ([`VirtualUser::wait_until_running`]): in a closed model user `i` runs
+/// while more than `i` users are due; in an open model every user waits for
+/// arrivals and the schedule sets the pace.
 pub fn test_plan(timeline: &Timeline, open: bool) -> String {
-    let seconds = |d: Duration| d.as_secs();
-    if open {
-        return format!(
-            "{users},{};{users},{};0,0",
-            seconds(OPEN_LAUNCH),
-            seconds(timeline.total()),
-            users = timeline.peak_users()
-        );
-    }
-    let mut steps: Vec<String> = Vec::new();
-    for span in timeline.stages() {
-        let StageSpan {
-            to_users, motion, ..
-        } = span;
-        if *motion == Motion::Step {
-            steps.push(format!("{to_users},0"));
-        }
-        steps.push(format!("{to_users},{}", seconds(span.length())));
-    }
-    if timeline.stages().last().is_some_and(|span| span.to_users > 0) {
-        steps.push("0,0".to_owned());
-    }
-    steps.join(";")
+    let launch = if open { OPEN_LAUNCH } else { Duration::ZERO };
+    format!(
+        "{users},{};{users},{};0,0",
+        launch.as_secs(),
+        timeline.total().as_secs(),
+        users = timeline.peak_users()
+    )
 }
 
 /// Builds the goose attack for `context.plan` on `timeline` against `target`.
@@ -146,9 +121,8 @@ fn build_attack(
 }
 
 fn scenario(context: &SharedContext, recorder: &Recorder) -> Result<Scenario, GooseError> {
-    let users = recorder.users();
     let mut scenario = Scenario::new("loadgate").register_transaction(
-        Transaction::new(start_user(context.clone(), recorder, users.clone()))
+        Transaction::new(start_user(context.clone(), recorder))
             .set_name("setup")
             .set_on_start(),
     );
@@ -163,7 +137,7 @@ fn scenario(context: &SharedContext, recorder: &Recorder) -> Result<Scenario, Go
         )
     };
     scenario = scenario.register_transaction(
-        Transaction::new(stop_user(users))
+        Transaction::new(stop_user(context.clone()))
             .set_name("teardown")
             .set_on_stop(),
     );
@@ -178,30 +152,29 @@ fn scenario(context: &SharedContext, recorder: &Recorder) -> Result<Scenario, Go
 }
 
 /// `on_start`: starts the run's clock (the first user's start is its
-/// epoch), gives the user its state and runs its setup.
-fn start_user(
-    context: SharedContext,
-    recorder: &Recorder,
-    users: Arc<AtomicU32>,
-) -> goose::goose::TransactionFunction {
+/// epoch) and gives the user its state. In an open model the user runs
+/// from now on and does its setup during the launch; in a closed model it
+/// runs, and sets up, when the timeline first has it running.
+fn start_user(context: SharedContext, recorder: &Recorder) -> goose::goose::TransactionFunction {
     let sink = recorder.sink();
     Arc::new(move |user: &mut GooseUser| -> TransactionFuture<'_> {
         let context = context.clone();
         let sink = sink.clone();
-        let users = users.clone();
         Box::pin(async move {
             context.clock.start();
-            users.fetch_add(1, Ordering::Relaxed);
             let mut state = VirtualUser::new(&context, user.weighted_users_index, sink);
-            state.ensure_setup(&context).await;
+            if context.arrivals.is_some() {
+                state.set_running(true, &context);
+                state.ensure_setup(&context).await;
+            }
             user.set_session_data(state);
             Ok(())
         })
     })
 }
 
-/// Closed model: one iteration, after the pace if there is one, of work
-/// drawn from the plan's mix.
+/// Closed model: once the timeline has the user running, one iteration,
+/// after the pace if there is one, of work drawn from the plan's mix.
 fn iteration(context: SharedContext) -> goose::goose::TransactionFunction {
     Arc::new(move |user: &mut GooseUser| -> TransactionFuture<'_> {
         let context = context.clone();
@@ -209,6 +182,9 @@ fn iteration(context: SharedContext) -> goose::goose::TransactionFunction {
             let Some(state) = user.get_session_data_mut::<VirtualUser>() else {
                 return Ok(());
             };
+            if !state.wait_until_running(&context).await {
+                return Ok(());
+            }
             if let Some(pace) = context.plan.pace() {
                 state.wait_for_pace(pace).await;
             }
@@ -260,15 +236,15 @@ fn arrival(context: SharedContext) -> goose::goose::TransactionFunction {
     })
 }
 
-/// `on_stop`: hands over the user's last samples.
-fn stop_user(users: Arc<AtomicU32>) -> goose::goose::TransactionFunction {
+/// `on_stop`: hands over the user's last samples; it no longer runs.
+fn stop_user(context: SharedContext) -> goose::goose::TransactionFunction {
     Arc::new(move |user: &mut GooseUser| -> TransactionFuture<'_> {
-        let users = users.clone();
+        let context = context.clone();
         Box::pin(async move {
             if let Some(state) = user.get_session_data_mut::<VirtualUser>() {
                 state.flush();
+                state.set_running(false, &context);
             }
-            users.fetch_sub(1, Ordering::Relaxed);
             Ok(())
         })
     })
@@ -292,20 +268,14 @@ mod tests {
     }
 
     #[test]
-    fn a_closed_timeline_is_goose_steps_in_whole_seconds() {
+    fn goose_launches_every_user_and_keeps_them_for_the_timeline() {
         let timeline =
             timeline("{stages: [{users: 10, ramp: 30s}, {hold: 5m}, {users: 0, ramp: 30s}]}");
-        assert_eq!(test_plan(&timeline, false), "10,30;10,300;0,30");
+        assert_eq!(test_plan(&timeline, false), "10,0;10,360;0,0");
     }
 
     #[test]
-    fn a_plan_that_ends_with_users_gets_a_last_stop() {
-        let timeline = timeline("{stages: [{users: 4, ramp: 1s}, {hold: 2s}]}");
-        assert_eq!(test_plan(&timeline, false), "4,1;4,2;0,0");
-    }
-
-    #[test]
-    fn an_open_timeline_launches_every_user_then_keeps_them() {
+    fn an_open_model_launches_its_users_over_the_lead() {
         let timeline = timeline(
             "{model: open, max_users: 50, stages: [{rate: 100/s, ramp: 2s}, {hold: 3s}, {rate: 0/s, ramp: 1500ms}]}",
         );
@@ -317,7 +287,7 @@ mod tests {
     fn every_test_plan_parses_as_goose_reads_it() {
         let timeline = timeline("{stages: [{users: 3, ramp: 1h}, {users: 0, ramp: 61s}]}");
         let plan = test_plan(&timeline, false);
-        assert_eq!(plan, "3,3600;0,61");
+        assert_eq!(plan, "3,0;3,3661;0,0");
         assert!(plan.parse::<goose::test_plan::TestPlan>().is_ok());
     }
 }

@@ -144,6 +144,8 @@ pub async fn measure(
     let (to_users, arrivals) = schedule::queue(longest_timeout, counters.clone());
     let context = Arc::new(RunContext::new(
         plan.clone(),
+        timeline.clone(),
+        recorder.users(),
         client,
         clock.clone(),
         &names,

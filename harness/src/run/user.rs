@@ -11,13 +11,14 @@ use std::{
     collections::HashMap,
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU32, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
 
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 use scenario::{
+    Timeline,
     duration::whole_micros,
     plan::{Capture, Checks, JsonExpectation, Plan, Step},
     template::{CaptureSlot, TemplateContext},
@@ -25,15 +26,24 @@ use scenario::{
 
 use super::{
     clock::StageClock,
+    engine,
     exchange::{Exchange, HttpClient, Outgoing, SendError},
     recorder::{FailureKind, Outcome, Sample, SampleSink},
     schedule::ArrivalQueue,
 };
 
+/// How long a user that is not running sleeps at most before it looks
+/// again, so that it notices the run stopping.
+const IDLE_POLL: Duration = Duration::from_millis(200);
+
 /// What every user of a run shares.
 #[derive(Debug)]
 pub struct RunContext {
     pub plan: Plan,
+    /// The stages on the run's clock: which users run when.
+    pub timeline: Timeline,
+    /// Users running now, for the series and the progress line.
+    pub running: Arc<AtomicU32>,
     pub client: HttpClient,
     /// The run's clock; sample times count from its epoch, which the
     /// first user to start sets.
@@ -49,6 +59,8 @@ pub struct RunContext {
 impl RunContext {
     pub fn new(
         plan: Plan,
+        timeline: Timeline,
+        running: Arc<AtomicU32>,
         client: HttpClient,
         clock: Arc<StageClock>,
         names: &[String],
@@ -57,6 +69,8 @@ impl RunContext {
         Self {
             arrivals,
             plan,
+            timeline,
+            running,
             client,
             clock,
             name_index: names
@@ -82,6 +96,10 @@ impl RunContext {
 /// A user's own state, kept in goose's session data.
 #[derive(Debug, Clone)]
 pub struct VirtualUser {
+    /// Position in launch order; the timeline runs users in this order.
+    index: u32,
+    /// Whether the user counts among the running ones.
+    running: bool,
     key: String,
     captures: Vec<Option<String>>,
     rng: SmallRng,
@@ -96,6 +114,8 @@ impl VirtualUser {
     /// User number `index` of the run (its key is the pool's `index`th).
     pub fn new(context: &RunContext, index: usize, sink: SampleSink) -> Self {
         Self {
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            running: false,
             key: context.plan.users().key(index).into_owned(),
             captures: vec![None; context.plan.capture_names().len()],
             rng: SmallRng::seed_from_u64(index as u64),
@@ -103,6 +123,44 @@ impl VirtualUser {
             setup_done: false,
             sink,
             next_due: None,
+        }
+    }
+
+    /// Counts the user among the running ones, or no longer; a user that
+    /// starts running again starts a fresh pace.
+    pub fn set_running(&mut self, running: bool, context: &RunContext) {
+        if running == self.running {
+            return;
+        }
+        self.running = running;
+        if running {
+            self.next_due = None;
+            context.running.fetch_add(1, Ordering::Relaxed);
+        } else {
+            context.running.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Closed model: waits while the timeline has this user stopped, until
+    /// it runs (true) or will not run again soon or the run stops (false).
+    /// The timeline, not the engine, decides which users run: the engine
+    /// launches every user at the start (see [`engine::test_plan`]).
+    pub async fn wait_until_running(&mut self, context: &RunContext) -> bool {
+        loop {
+            let now = context.clock.elapsed();
+            if context.timeline.runs(self.index, now) {
+                self.set_running(true, context);
+                return true;
+            }
+            self.set_running(false, context);
+            if engine::stopped() {
+                return false;
+            }
+            let Some(next) = context.timeline.next_start(self.index, now) else {
+                tokio::time::sleep(IDLE_POLL).await;
+                return false;
+            };
+            tokio::time::sleep((next - now).min(IDLE_POLL)).await;
         }
     }
 

@@ -111,3 +111,38 @@ fn stage_at_maps_offsets_to_stages_and_past_the_end_to_the_last() {
     assert!(!timeline.stages()[1].contains(8 * SECOND));
     assert_eq!(timeline.peak_users(), 8);
 }
+
+#[test]
+fn users_start_one_by_one_up_a_ramp_and_stop_last_first_down_one() {
+    let timeline = plan(
+        "[{users: 4, ramp: 2s}, {name: steady, hold: 2s}, {users: 0, ramp: 2s}]",
+    )
+    .timeline(SECOND);
+    let ms = Duration::from_millis;
+    assert_eq!(timeline.users_at(ms(1000)), 2.0);
+    assert_eq!(timeline.users_at(ms(3000)), 4.0);
+    assert_eq!(timeline.users_at(ms(5000)), 2.0);
+    assert_eq!(timeline.users_at(ms(6000)), 0.0, "the run is over");
+    // Up the ramp, user 2 starts once more than 2 users run: after 1 s.
+    assert!(!timeline.runs(2, ms(1000)));
+    assert!(timeline.runs(2, ms(1001)));
+    let start = timeline.next_start(2, Duration::ZERO).unwrap();
+    assert!(start > ms(1000) && start < ms(1001), "{start:?}");
+    assert_eq!(timeline.next_start(0, ms(3500)), Some(ms(3500)), "running");
+    // Down the ramp, user 3 stops first (at 4.5 s) and user 0 last.
+    assert!(timeline.runs(3, ms(4499)) && !timeline.runs(3, ms(4500)));
+    assert!(timeline.runs(0, ms(5999)));
+    assert_eq!(timeline.next_start(3, ms(4500)), None, "never again");
+    assert_eq!(timeline.next_start(9, Duration::ZERO), None, "beyond the peak");
+}
+
+#[test]
+fn a_user_stopped_by_one_ramp_starts_again_on_the_next() {
+    let timeline = plan("[{users: 2, ramp: 1s}, {users: 0, ramp: 1s}, {users: 2, ramp: 1s}]")
+        .timeline(SECOND);
+    let again = timeline.next_start(1, Duration::from_millis(1600)).unwrap();
+    assert!(
+        again > Duration::from_millis(2500) && again < Duration::from_millis(2501),
+        "{again:?}"
+    );
+}

@@ -1,0 +1,160 @@
+//! The run's one stage clock, held against what goose really ran.
+//!
+//! The stages written to `results.json` are the timeline the engine ran,
+//! rounded to its whole seconds; the judged samples are the ones that
+//! started inside those stages; and the users the engine had running each
+//! second are the ones the timeline says.
+
+mod common;
+
+use common::*;
+use reports::results::{Results, StageRun};
+
+/// The stage of `results` named `name`.
+fn stage<'a>(results: &'a Results, name: &str) -> &'a StageRun {
+    results
+        .scenario
+        .stages
+        .iter()
+        .find(|s| s.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no stage {name}: {:?}", results.scenario.stages))
+}
+
+#[test]
+fn smoke_scaled_down_judges_exactly_the_samples_of_the_steady_stage_goose_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = loadgate()
+        .arg("run")
+        .arg(shipped("smoke.yaml"))
+        .args(["--scale", "0.05", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    // A one-user rehearsal's budgets are not the point here.
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{}",
+        stderr(&output)
+    );
+    let results = read_results(&out);
+    let stages = &results.scenario.stages;
+
+    // The stages are the engine's: whole seconds, end to end, and the run
+    // lasted as long as they say (plus the engine's stop).
+    for pair in stages.windows(2) {
+        assert_eq!(pair[0].end_ms, pair[1].start_ms, "{stages:?}");
+    }
+    for s in stages {
+        assert_eq!((s.start_ms % 1000, s.end_ms % 1000), (0, 0), "{stages:?}");
+        assert!(s.end_ms > s.start_ms, "no stage vanished: {stages:?}");
+    }
+    let planned_ms = stages.last().unwrap().end_ms;
+    assert!(
+        (planned_ms..planned_ms + 1500).contains(&results.run.duration_ms),
+        "ran {} ms for stages ending at {planned_ms} ms",
+        results.run.duration_ms
+    );
+
+    // Every judged sample started inside `steady`, and every sample that
+    // started there is judged: the judged count is the series' count over
+    // exactly the seconds of the stage.
+    let steady = stage(&results, "steady");
+    let in_steady: u64 = results
+        .series
+        .iter()
+        .filter(|s| (steady.start_ms..steady.end_ms).contains(&(u64::from(s.second) * 1000)))
+        .map(|s| s.count)
+        .sum();
+    let judged = results.overall.judged.as_ref().expect("smoke judges steady");
+    assert!(judged.count > 0, "steady ran requests: {:?}", results.series);
+    assert_eq!(
+        judged.count, in_steady,
+        "judged samples against the samples that started in steady {steady:?}"
+    );
+}
+
+/// Users the timeline allows at `at_ms`: linear on a ramp, none after the
+/// last stage.
+fn users_at(stages: &[StageRun], at_ms: f64) -> f64 {
+    let Some(stage) = stages
+        .iter()
+        .find(|s| at_ms < s.end_ms as f64 && at_ms >= s.start_ms as f64)
+    else {
+        return f64::from(stages.last().unwrap().to_users);
+    };
+    let along = (at_ms - stage.start_ms as f64) / (stage.end_ms - stage.start_ms) as f64;
+    f64::from(stage.from_users) + along * (f64::from(stage.to_users) - f64::from(stage.from_users))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_users_goose_ran_each_second_are_the_timelines() {
+    let (url, _, server) = delay_server(|_| std::time::Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Sub-second stages, which the engine runs as 1 s, 2 s and 1 s.
+    let yaml = "\
+version: 1
+name: shape
+load:
+  stages:
+    - {users: 6, ramp: 400ms}
+    - {name: steady, hold: 1200ms}
+    - {users: 0, ramp: 400ms}
+think_time: 20ms
+requests:
+  - {name: probe, method: GET, path: /slow}
+";
+    let path = scenario(dir.path(), "shape.yaml", yaml);
+    let out = dir.path().join("out");
+    let output = tokio::process::Command::from(loadgate())
+        .arg("run")
+        .arg(&path)
+        .args(["--target", &url, "--out"])
+        .arg(&out)
+        .output()
+        .await
+        .unwrap();
+    server.abort();
+    assert_exit(&output, 0);
+    let results = read_results(&out);
+    let stages = &results.scenario.stages;
+    assert_eq!(
+        stages.last().unwrap().end_ms,
+        4000,
+        "the stages as run: {stages:?}"
+    );
+
+    // A second's users are read as it ends; goose starts and stops users
+    // one at a time, so allow what the timeline passes through within
+    // 200 ms of that moment.
+    let mut checked = 0;
+    for second in &results.series {
+        let end_ms = f64::from(second.second + 1) * 1000.0;
+        let (low, high) = [end_ms - 200.0, end_ms, end_ms + 200.0]
+            .into_iter()
+            .map(|at| users_at(stages, at))
+            .fold((f64::MAX, f64::MIN), |(lo, hi), u| (lo.min(u), hi.max(u)));
+        let users = f64::from(second.users);
+        assert!(
+            users >= low.floor() && users <= high.ceil(),
+            "second {}: {} users running, the timeline allows {low:.1}..{high:.1}\nstages {stages:?}\nseries users {:?}",
+            second.second,
+            second.users,
+            results.series.iter().map(|s| s.users).collect::<Vec<_>>()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 3, "{:?}", results.series);
+    let steady = stage(&results, "steady");
+    assert_eq!((steady.from_users, steady.to_users), (6, 6));
+    assert!(
+        results
+            .series
+            .iter()
+            .filter(|s| u64::from(s.second + 1) * 1000 > steady.start_ms
+                && u64::from(s.second + 1) * 1000 < steady.end_ms)
+            .all(|s| s.users == 6),
+        "steady holds 6 users: {:?}",
+        results.series
+    );
+}
