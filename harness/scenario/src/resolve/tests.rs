@@ -1,9 +1,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::users::parse_keys;
 use super::*;
-use crate::plan::{JsonExpectation, StageShape, StatusCheck, ThinkTime, UserPool, Work};
-use crate::template::TemplateContext;
+use crate::plan::{Budgets, JsonExpectation, StageShape, StatusCheck, ThinkTime, UserPool, Work};
+use crate::template::{CaptureSlot, TemplateContext};
 
 fn parse(yaml: &str) -> Result<Plan, ScenarioErrors> {
     parse_plan(
