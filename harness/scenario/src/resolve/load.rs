@@ -25,6 +25,36 @@ impl Builder<'_> {
         }
     }
 
+    /// What both models check alike in the stage list: it has a stage
+    /// (`example` shows one of the model's), and its names, which
+    /// `budgets.during` picks stages by, are not empty and each belong to
+    /// one stage. Each model calls this within its own error count, so a
+    /// bad name, like any other stage error, skips the checks on the list
+    /// as a whole (no users, no arrivals, 0s in all).
+    fn check_stage_list(&mut self, stages: &[yaml::Stage], example: &str) {
+        if stages.is_empty() {
+            self.error(
+                "load.stages",
+                format!("add at least one stage, e.g. `{example}`"),
+            );
+        }
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, raw) in stages.iter().enumerate() {
+            let Some(name) = raw.name.as_deref() else {
+                continue;
+            };
+            let path = child_key(&child_index("load.stages", i), "name");
+            if name.trim().is_empty() {
+                self.error(&path, "a stage name must not be empty");
+            } else if let Some(first) = seen.insert(name, i) {
+                self.error(
+                    &path,
+                    format!("stage name `{name}` is already used by load.stages[{first}]"),
+                );
+            }
+        }
+    }
+
     /// The stages of an open model: each sets an arrival `rate` (a ramp
     /// moves to it, a hold keeps it), and `max_users` bounds concurrency.
     /// The stages' users are `max_users` throughout, so everything that
@@ -51,30 +81,16 @@ impl Builder<'_> {
                 0
             }
         };
-        if load.stages.is_empty() {
-            self.error(
-                "load.stages",
-                "add at least one stage, e.g. `- {rate: 100/s, ramp: 30s}`",
-            );
-        }
+        self.check_stage_list(&load.stages, "- {rate: 100/s, ramp: 30s}");
         let mut stages = Vec::new();
         let mut rates = Vec::new();
         let mut rate = 0.0;
-        let mut names: HashMap<&str, usize> = HashMap::new();
         for (i, raw) in load.stages.iter().enumerate() {
             let path = child_index("load.stages", i);
             if raw.users.is_some() {
                 self.error_key(
                     &child_key(&path, "users"),
                     "an open-model stage sets `rate`, not `users` (`load.max_users` bounds users)",
-                );
-            }
-            if let Some(name) = raw.name.as_deref()
-                && let Some(first) = names.insert(name, i)
-            {
-                self.error(
-                    &child_key(&path, "name"),
-                    format!("stage name `{name}` is already used by load.stages[{first}]"),
                 );
             }
             let stated = raw.rate.as_deref().and_then(|text| {
@@ -152,16 +168,10 @@ impl Builder<'_> {
                 "`max_users` belongs to the open model (`model: open`)",
             );
         }
-        if load.stages.is_empty() {
-            self.error(
-                "load.stages",
-                "add at least one stage, e.g. `- {users: 10, ramp: 30s}`",
-            );
-        }
+        self.check_stage_list(&load.stages, "- {users: 10, ramp: 30s}");
         let mut stages = Vec::new();
         let mut users = 0;
         let mut peak = 0;
-        let mut names: HashMap<&str, usize> = HashMap::new();
         for (i, raw) in load.stages.iter().enumerate() {
             let path = child_index("load.stages", i);
             if raw.rate.is_some() {
@@ -169,16 +179,6 @@ impl Builder<'_> {
                     &child_key(&path, "rate"),
                     "`rate` belongs to the open model (`model: open`); a closed-model stage sets `users`",
                 );
-            }
-            if let Some(name) = raw.name.as_deref() {
-                if name.trim().is_empty() {
-                    self.error(&child_key(&path, "name"), "a stage name must not be empty");
-                } else if let Some(first) = names.insert(name, i) {
-                    self.error(
-                        &child_key(&path, "name"),
-                        format!("stage name `{name}` is already used by load.stages[{first}]"),
-                    );
-                }
             }
             let (shape, duration) = match (&raw.ramp, &raw.hold) {
                 (Some(_), Some(_)) => {
