@@ -1,9 +1,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::users::parse_keys;
 use super::*;
-use crate::plan::{JsonExpectation, StageShape, StatusCheck, ThinkTime, UserPool, Work};
-use crate::template::TemplateContext;
+use crate::plan::{Budgets, JsonExpectation, StageShape, StatusCheck, ThinkTime, UserPool, Work};
+use crate::template::{CaptureSlot, TemplateContext};
 
 fn parse(yaml: &str) -> Result<Plan, ScenarioErrors> {
     parse_plan(
@@ -523,6 +524,68 @@ requests: [{name: r, method: GET, path: /r}]
             "s.yaml:8:24: load.stages[2].rate: \"fast\" is not an arrival rate (use 200/s, 600/m or 3600/h)",
             "s.yaml:9:7: load.stages[3]: a ramp needs `rate`: the arrival rate at its end",
         ],
+    );
+}
+
+/// Both models check stage names alike: an empty name is an error in an
+/// open model too, with the closed model's message, and a name is used once.
+#[test]
+fn stage_names_are_checked_alike_in_both_models() {
+    assert_errors(
+        "\
+version: 2
+name: x
+load:
+  model: open
+  max_users: 5
+  stages:
+    - {name: '', rate: 10/s, ramp: 1s}
+    - {name: steady, hold: 1m}
+    - {name: steady, hold: 1m}
+requests: [{name: r, method: GET, path: /r}]
+",
+        &[
+            "s.yaml:7:14: load.stages[0].name: a stage name must not be empty",
+            "s.yaml:9:14: load.stages[2].name: stage name `steady` is already used by load.stages[1]",
+        ],
+    );
+    assert_errors(
+        "\
+version: 2
+name: x
+load:
+  stages:
+    - {name: '', users: 1, ramp: 1s}
+    - {name: steady, hold: 1m}
+    - {name: steady, hold: 1m}
+requests: [{name: r, method: GET, path: /r}]
+",
+        &[
+            "s.yaml:5:14: load.stages[0].name: a stage name must not be empty",
+            "s.yaml:7:14: load.stages[2].name: stage name `steady` is already used by load.stages[1]",
+        ],
+    );
+}
+
+#[test]
+fn an_empty_stage_list_shows_a_stage_of_its_model() {
+    assert_errors(
+        "\
+version: 2
+name: x
+load: {model: open, max_users: 1, stages: []}
+requests: [{name: r, method: GET, path: /r}]
+",
+        &["s.yaml:3:43: load.stages: add at least one stage, e.g. `- {rate: 100/s, ramp: 30s}`"],
+    );
+    assert_errors(
+        "\
+version: 2
+name: x
+load: {stages: []}
+requests: [{name: r, method: GET, path: /r}]
+",
+        &["s.yaml:3:16: load.stages: add at least one stage, e.g. `- {users: 10, ramp: 30s}`"],
     );
 }
 
