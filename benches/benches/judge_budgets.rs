@@ -1,4 +1,4 @@
-//! What judging every budget of a run costs: `harness::budget::judge` over
+//! What judging every budget of a run costs: `harness::judge::budget::judge` over
 //! the 5-endpoint `scenarios/normal.yaml` (overall p95, p99 and error rate;
 //! p50, p95, p99 and a throughput floor for each endpoint: 23 verdicts).
 //! It runs once at the end of every run, to decide its exit code; it must
@@ -7,8 +7,8 @@
 //! The budgets come from the real scenario file through
 //! `harness::parse_plan`; the windows from the synthetic passing run of
 //! `reports/tests/fixtures/generate.rs`, whose endpoints carry the same
-//! names. Windows are looked up the way `assemble::assemble` does: overall
-//! directly, a request by a linear search of the endpoints by name.
+//! names. Windows are looked up by `harness::judge::assemble::judged_window`,
+//! as a run looks them up.
 //!
 //! `cargo bench -p benches --bench judge_budgets`
 
@@ -17,7 +17,10 @@ use std::{hint::black_box, path::Path};
 use criterion::{Criterion, criterion_group, criterion_main};
 use harness::{
     Vars,
-    budget::{self, Evidence},
+    judge::{
+        assemble::judged_window,
+        budget::{self, Evidence},
+    },
 };
 use reports::results::EndpointStats;
 
@@ -39,13 +42,7 @@ fn judge_budgets(c: &mut Criterion) {
     let judge = |overall: &EndpointStats, requests: &[EndpointStats]| {
         budget::judge(
             plan.budgets(),
-            |name| match name {
-                None => Some(overall.judged_window()),
-                Some(name) => requests
-                    .iter()
-                    .find(|r| r.name == name)
-                    .map(EndpointStats::judged_window),
-            },
+            |name| judged_window(overall, requests, name),
             Evidence::default(),
         )
     };

@@ -1,4 +1,4 @@
-//! What one `harness::recorder::SampleSink::record` costs: a virtual user
+//! What one `harness::run::recorder::SampleSink::record` costs: a virtual user
 //! handing one finished request to its recorder buffer. Every request of a
 //! run goes through it, on the generator's own cores, so whatever it costs
 //! is taken from the load the generator can send; the budget is 50 ns.
@@ -22,7 +22,10 @@ use std::{
 };
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use harness::recorder::{JudgedSpans, Outcome, Recorder, RecorderConfig, Sample};
+use harness::run::{
+    clock::StageClock,
+    recorder::{JudgedSpans, Outcome, Recorder, RecorderConfig, Sample},
+};
 use reports::results::LatencyBasis;
 
 /// Sample number `n`: five names, latencies that vary, one connect in 64,
@@ -58,7 +61,11 @@ fn record_sample(c: &mut Criterion) {
         ]
         .map(String::from)
         .to_vec(),
-        epoch: Instant::now(),
+        clock: {
+            let clock = std::sync::Arc::new(StageClock::new(Duration::ZERO));
+            clock.start();
+            clock
+        },
         judged: JudgedSpans::default(),
         longest_timeout: Duration::from_secs(30),
         basis: LatencyBasis::Sent,

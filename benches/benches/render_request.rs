@@ -1,18 +1,16 @@
-//! What rendering one templated request costs: the work
-//! `harness::user::VirtualUser::render` does before every send, filling
-//! the path, each header value and the JSON body of a compiled step into
-//! fresh strings. It runs once per request on the generator's cores.
+//! What rendering one templated request costs: `harness::run::user::render`,
+//! which every virtual user calls before every send, filling the path, each
+//! header value and the JSON body of a compiled step into fresh strings. It
+//! runs once per request on the generator's cores.
 //!
 //! The step comes from a plan built by `harness::parse_plan` from the small
 //! scenario below, so the templates are compiled exactly as in a run; it
 //! uses every kind of run-time placeholder: `{{ key }}`, `{{ seq }}`,
 //! `{{ random(1, 100) }}` and a value captured by the setup step, in the
-//! path, in headers and in the body. `VirtualUser::render` is private and
-//! its user needs an HTTP client, so the loop below repeats its body line
-//! for line over a context with the same state (key, capture table,
-//! `SmallRng`, sequence number); keep the two in step. A second line
-//! renders the same request into buffers kept across requests, which the
-//! harness does not do (yet), to size what that would save.
+//! path, in headers and in the body, over a virtual user's own
+//! `TemplateState` (key, capture table, `SmallRng`, sequence number). A second line renders the same request into buffers
+//! kept across requests, which the harness does not do (yet), to size what
+//! that would save.
 //!
 //! `cargo bench -p benches --bench render_request`
 
@@ -21,10 +19,9 @@ use std::{hint::black_box, path::Path};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use harness::{
     Vars,
-    plan::{Step, Work},
-    template::{CaptureSlot, TemplateContext},
+    run::user::{Rendered, TemplateState, render},
 };
-use rand::{Rng, SeedableRng, rngs::SmallRng};
+use scenario::plan::Work;
 
 const SCENARIO: &str = r#"
 version: 1
@@ -61,64 +58,6 @@ requests:
         env: {REGION: eu-1}
 "#;
 
-/// A virtual user's rendering state, as `VirtualUser` holds it.
-struct User {
-    key: String,
-    captures: Vec<Option<String>>,
-    rng: SmallRng,
-    seq: u64,
-}
-
-impl TemplateContext for User {
-    fn key(&self) -> &str {
-        &self.key
-    }
-
-    fn seq(&self) -> u64 {
-        self.seq
-    }
-
-    fn random(&mut self, low: i64, high: i64) -> i64 {
-        self.rng.random_range(low..=high)
-    }
-
-    fn captured(&self, slot: CaptureSlot) -> Option<&str> {
-        self.captures.get(slot.0)?.as_deref()
-    }
-}
-
-/// A step with its placeholders filled in, as `user::Rendered`.
-struct Rendered {
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Option<String>,
-}
-
-/// `VirtualUser::render`, line for line.
-fn render(user: &mut User, step: &Step) -> Option<Rendered> {
-    let mut path = String::new();
-    step.path.render(user, &mut path).ok()?;
-    let mut headers = Vec::with_capacity(step.headers.len());
-    for (name, value) in &step.headers {
-        let mut text = String::new();
-        value.render(user, &mut text).ok()?;
-        headers.push((name.clone(), text));
-    }
-    let body = match &step.body {
-        None => None,
-        Some(template) => {
-            let mut text = String::new();
-            template.render(user, &mut text).ok()?;
-            Some(text)
-        }
-    };
-    Some(Rendered {
-        path,
-        headers,
-        body,
-    })
-}
-
 fn render_request(c: &mut Criterion) {
     let plan = harness::parse_plan("render.yaml", SCENARIO, Path::new("."), &Vars::new())
         .expect("the bench scenario is valid");
@@ -126,21 +65,15 @@ fn render_request(c: &mut Criterion) {
         Work::Request(step) => step,
         Work::Flow(_) => unreachable!("the scenario has one request"),
     };
-    let mut captures = vec![None; plan.capture_names().len()];
+    let mut user = TemplateState::new(&plan, 0);
     let slot = plan
         .capture_names()
         .iter()
         .position(|name| name == "my_server_id")
         .expect("the setup captures my_server_id");
-    captures[slot] = Some("4242".to_owned());
-    let mut user = User {
-        key: plan.users().key(0).into_owned(),
-        captures,
-        rng: SmallRng::seed_from_u64(0),
-        seq: 0,
-    };
+    user.captures[slot] = Some("4242".to_owned());
 
-    let example = render(&mut user, step).expect("every placeholder has a value");
+    let example = render(step, &mut user).expect("every placeholder has a value");
     let body: serde_json::Value =
         serde_json::from_str(example.body.as_deref().expect("a body")).expect("the body is JSON");
     assert_eq!(body["parent"], "4242");
@@ -157,7 +90,7 @@ fn render_request(c: &mut Criterion) {
     group.bench_function("render one request (path, 3 headers, JSON body)", |b| {
         b.iter(|| {
             user.seq += 1;
-            black_box(render(&mut user, black_box(step)))
+            black_box(render(black_box(step), &mut user))
         });
     });
     // Not what the harness does today: the same rendering into one set of

@@ -52,14 +52,7 @@ async fn run_with_report(url: &str, yaml: &str) -> (reports::results::Results, S
     let dir = tempfile::tempdir().unwrap();
     let path = scenario(dir.path(), "s.yaml", yaml);
     let out = dir.path().join("out");
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadgate"))
-        .arg("run")
-        .arg(&path)
-        .args(["--target", url, "--out"])
-        .arg(&out)
-        .output()
-        .await
-        .unwrap();
+    let output = run_scenario(&path, url, &out).await;
     assert_exit(&output, 0);
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     (read_results(&out), html)
@@ -321,14 +314,7 @@ budgets:
     let dir = tempfile::tempdir().unwrap();
     let path = scenario(dir.path(), "s.yaml", yaml);
     let out = dir.path().join("out");
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadgate"))
-        .arg("run")
-        .arg(&path)
-        .args(["--target", &url, "--out"])
-        .arg(&out)
-        .output()
-        .await
-        .unwrap();
+    let output = run_scenario(&path, &url, &out).await;
     assert_exit(&output, 1);
     let results = read_results(&out);
     assert_eq!(results.run.status, reports::results::RunStatus::Aborted);

@@ -125,14 +125,7 @@ async fn an_impossible_budget_exits_1() {
             "budgets:\n  overall: {p50: 1us, max_error_rate: 1%}",
         ),
     );
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadgate"))
-        .arg("run")
-        .arg(&path)
-        .args(["--target", &url, "--out"])
-        .arg(dir.path().join("out"))
-        .output()
-        .await
-        .unwrap();
+    let output = run_scenario(&path, &url, &dir.path().join("out")).await;
     assert_exit(&output, 1);
     let results = read_results(&dir.path().join("out"));
     let p50 = &results.budgets[0];

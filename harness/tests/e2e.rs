@@ -186,14 +186,7 @@ async fn every_recorded_request_is_one_the_service_counted() {
     let service = target_service::start(config).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadgate"))
-        .arg("run")
-        .arg(shipped("smoke.yaml"))
-        .args(["--target", &service.base_url(), "--out"])
-        .arg(&out)
-        .output()
-        .await
-        .unwrap();
+    let output = run_scenario(&shipped("smoke.yaml"), &service.base_url(), &out).await;
     assert_exit(&output, 0);
     let results = read_results(&out);
     assert!(!results.environment.in_process_target);

@@ -66,8 +66,16 @@ fn smoke_scaled_down_judges_exactly_the_samples_of_the_steady_stage_goose_ran() 
         .filter(|s| (steady.start_ms..steady.end_ms).contains(&(u64::from(s.second) * 1000)))
         .map(|s| s.count)
         .sum();
-    let judged = results.overall.judged.as_ref().expect("smoke judges steady");
-    assert!(judged.count > 0, "steady ran requests: {:?}", results.series);
+    let judged = results
+        .overall
+        .judged
+        .as_ref()
+        .expect("smoke judges steady");
+    assert!(
+        judged.count > 0,
+        "steady ran requests: {:?}",
+        results.series
+    );
     assert_eq!(
         judged.count, in_steady,
         "judged samples against the samples that started in steady {steady:?}"
@@ -106,14 +114,7 @@ requests:
 ";
     let path = scenario(dir.path(), "shape.yaml", yaml);
     let out = dir.path().join("out");
-    let output = tokio::process::Command::from(loadgate())
-        .arg("run")
-        .arg(&path)
-        .args(["--target", &url, "--out"])
-        .arg(&out)
-        .output()
-        .await
-        .unwrap();
+    let output = run_scenario(&path, &url, &out).await;
     server.abort();
     assert_exit(&output, 0);
     let results = read_results(&out);

@@ -222,5 +222,4 @@ mod tests {
             assert_eq!(format_duration(parsed), text);
         }
     }
-
 }

@@ -50,8 +50,7 @@ impl Plan {
         let mut plan = self.clone();
         for stage in &mut plan.stages {
             stage.duration = stage.duration.mul_f64(factor);
-            if let StageShape::Ramp { to_users } | StageShape::Step { to_users } =
-                &mut stage.shape
+            if let StageShape::Ramp { to_users } | StageShape::Step { to_users } = &mut stage.shape
             {
                 *to_users = scale_users(*to_users, factor);
             }
@@ -106,8 +105,7 @@ impl Plan {
         let factor = f64::from(peak) / f64::from(current);
         let mut plan = self.clone();
         for stage in &mut plan.stages {
-            if let StageShape::Ramp { to_users } | StageShape::Step { to_users } =
-                &mut stage.shape
+            if let StageShape::Ramp { to_users } | StageShape::Step { to_users } = &mut stage.shape
             {
                 *to_users = if *to_users == current {
                     peak
@@ -202,10 +200,7 @@ mod tests {
         let same = p.capped_to(Duration::from_secs(3600)).unwrap();
         assert_eq!(shape(&same), shape(&p));
         for too_short in [Duration::ZERO, Duration::from_millis(999)] {
-            assert_eq!(
-                p.capped_to(too_short).unwrap_err(),
-                OverrideError::Duration
-            );
+            assert_eq!(p.capped_to(too_short).unwrap_err(), OverrideError::Duration);
         }
     }
 

@@ -25,9 +25,9 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use crate::yaml::Method;
 use crate::template::{CaptureSlot, Template};
 use crate::timeline::Timeline;
+use crate::yaml::Method;
 
 /// A validated load plan; see the module docs.
 #[derive(Debug, Clone)]

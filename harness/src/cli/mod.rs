@@ -105,10 +105,7 @@ fn report(args: &args::ReportArgs) -> Exit {
     if let Some(comparison) = &comparison {
         print!("\n{}", comparison.to_terminal());
     }
-    println!(
-        "report: {}",
-        out_dir.join(reports::files::HTML).display()
-    );
+    println!("report: {}", out_dir.join(reports::files::HTML).display());
     if comparison.as_ref().is_some_and(|c| c.has_regression()) {
         Exit::BudgetFailed
     } else {

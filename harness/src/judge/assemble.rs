@@ -3,13 +3,10 @@
 
 use std::time::SystemTime;
 
-use reports::{
-    histogram,
-    results::{
-        ArrivalStats, EndpointStats, Environment, GeneratorStats, LatencySummary, Overrides,
-        Phases, RESULTS_FORMAT, RESULTS_VERSION, Results, RunInfo, RunStatus, ScenarioRun,
-        SecondStats, StageRun, Tool, Verdict, Window,
-    },
+use reports::results::{
+    ArrivalStats, EndpointStats, Environment, GeneratorStats, LatencySummary, Overrides, Phases,
+    RESULTS_FORMAT, RESULTS_VERSION, Results, RunInfo, RunStatus, ScenarioRun, SecondStats,
+    StageRun, Tool, Verdict, Window,
 };
 use scenario::{
     Plan, Timeline,
@@ -68,13 +65,7 @@ pub fn assemble(plan: &Plan, timeline: &Timeline, measured: &Measured, meta: Run
     };
     let budgets = budget::judge(
         plan.budgets(),
-        |name| match name {
-            None => Some(overall.judged_window()),
-            Some(name) => requests
-                .iter()
-                .find(|r| r.name == name)
-                .map(EndpointStats::judged_window),
-        },
+        |name| judged_window(&overall, &requests, name),
         Evidence {
             arrivals: measured.arrivals.as_ref(),
             server: measured.server.as_ref(),
@@ -137,6 +128,22 @@ pub fn assemble(plan: &Plan, timeline: &Timeline, measured: &Measured, meta: Run
         overall,
         requests,
         series: recording.seconds.clone(),
+    }
+}
+
+/// The window a budget of `scope` judges: the overall one for `None`, a
+/// request's by name; `None` for a name the run has no stats for.
+pub fn judged_window<'a>(
+    overall: &'a EndpointStats,
+    requests: &'a [EndpointStats],
+    scope: Option<&str>,
+) -> Option<&'a Window> {
+    match scope {
+        None => Some(overall.judged_window()),
+        Some(name) => requests
+            .iter()
+            .find(|r| r.name == name)
+            .map(EndpointStats::judged_window),
     }
 }
 
@@ -210,24 +217,11 @@ fn phases(tally: &PhaseTally) -> Option<Phases> {
 }
 
 fn window(tally: &Tally, duration_us: u64) -> Window {
-    let errors = tally.errors.total();
-    Window {
-        count: tally.count,
-        errors: tally.errors,
-        duration_ms: duration_us / 1000,
-        rps: if duration_us == 0 {
-            0.0
-        } else {
-            tally.count as f64 / (duration_us as f64 / 1e6)
-        },
-        error_rate: if tally.count == 0 {
-            0.0
-        } else {
-            errors as f64 / tally.count as f64
-        },
-        latency: LatencySummary::of(&tally.histogram),
-        histogram: histogram::encode(&tally.histogram),
-        service_latency: tally.service.as_ref().map(LatencySummary::of),
-        service_histogram: tally.service.as_ref().map(histogram::encode),
-    }
+    Window::of(
+        tally.count,
+        tally.errors,
+        duration_us,
+        &tally.histogram,
+        tally.service.as_ref(),
+    )
 }

@@ -113,14 +113,21 @@ mod tests {
         let clock = StageClock::new(Duration::ZERO);
         let before = Instant::now();
         assert_eq!(clock.epoch(), None);
-        assert_eq!(clock.offset(before + Duration::from_secs(5)), Duration::ZERO);
+        assert_eq!(
+            clock.offset(before + Duration::from_secs(5)),
+            Duration::ZERO
+        );
         clock.start();
         let epoch = clock.epoch().expect("started");
         assert!(epoch >= before);
         clock.start();
         assert_eq!(clock.epoch(), Some(epoch), "the first start wins");
         assert_eq!(clock.offset_ms(epoch + Duration::from_millis(1500)), 1500);
-        assert_eq!(clock.offset(before), Duration::ZERO, "before the epoch is 0");
+        assert_eq!(
+            clock.offset(before),
+            Duration::ZERO,
+            "before the epoch is 0"
+        );
     }
 
     #[test]

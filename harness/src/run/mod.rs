@@ -175,9 +175,9 @@ pub async fn measure(
     let terminate = tokio::spawn(on_sigterm(stop.clone()));
 
     let outcome = engine.run().await;
-    let run_duration = clock
-        .epoch()
-        .map_or(Duration::ZERO, |epoch| Instant::now().saturating_duration_since(epoch));
+    let run_duration = clock.epoch().map_or(Duration::ZERO, |epoch| {
+        Instant::now().saturating_duration_since(epoch)
+    });
     watcher.abort();
     terminate.abort();
     stop_dispatching.store(true, Ordering::Relaxed);

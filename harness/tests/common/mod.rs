@@ -51,6 +51,19 @@ requests:
     )
 }
 
+/// `loadgate run SCENARIO --target URL --out OUT`, waited for without
+/// blocking the test's own servers.
+pub async fn run_scenario(scenario: &Path, target: &str, out: &Path) -> Output {
+    tokio::process::Command::from(loadgate())
+        .arg("run")
+        .arg(scenario)
+        .args(["--target", target, "--out"])
+        .arg(out)
+        .output()
+        .await
+        .unwrap()
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }

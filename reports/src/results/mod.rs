@@ -331,6 +331,32 @@ pub struct Window {
 }
 
 impl Window {
+    /// The window of `count` requests, `errors` of them failed, over
+    /// `duration_us`, with their latencies in `histogram` and, when the
+    /// latency basis is not the send, the raw service times in `service`.
+    /// The rate and error rate are 0 over nothing; readers ask
+    /// [`crate::metric::value`], which reads an empty window as no value.
+    pub fn of(
+        count: u64,
+        errors: ErrorCounts,
+        duration_us: u64,
+        histogram: &Histogram,
+        service: Option<&Histogram>,
+    ) -> Self {
+        let ratio = |part: f64, whole: f64| if whole > 0.0 { part / whole } else { 0.0 };
+        Self {
+            count,
+            errors,
+            duration_ms: duration_us / 1000,
+            rps: ratio(count as f64, duration_us as f64 / 1e6),
+            error_rate: ratio(errors.total() as f64, count as f64),
+            latency: LatencySummary::of(histogram),
+            histogram: histogram::encode(histogram),
+            service_latency: service.map(LatencySummary::of),
+            service_histogram: service.map(histogram::encode),
+        }
+    }
+
     /// Decodes [`Window::histogram`].
     pub fn decode_histogram(&self) -> Result<Histogram, histogram::CodecError> {
         histogram::decode(&self.histogram)

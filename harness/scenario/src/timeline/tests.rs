@@ -13,8 +13,7 @@ fn plan(stages: &str) -> Plan {
     parse_plan("t.yaml", &yaml, Path::new("."), &Vars::new()).unwrap()
 }
 
-const SMOKE: &str =
-    "[{name: ramp_up, users: 8, ramp: 2s}, {name: steady, hold: 6s}, {name: ramp_down, users: 0, ramp: 2s}]";
+const SMOKE: &str = "[{name: ramp_up, users: 8, ramp: 2s}, {name: steady, hold: 6s}, {name: ramp_down, users: 0, ramp: 2s}]";
 
 #[test]
 fn whole_second_stages_are_kept_exactly() {
@@ -104,7 +103,10 @@ fn a_step_jumps_at_its_start_in_users_and_in_rate() {
 fn stage_at_maps_offsets_to_stages_and_past_the_end_to_the_last() {
     let timeline = plan(SMOKE).timeline(SECOND);
     assert_eq!(timeline.stage_at(Duration::ZERO).index, 0);
-    assert_eq!(timeline.stage_at(2 * SECOND).name.as_deref(), Some("steady"));
+    assert_eq!(
+        timeline.stage_at(2 * SECOND).name.as_deref(),
+        Some("steady")
+    );
     assert_eq!(timeline.stage_at(Duration::from_millis(7_999)).index, 1);
     assert_eq!(timeline.stage_at(Duration::from_secs(99)).index, 2);
     assert!(timeline.stages()[1].contains(2 * SECOND));
@@ -114,10 +116,8 @@ fn stage_at_maps_offsets_to_stages_and_past_the_end_to_the_last() {
 
 #[test]
 fn users_start_one_by_one_up_a_ramp_and_stop_last_first_down_one() {
-    let timeline = plan(
-        "[{users: 4, ramp: 2s}, {name: steady, hold: 2s}, {users: 0, ramp: 2s}]",
-    )
-    .timeline(SECOND);
+    let timeline = plan("[{users: 4, ramp: 2s}, {name: steady, hold: 2s}, {users: 0, ramp: 2s}]")
+        .timeline(SECOND);
     let ms = Duration::from_millis;
     assert_eq!(timeline.users_at(ms(1000)), 2.0);
     assert_eq!(timeline.users_at(ms(3000)), 4.0);
@@ -133,13 +133,17 @@ fn users_start_one_by_one_up_a_ramp_and_stop_last_first_down_one() {
     assert!(timeline.runs(3, ms(4499)) && !timeline.runs(3, ms(4500)));
     assert!(timeline.runs(0, ms(5999)));
     assert_eq!(timeline.next_start(3, ms(4500)), None, "never again");
-    assert_eq!(timeline.next_start(9, Duration::ZERO), None, "beyond the peak");
+    assert_eq!(
+        timeline.next_start(9, Duration::ZERO),
+        None,
+        "beyond the peak"
+    );
 }
 
 #[test]
 fn a_user_stopped_by_one_ramp_starts_again_on_the_next() {
-    let timeline = plan("[{users: 2, ramp: 1s}, {users: 0, ramp: 1s}, {users: 2, ramp: 1s}]")
-        .timeline(SECOND);
+    let timeline =
+        plan("[{users: 2, ramp: 1s}, {users: 0, ramp: 1s}, {users: 2, ramp: 1s}]").timeline(SECOND);
     let again = timeline.next_start(1, Duration::from_millis(1600)).unwrap();
     assert!(
         again > Duration::from_millis(2500) && again < Duration::from_millis(2501),

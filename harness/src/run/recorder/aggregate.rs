@@ -30,7 +30,6 @@ use crate::{
     run::{clock::StageClock, generator_cpu::CpuMeter},
 };
 
-
 /// How long a second stays open for late samples, beyond the longest
 /// request timeout of the plan.
 const GRACE_SLACK: Duration = Duration::from_secs(2);

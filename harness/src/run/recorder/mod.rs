@@ -25,10 +25,7 @@ mod tally;
 mod watches;
 
 use std::{
-    sync::{
-        Arc, Mutex, OnceLock,
-        atomic::AtomicU32,
-    },
+    sync::{Arc, Mutex, OnceLock, atomic::AtomicU32},
     time::Duration,
 };
 

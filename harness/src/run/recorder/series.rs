@@ -8,7 +8,6 @@ use reports::{
     results::{ErrorCounts, LatencyBasis, SecondStats},
 };
 
-
 /// A second still open for late samples.
 #[derive(Debug)]
 pub(super) struct OpenSecond {

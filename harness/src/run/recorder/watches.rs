@@ -30,7 +30,6 @@ pub struct AbortWatch {
     pub after: Duration,
 }
 
-
 /// The samples of one arrival second for the abort watches, one slot per
 /// watched scope.
 #[derive(Debug)]

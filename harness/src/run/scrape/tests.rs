@@ -66,15 +66,11 @@ fn a_count_outside_what_the_client_accounts_for_is_a_mismatch() {
     };
     assert_eq!(
         mismatch(5012, client).as_deref(),
-        Some(
-            "the server counted 5012 requests; the client sent 5000 and got 4990 responses (+12)"
-        )
+        Some("the server counted 5012 requests; the client sent 5000 and got 4990 responses (+12)")
     );
     assert_eq!(
         mismatch(4987, client).as_deref(),
-        Some(
-            "the server counted 4987 requests; the client sent 5000 and got 4990 responses (-3)"
-        )
+        Some("the server counted 4987 requests; the client sent 5000 and got 4990 responses (-3)")
     );
     for inside in [4990, 4995, 5000] {
         assert_eq!(mismatch(inside, client), None);
