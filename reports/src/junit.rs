@@ -96,7 +96,7 @@ pub fn render(results: &Results) -> String {
         let message = budget_table::describe(budget);
         let measured = match budget.measured {
             Some(_) => budget_table::measured_text(budget),
-            None => "none".to_owned(),
+            None => "not measured".to_owned(),
         };
         let aborted = budget_table::aborted_text(budget)
             .map(|a| format!("\n{a}"))

@@ -100,7 +100,7 @@ pub fn verdict_table(results: &Results) -> String {
 fn budget_row(b: &BudgetVerdict) -> String {
     let measured = b
         .measured
-        .map_or_else(|| "no data".to_owned(), |m| metric_value(b.metric, m));
+        .map_or_else(|| "not measured".to_owned(), |m| metric_value(b.metric, m));
     format!(
         "{:<28} {:>12} {} {:<14} {}",
         format!("{} {}", b.scope, b.metric.label()),
@@ -242,7 +242,7 @@ mod tests {
         };
         assert_eq!(
             budget_row(&rps),
-            "list_servers rps                  no data >= 5,000 rps      FAIL"
+            "list_servers rps             not measured >= 5,000 rps      FAIL"
         );
     }
 

@@ -5,6 +5,7 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use reports::compare::{CompareRules, Metric, parse_allowance};
+use scenario::duration::whole_micros;
 
 /// Exit codes of every loadgate command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,7 +172,7 @@ impl CompareRulesArgs {
         CompareRules {
             max_regression: self.max_regression,
             metrics: self.metrics.clone(),
-            latency_floor_us: u64::try_from(self.latency_floor.as_micros()).unwrap_or(u64::MAX),
+            latency_floor_us: whole_micros(self.latency_floor),
             min_samples: self.min_samples,
             ..CompareRules::default()
         }
