@@ -38,20 +38,6 @@ pub fn failures(results: &Results) -> Vec<&BudgetVerdict> {
     results.budgets.iter().filter(|b| failed(b)).collect()
 }
 
-/// The heading of a column.
-pub fn column_title(metric: BudgetMetric) -> &'static str {
-    match metric {
-        BudgetMetric::P50 => "P50",
-        BudgetMetric::P95 => "P95",
-        BudgetMetric::P99 => "P99",
-        BudgetMetric::MinRps => "RPS",
-        BudgetMetric::MaxErrorRate => "Errors",
-        BudgetMetric::MaxDroppedRate => "Dropped",
-        BudgetMetric::MinCacheHitRatio => "Cache hits",
-        BudgetMetric::MaxDbPoolUtilization => "DB pool",
-    }
-}
-
 /// One scope of the table.
 #[derive(Debug)]
 pub struct Row<'a> {

@@ -48,7 +48,7 @@ pub fn render(results: &Results) -> String {
 
     out.push_str("| |");
     for metric in COLUMNS {
-        let _ = write!(out, " {} |", budget_table::column_title(metric));
+        let _ = write!(out, " {} |", metric.title());
     }
     out.push_str("\n|:--|");
     out.push_str(&"--:|".repeat(COLUMNS.len()));

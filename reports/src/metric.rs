@@ -15,7 +15,6 @@
 use std::{fmt, str::FromStr};
 
 use crate::{
-    budget_table,
     results::{BudgetMetric, Window},
     units,
 };
@@ -79,7 +78,7 @@ impl Metric {
 
     /// A column heading, as the budget table has it: `P95`, `Errors`.
     pub fn title(self) -> &'static str {
-        budget_table::column_title(self.budget_metric())
+        self.budget_metric().title()
     }
 
     /// `value` in the metric's unit, as every report writes it.

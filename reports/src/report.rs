@@ -16,10 +16,6 @@ use crate::{
     results::{Results, ResultsError, write_file_atomic},
 };
 
-/// The HTML report's file name, where callers from before [`files`] look
-/// for it.
-pub use crate::files::HTML as HTML_FILE;
-
 /// What [`render_all`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {

@@ -108,8 +108,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
 
 /// Whole microseconds in `duration`, the unit budgets and samples count in;
 /// saturates at `u64::MAX` (580,000 years), which no run reaches.
-pub fn whole_micros(duration: Duration) -> u64 {
-    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+pub const fn whole_micros(duration: Duration) -> u64 {
+    let micros = duration.as_micros();
+    if micros > u64::MAX as u128 {
+        u64::MAX
+    } else {
+        micros as u64
+    }
 }
 
 /// Whole milliseconds in `duration`, the unit the results file's times

@@ -162,7 +162,7 @@ impl UserPool {
         self.len() == 0
     }
 
-    /// The key for goose user `user_index` (wrapping around the pool).
+    /// The key for user `user_index` of a run (wrapping around the pool).
     pub fn key(&self, user_index: usize) -> Cow<'_, str> {
         let i = user_index % self.len();
         match self {
@@ -478,11 +478,6 @@ impl Plan {
             })
             .max()
             .unwrap_or(0)
-    }
-
-    /// The `--duration` cap, if one was given.
-    pub fn max_total(&self) -> Option<Duration> {
-        self.max_total
     }
 
     /// The open model's rates, if this plan has one.

@@ -1,19 +1,21 @@
 //! The run's one stage clock.
 //!
 //! A [`Timeline`] places a plan's stages on the run's clock, already rounded
-//! to what the engine can execute (its *tick*: goose runs whole seconds).
-//! It is built once per run, and everything that asks "which stage is this"
-//! asks it: the engine's test plan, the judged spans, the arrival schedule,
-//! the progress line, the stages written to `results.json` and the charts
-//! drawn from them. Before it existed the plan's exact stages, the engine's
+//! to what the engine can execute (its *tick*; the harness's engine runs
+//! whole seconds). It is built once per run, and everything that asks
+//! "which stage is this, and how many users run now" asks it: which users
+//! run when, the engine's run length, the judged spans, the arrival
+//! schedule, the progress line, the stages written to `results.json` and
+//! the charts drawn from them. Before it existed the plan's exact stages, the engine's
 //! rounded-up seconds and the judged spans disagreed, so a scaled-down run
 //! could judge a ramp as if it were the steady stage.
 //!
 //! Rounding places each stage boundary on the nearest tick, so the errors of
 //! many stages do not add up; a stage with any length keeps at least one
-//! tick, so a scaled-down stage never vanishes; and a run never lasts longer
-//! than its `--duration` cap (see [`Plan::max_total`]): when the ticks do
-//! not fit, the longest stages give theirs back first, then the last stages.
+//! tick, so a scaled-down stage never vanishes (the stages after it absorb
+//! that tick where they can); and a run never lasts longer than its
+//! `--duration` cap: when the ticks do not fit, the longest stages give
+//! theirs back first, then the last stages.
 
 use std::time::Duration;
 
@@ -78,7 +80,6 @@ impl StageSpan {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Timeline {
     spans: Vec<StageSpan>,
-    tick: Duration,
 }
 
 impl Timeline {
@@ -113,17 +114,12 @@ impl Timeline {
             start = end;
             users = to_users;
         }
-        Self { spans, tick }
+        Self { spans }
     }
 
     /// The stages, in order (at least one).
     pub fn stages(&self) -> &[StageSpan] {
         &self.spans
-    }
-
-    /// The engine's resolution the stages were rounded to.
-    pub fn tick(&self) -> Duration {
-        self.tick
     }
 
     /// How long the run lasts.
@@ -247,15 +243,13 @@ fn round_lengths(plan: &Plan, tick: Duration) -> Vec<u32> {
         .iter()
         .map(|stage| {
             exact_end += stage.duration.as_secs_f64() / tick_secs;
-            // `as` saturates: an absurdly long plan cannot wrap.
-            let end = (exact_end.round() as u32).max(rounded_end);
+            // At least a tick for a stage with any length; `as` saturates,
+            // so an absurdly long plan cannot wrap.
+            let least = rounded_end + u32::from(!stage.duration.is_zero());
+            let end = (exact_end.round() as u32).max(least);
             let ticks = end - rounded_end;
             rounded_end = end;
-            if ticks == 0 && !stage.duration.is_zero() {
-                1
-            } else {
-                ticks
-            }
+            ticks
         })
         .collect();
     if let Some(cap) = plan.max_total {

@@ -3,7 +3,7 @@
 //! These types only mirror the file: every field the format knows, unknown
 //! fields rejected (`deny_unknown_fields`), and values that need checking
 //! (durations, rates, templates) kept as written. Checking and resolving is
-//! the job of [`crate::plan`], which can then report *every* problem with its
+//! the job of [`crate::resolve`], which can then report *every* problem with its
 //! position instead of serde stopping at the first. The JSON Schema committed
 //! as `scenarios/schema.json` is generated from these types, so editors and
 //! the docs cannot drift from what the loader accepts.

@@ -43,7 +43,9 @@ pub fn status(ending: &Ending) -> (RunStatus, Option<String>) {
 /// The results of a run of `plan` on `timeline`.
 pub fn assemble(plan: &Plan, timeline: &Timeline, measured: &Measured, meta: RunMeta) -> Results {
     let recording = &measured.recording;
-    let run_us = whole_micros(recording.run_duration);
+    // The windows end with the timeline: the engine takes a moment more to
+    // stop its users, in which none of them runs.
+    let run_us = whole_micros(recording.run_duration.min(timeline.total()));
     let judged_us = recording.judged.duration_within(run_us);
     let endpoint = |name: &str, stats: &NameStats| EndpointStats {
         name: name.to_owned(),

@@ -14,6 +14,8 @@ use scenario::{
     plan::{Budget, Budgets},
 };
 
+use crate::run::recorder::{Aborted, limits, watchable};
+
 /// What a run measured beyond its windows.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Evidence<'a> {
@@ -23,18 +25,6 @@ pub struct Evidence<'a> {
     pub server: Option<&'a ServerStats>,
     /// The budget that stopped the run, if one did.
     pub aborted_by: Option<&'a Aborted>,
-}
-
-/// Which budget stopped the run, and when.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Aborted {
-    /// `overall` or a request name.
-    pub scope: String,
-    pub metric: BudgetMetric,
-    /// From the run's start.
-    pub at_ms: u64,
-    /// Why, in words, for the results' stop reason.
-    pub reason: String,
 }
 
 /// Every budget of `budgets`: overall first, then per request in the
@@ -115,25 +105,6 @@ fn judge_one(
             Some(verdict)
         })
         .collect()
-}
-
-/// A budget's limits in their metrics' units (µs, a fraction, rps), in
-/// the order verdicts list them; `None` where the budget sets none.
-pub fn limits(budget: &Budget) -> [(BudgetMetric, Option<f64>); 5] {
-    let micros = |limit: Option<u64>| limit.map(|us| us as f64);
-    [
-        (BudgetMetric::P50, micros(budget.p50_us)),
-        (BudgetMetric::P95, micros(budget.p95_us)),
-        (BudgetMetric::P99, micros(budget.p99_us)),
-        (BudgetMetric::MaxErrorRate, budget.max_error_rate),
-        (BudgetMetric::MinRps, budget.min_rps),
-    ]
-}
-
-/// Whether an `abort` rule watches `metric` over its window: latency and
-/// errors do; a rate over a sliding window would fire on every ramp.
-pub fn watchable(metric: BudgetMetric) -> bool {
-    metric != BudgetMetric::MinRps
 }
 
 /// `metric` over `window`, in the one metric vocabulary; `None` when

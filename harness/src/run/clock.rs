@@ -17,7 +17,7 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use scenario::duration::{whole_micros, whole_millis};
+use scenario::duration::whole_micros;
 
 /// The run's epoch, set once by the first user to start.
 #[derive(Debug)]
@@ -74,11 +74,6 @@ impl StageClock {
         whole_micros(self.offset(at))
     }
 
-    /// [`StageClock::offset`] in whole milliseconds, as the results count.
-    pub fn offset_ms(&self, at: Instant) -> u64 {
-        whole_millis(self.offset(at))
-    }
-
     /// How long the run has been going.
     pub fn elapsed(&self) -> Duration {
         self.offset(Instant::now())
@@ -122,7 +117,10 @@ mod tests {
         assert!(epoch >= before);
         clock.start();
         assert_eq!(clock.epoch(), Some(epoch), "the first start wins");
-        assert_eq!(clock.offset_ms(epoch + Duration::from_millis(1500)), 1500);
+        assert_eq!(
+            clock.offset(epoch + Duration::from_millis(1500)),
+            Duration::from_millis(1500)
+        );
         assert_eq!(
             clock.offset(before),
             Duration::ZERO,

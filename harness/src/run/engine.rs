@@ -1,8 +1,9 @@
 //! The goose adapter, the only module that names goose: goose launches
-//! and stops the users on the [`Timeline`]'s stages (its test plan), waits
-//! the think time between iterations, and handles Ctrl-C; everything a user
-//! sends goes through [`super::user`], and the timeline, not goose, decides
-//! which users run when (see [`test_plan`]). The rest of the harness talks to the
+//! every user at the start, keeps them for the [`Timeline`]'s length and
+//! stops them at its end (its test plan), waits the think time between
+//! iterations, and handles Ctrl-C. The timeline, not goose, decides which
+//! users run when (see [`test_plan`]), and everything a user sends goes
+//! through [`super::user`]. The rest of the harness talks to the
 //! engine through the timeline, the users, [`TICK`], [`OPEN_LAUNCH`],
 //! [`stop`] and [`stopped`].
 //!
@@ -187,12 +188,18 @@ fn iteration(context: SharedContext) -> goose::goose::TransactionFunction {
             }
             if let Some(pace) = context.plan.pace() {
                 state.wait_for_pace(pace).await;
+                // The pace may have outlasted the user's stage; the next
+                // iteration waits for it to run again, on a fresh pace.
+                if !state.still_running(&context) {
+                    return Ok(());
+                }
             }
             if !state.ensure_setup(&context).await {
                 return Ok(());
             }
             let steps = context.plan.pick(state.draw()).steps();
             state.run_steps(&context, steps).await;
+            state.still_running(&context);
             Ok(())
         })
     })

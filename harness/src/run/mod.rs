@@ -34,10 +34,9 @@ use std::{
 use reports::results::{ArrivalStats, LatencyBasis, ServerStats};
 use scenario::{Plan, Timeline, duration::whole_micros};
 
-use crate::judge::budget::{self, Aborted};
 use clock::StageClock;
 use exchange::HttpClient;
-use recorder::{AbortWatch, Recent, Recorder, RecorderConfig, Recording};
+use recorder::{AbortWatch, Aborted, Recent, Recorder, RecorderConfig, Recording};
 use schedule::ArrivalCounters;
 use scrape::{ClientCounts, Scraper};
 use user::RunContext;
@@ -87,7 +86,9 @@ pub enum Ending {
 #[derive(Debug)]
 pub struct Measured {
     pub recording: Recording,
-    /// When the clock started (the first user's start), as wall-clock time.
+    /// The clock's epoch as wall-clock time: the first user's start (plus
+    /// the launch lead, in an open model), or when the run began if no
+    /// user ever started.
     pub started_at: SystemTime,
     pub ending: Ending,
     /// The fate of the arrivals, for a run on a schedule.
@@ -108,6 +109,7 @@ pub async fn measure(
         target,
         server_metrics,
     } = setup;
+    let began = SystemTime::now();
     let names: Vec<String> = plan
         .request_names()
         .into_iter()
@@ -215,7 +217,7 @@ pub async fn measure(
     };
     Ok(Measured {
         recording,
-        started_at: clock.started_at().unwrap_or_else(SystemTime::now),
+        started_at: clock.started_at().unwrap_or(began),
         ending,
         arrivals: scheduled.then(|| counters.snapshot()),
         server,
@@ -259,10 +261,10 @@ fn abort_watches(plan: &Plan, names: &[String]) -> Vec<AbortWatch> {
     let mut watches = Vec::new();
     for (scope, budget) in scopes {
         let Some(when) = budget.abort else { continue };
-        let watched = budget::limits(budget)
+        let watched = recorder::limits(budget)
             .into_iter()
             .filter_map(|(metric, limit)| Some((metric, limit?)))
-            .filter(|&(metric, _)| budget::watchable(metric));
+            .filter(|&(metric, _)| recorder::watchable(metric));
         for (metric, limit) in watched {
             watches.push(AbortWatch {
                 scope,

@@ -93,7 +93,7 @@ impl RunContext {
     }
 }
 
-/// A user's own state, kept in goose's session data.
+/// A user's own state, kept in the engine's session data.
 #[derive(Debug, Clone)]
 pub struct VirtualUser {
     /// Position in launch order; the timeline runs users in this order.
@@ -148,6 +148,9 @@ impl VirtualUser {
             }
             self.set_running(false, context);
             if engine::stopped() {
+                // Sleep all the same: a user that returns at once, with no
+                // think time, would spin and starve the engine's own timers.
+                tokio::time::sleep(IDLE_POLL).await;
                 return false;
             }
             let Some(next) = context.timeline.next_start(self.index, now) else {
@@ -156,6 +159,17 @@ impl VirtualUser {
             };
             tokio::time::sleep((next - now).min(IDLE_POLL)).await;
         }
+    }
+
+    /// Closed model: whether the timeline still runs this user. One it has
+    /// stopped meanwhile (a ramp down) no longer counts as running, even
+    /// while it waits before its next look.
+    pub fn still_running(&mut self, context: &RunContext) -> bool {
+        let running = context.timeline.runs(self.index, context.clock.elapsed());
+        if !running {
+            self.set_running(false, context);
+        }
+        running
     }
 
     /// For a paced plan: waits until this user's next iteration is due and
@@ -414,5 +428,5 @@ impl TemplateContext for TemplateState {
     }
 }
 
-/// Shared ownership of the run context, as goose's closures need it.
+/// Shared ownership of the run context, as the engine's closures need it.
 pub type SharedContext = Arc<RunContext>;

@@ -30,7 +30,7 @@ pub(super) fn render(page: &mut String, results: &Results) {
         let _ = write!(
             page,
             "<th scope=\"col\" class=\"num\">{}</th>",
-            budget_table::column_title(metric)
+            metric.title()
         );
     }
     page.push_str("</tr></thead>\n<tbody>\n");

@@ -78,6 +78,20 @@ impl BudgetMetric {
         }
     }
 
+    /// The heading of a table column: `P95`, `Errors`.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::P50 => "P50",
+            Self::P95 => "P95",
+            Self::P99 => "P99",
+            Self::MinRps => "RPS",
+            Self::MaxErrorRate => "Errors",
+            Self::MaxDroppedRate => "Dropped",
+            Self::MinCacheHitRatio => "Cache hits",
+            Self::MaxDbPoolUtilization => "DB pool",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Self::P50 => "p50",

@@ -79,21 +79,20 @@ fn shape(plan: &Plan) -> String {
 
 #[test]
 fn timeline_maps_offsets_to_stages() {
-    let plan = parse(MINIMAL).unwrap();
-    let plan = plan.timeline(SECOND);
-    let timeline = plan.stages();
-    assert_eq!(timeline[1].start, Duration::from_secs(30));
-    assert_eq!(timeline[1].end, Duration::from_secs(330));
-    assert_eq!((timeline[1].from_users, timeline[1].to_users), (10, 10));
-    assert_eq!((timeline[2].from_users, timeline[2].to_users), (10, 0));
-    assert_eq!(plan.stage_at(Duration::ZERO).index, 0);
+    let timeline = parse(MINIMAL).unwrap().timeline(SECOND);
+    let stages = timeline.stages();
+    assert_eq!(stages[1].start, Duration::from_secs(30));
+    assert_eq!(stages[1].end, Duration::from_secs(330));
+    assert_eq!((stages[1].from_users, stages[1].to_users), (10, 10));
+    assert_eq!((stages[2].from_users, stages[2].to_users), (10, 0));
+    assert_eq!(timeline.stage_at(Duration::ZERO).index, 0);
     assert_eq!(
-        plan.stage_at(Duration::from_secs(30)).name.as_deref(),
+        timeline.stage_at(Duration::from_secs(30)).name.as_deref(),
         Some("steady")
     );
-    assert_eq!(plan.stage_at(Duration::from_secs(329)).index, 1);
-    assert_eq!(plan.stage_at(Duration::from_secs(330)).index, 2);
-    assert_eq!(plan.stage_at(Duration::from_secs(9999)).index, 2);
+    assert_eq!(timeline.stage_at(Duration::from_secs(329)).index, 1);
+    assert_eq!(timeline.stage_at(Duration::from_secs(330)).index, 2);
+    assert_eq!(timeline.stage_at(Duration::from_secs(9999)).index, 2);
 }
 
 #[test]

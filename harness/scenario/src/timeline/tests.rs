@@ -69,6 +69,12 @@ fn rounding_never_runs_past_the_duration_cap() {
 }
 
 #[test]
+fn a_later_stage_absorbs_the_tick_a_short_one_was_given() {
+    let timeline = plan("[{users: 2, ramp: 300ms}, {hold: 10s}]").timeline(SECOND);
+    assert_eq!(outline(&timeline), "2,1s;2,9s");
+}
+
+#[test]
 fn an_uncapped_plan_may_round_up_to_keep_its_stages() {
     let timeline = plan("[{users: 2, ramp: 400ms}]").timeline(SECOND);
     assert_eq!(outline(&timeline), "2,1s");

@@ -18,6 +18,7 @@ use reports::{
 };
 use tokio::sync::mpsc;
 
+use super::Aborted;
 use super::{
     JudgedSpans, Live, RecorderConfig,
     series::OpenSecond,
@@ -25,10 +26,7 @@ use super::{
     tally::{NameStats, Recording, record},
     watches::Watches,
 };
-use crate::{
-    judge::budget::Aborted,
-    run::{clock::StageClock, generator_cpu::CpuMeter},
-};
+use crate::run::{clock::StageClock, generator_cpu::CpuMeter};
 
 /// How long a second stays open for late samples, beyond the longest
 /// request timeout of the plan.
@@ -94,7 +92,9 @@ impl Aggregate {
         shared: Shared,
     ) -> Self {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Skip, not Delay: a late tick must not shift every later one off the
+        // run's whole seconds.
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut cpu = CpuMeter::new();
         let mut aligned = false;
         loop {

@@ -35,9 +35,9 @@ use tokio::sync::mpsc;
 
 pub use sink::{FailureKind, Outcome, Sample, SampleSink};
 pub use tally::{NameStats, PhaseTally, Recording, Tally};
-pub use watches::AbortWatch;
+pub use watches::{AbortWatch, Aborted, limits, watchable};
 
-use crate::{judge::budget::Aborted, run::clock::StageClock};
+use crate::run::clock::StageClock;
 use aggregate::{Aggregate, Shared};
 
 /// The recording side of a run: hands out sinks, counts users, and turns

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use reports::results::ErrorCounts;
+use scenario::duration::whole_micros;
 use tokio::sync::mpsc;
 
 /// A user hands over its buffer when it holds this many samples…
@@ -12,7 +13,7 @@ pub(super) const BATCH_SAMPLES: usize = 256;
 /// …or when its oldest sample is this old, so the series and the live view
 /// stay current for slow users.
 const BATCH_AGE: Duration = Duration::from_millis(200);
-const BATCH_AGE_US: u64 = BATCH_AGE.as_micros() as u64;
+const BATCH_AGE_US: u64 = whole_micros(BATCH_AGE);
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

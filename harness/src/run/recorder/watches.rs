@@ -13,7 +13,38 @@ use super::{
     sink::{Outcome, Sample},
     tally::record,
 };
-use crate::judge::budget::Aborted;
+use scenario::plan::Budget;
+
+/// Which budget stopped the run, and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aborted {
+    /// `overall` or a request name.
+    pub scope: String,
+    pub metric: BudgetMetric,
+    /// From the run's start.
+    pub at_ms: u64,
+    /// Why, in words, for the results' stop reason.
+    pub reason: String,
+}
+
+/// A budget's limits in their metrics' units (µs, a fraction, rps), in
+/// the order verdicts list them; `None` where the budget sets none.
+pub fn limits(budget: &Budget) -> [(BudgetMetric, Option<f64>); 5] {
+    let micros = |limit: Option<u64>| limit.map(|us| us as f64);
+    [
+        (BudgetMetric::P50, micros(budget.p50_us)),
+        (BudgetMetric::P95, micros(budget.p95_us)),
+        (BudgetMetric::P99, micros(budget.p99_us)),
+        (BudgetMetric::MaxErrorRate, budget.max_error_rate),
+        (BudgetMetric::MinRps, budget.min_rps),
+    ]
+}
+
+/// Whether an `abort` rule watches `metric` over its window: latency and
+/// errors do; a rate over a sliding window would fire on every ramp.
+pub fn watchable(metric: BudgetMetric) -> bool {
+    metric != BudgetMetric::MinRps
+}
 
 /// A budget limit the aggregator checks every second over a sliding window.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,7 +91,7 @@ impl WindowTally {
 /// vocabulary, as the budgets do, so "p99 over a window" means one thing.
 /// A live window has no length of its own, so it has no rate (a NaN,
 /// which [`metric::value`] reads as no value); no watch asks for one
-/// ([`watchable`](crate::judge::budget::watchable)).
+/// ([`watchable`]).
 impl Samples for WindowTally {
     fn count(&self) -> u64 {
         self.count
