@@ -224,7 +224,8 @@ pub struct RunArgs {
     pub scale: Option<f64>,
 
     /// Cap the total planned time, shrinking every stage in proportion
-    /// (e.g. 2m).
+    /// (e.g. 2m; at least 1s). Rounding the stages to whole seconds never
+    /// runs past it.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<std::time::Duration>,
 
