@@ -3,7 +3,7 @@
 //!
 //! * [`budget`]: every budget's verdict, from the one metric vocabulary
 //!   ([`reports::metric`]);
-//! * [`assemble`]: the [`Results`](reports::results::Results) of a run.
+//! * [`mod@assemble`]: the [`Results`](reports::results::Results) of a run.
 
 pub mod assemble;
 pub mod budget;

@@ -82,7 +82,7 @@ pub enum Ending {
     Interrupted,
 }
 
-/// Everything a run measured, for [`crate::judge::assemble`].
+/// Everything a run measured, for [`crate::judge::assemble()`].
 #[derive(Debug)]
 pub struct Measured {
     pub recording: Recording,

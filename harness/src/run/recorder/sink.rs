@@ -52,7 +52,7 @@ impl FailureKind {
 /// One request, as measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
-    /// Index of the request name in [`RecorderConfig::names`].
+    /// Index of the request name in [`RecorderConfig::names`](super::RecorderConfig::names).
     pub name: u16,
     /// When the request started, from the run's start: when it was due,
     /// for a request on a schedule (open model); else when it was sent.
