@@ -2,13 +2,47 @@
 //!
 //! The stages written to `results.json` are the timeline the engine ran,
 //! rounded to its whole seconds; the judged samples are the ones that
-//! started inside those stages; and the users the engine had running each
-//! second are the ones the timeline says.
+//! started inside those stages; and the users running each second, as the
+//! harness counts them and as the target sees them, are the ones the
+//! timeline says.
 
 mod common;
 
+use std::{
+    sync::{Arc, Mutex},
+    time::Instant,
+};
+
+use axum::{Router, extract::State, http::HeaderMap, routing::get};
 use common::*;
 use reports::results::{Results, StageRun};
+
+/// When each request reached the target, and whose key it carried.
+type Seen = Arc<Mutex<Vec<(Instant, String)>>>;
+
+/// A target on 127.0.0.1 that answers at once and notes each request's
+/// arrival and `Authorization` header: an outside view of which users ran.
+async fn key_recording_target() -> (String, Seen, tokio::task::JoinHandle<()>) {
+    async fn probe(State(seen): State<Seen>, headers: HeaderMap) -> &'static str {
+        let key = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        seen.lock().unwrap().push((Instant::now(), key));
+        "ok"
+    }
+    let seen = Seen::default();
+    let app = Router::new()
+        .route("/probe", get(probe))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (url, seen, task)
+}
 
 /// The stage of `results` named `name`.
 fn stage<'a>(results: &'a Results, name: &str) -> &'a StageRun {
@@ -97,7 +131,7 @@ fn users_at(stages: &[StageRun], at_ms: f64) -> f64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_users_goose_ran_each_second_are_the_timelines() {
-    let (url, _, server) = delay_server(|_| std::time::Duration::ZERO).await;
+    let (url, seen, server) = key_recording_target().await;
     let dir = tempfile::tempdir().unwrap();
     // Stages of 0.4 s, 2.2 s and 0.4 s, which the engine runs as 1 s, 2 s
     // and 1 s: boundaries on the nearest whole second, and at least one
@@ -112,7 +146,10 @@ load:
     - {users: 0, ramp: 400ms}
 think_time: 20ms
 requests:
-  - {name: probe, method: GET, path: /slow}
+  - name: probe
+    method: GET
+    path: /probe
+    headers: {Authorization: \"Bearer {{ key }}\"}
 ";
     let path = scenario(dir.path(), "shape.yaml", yaml);
     let out = dir.path().join("out");
@@ -122,19 +159,50 @@ requests:
     let results = read_results(&out);
     let stages = &results.scenario.stages;
 
-    // A second's users are read as it ends; goose starts and stops users
-    // one at a time, so allow what the timeline passes through within
-    // 200 ms of that moment.
-    let mut checked = 0;
-    for second in &results.series {
-        let end_ms = f64::from(second.second + 1) * 1000.0;
-        let (low, high) = [end_ms - 200.0, end_ms, end_ms + 200.0]
+    // The users that came with the timeline range around `at_ms`.
+    let allowed = |from_ms: f64, to_ms: f64| {
+        let (low, high) = [from_ms, (from_ms + to_ms) / 2.0, to_ms]
             .into_iter()
             .map(|at| users_at(stages, at))
             .fold((f64::MAX, f64::MIN), |(lo, hi), u| (lo.min(u), hi.max(u)));
+        (low.floor(), high.ceil())
+    };
+
+    // Seen from the target: the distinct keys that sent a request in the
+    // last 200 ms of each second (the run's clock starts with the first
+    // user, whose first request comes at once) are the users the timeline
+    // ran then.
+    let seen = seen.lock().unwrap().clone();
+    let first = seen.first().expect("the target saw requests").0;
+    for second in 0..4u32 {
+        let end_ms = f64::from(second + 1) * 1000.0;
+        let keys: std::collections::BTreeSet<&str> = seen
+            .iter()
+            .filter(|(at, _)| {
+                let ms = at.duration_since(first).as_secs_f64() * 1000.0;
+                ms >= end_ms - 200.0 && ms < end_ms
+            })
+            .map(|(_, key)| key.as_str())
+            .collect();
+        let (low, high) = allowed(end_ms - 200.0, end_ms);
+        let users = keys.len() as f64;
+        assert!(
+            users >= low && users <= high,
+            "second {second}: the target saw {} users, the timeline allows {low}..{high}\nstages {stages:?}",
+            keys.len()
+        );
+    }
+
+    // Seen from the harness: a second's users are read as it ends; users
+    // start and stop one at a time, so allow what the timeline passes
+    // through within 200 ms of that moment.
+    let mut checked = 0;
+    for second in &results.series {
+        let end_ms = f64::from(second.second + 1) * 1000.0;
+        let (low, high) = allowed(end_ms - 200.0, end_ms + 200.0);
         let users = f64::from(second.users);
         assert!(
-            users >= low.floor() && users <= high.ceil(),
+            users >= low && users <= high,
             "second {}: {} users running, the timeline allows {low:.1}..{high:.1}\nstages {stages:?}\nseries users {:?}",
             second.second,
             second.users,
