@@ -19,7 +19,7 @@ use super::{
 };
 use crate::{
     judge::{self, RunMeta},
-    run::{self as engine_run, Ending, MeasureError, Setup, engine},
+    run::{self as run_layer, Ending, MeasureError, Setup, engine},
 };
 
 /// What `run` produced, for callers that want more than the exit code.
@@ -70,7 +70,7 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, RunError> {
         .map_err(|e| RunError::BadInput(format!("cannot create {}: {e}", out_dir.display())))?;
 
     let server_metrics = server_metrics_url(args, &plan, &target, service.is_some());
-    let result = measure(args, &plan, &target, service.is_some(), server_metrics).await;
+    let result = measure_and_judge(args, &plan, &target, service.is_some(), server_metrics).await;
     if let Some(service) = service
         && let Err(e) = service.shutdown().await
     {
@@ -140,7 +140,7 @@ fn server_metrics_url(
 }
 
 /// Runs the plan on its timeline (built here, once) and judges it.
-async fn measure(
+async fn measure_and_judge(
     args: &RunArgs,
     plan: &Plan,
     target: &str,
@@ -148,7 +148,7 @@ async fn measure(
     server_metrics: Option<String>,
 ) -> Result<(Results, Exit), RunError> {
     let timeline = plan.timeline(engine::TICK);
-    let measured = engine_run::measure(
+    let measured = run_layer::measure(
         Setup {
             plan,
             timeline: &timeline,

@@ -147,13 +147,13 @@ impl VirtualUser {
                 return true;
             }
             self.set_running(false, context);
-            if engine::stopped() {
-                // Sleep all the same: a user that returns at once, with no
-                // think time, would spin and starve the engine's own timers.
-                tokio::time::sleep(IDLE_POLL).await;
-                return false;
-            }
-            let Some(next) = context.timeline.next_start(self.index, now) else {
+            let next = context
+                .timeline
+                .next_start(self.index, now)
+                .filter(|_| !engine::stopped());
+            let Some(next) = next else {
+                // Sleep even so: a user that returned at once, with no think
+                // time, would spin and starve the engine's own timers.
                 tokio::time::sleep(IDLE_POLL).await;
                 return false;
             };
