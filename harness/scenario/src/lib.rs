@@ -6,7 +6,7 @@
 //! keeps them out: none is a dependency), so it can be tested and fuzzed
 //! alone.
 //!
-//! * [`yaml`]: the file format (version 3) as serde types, and its JSON Schema;
+//! * [`yaml`]: the file format (version 4) as serde types, and its JSON Schema;
 //! * [`source_map`]: where each field sits in the file, for error positions;
 //! * [`resolve`]: the one fallible conversion, [`load_plan`] / [`parse_plan`];
 //! * [`plan`]: the resolved [`Plan`] (stages, work, budgets);

@@ -40,6 +40,8 @@ pub struct Plan {
     pub(crate) think_time: ThinkTime,
     pub(crate) users: UserPool,
     pub(crate) tls: Tls,
+    /// Whether each user keeps a cookie jar.
+    pub(crate) cookies: bool,
     pub(crate) setup: Vec<Step>,
     pub(crate) work: Vec<Weighted>,
     pub(crate) captures: Vec<String>,
@@ -196,9 +198,13 @@ pub struct Step {
     pub body: Option<Template>,
     /// Request timeout.
     pub timeout: Duration,
+    /// How many redirects to follow, at most
+    /// [`MAX_REDIRECTS`](crate::resolve::MAX_REDIRECTS); 0 follows none, and
+    /// the redirect itself is the response.
+    pub redirects: u8,
     /// What the response must satisfy.
     pub checks: Checks,
-    /// Values to capture from the JSON response.
+    /// Values to capture from the response.
     pub captures: Vec<Capture>,
 }
 
@@ -252,15 +258,28 @@ pub enum JsonExpectation {
     Exists(bool),
 }
 
-/// Take the JSON value at `pointer` into a user's capture `slot`.
+/// Take a value of the response, from `source`, into a user's capture
+/// `slot`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capture {
     /// Variable name, as placeholders write it.
     pub name: String,
     /// Slot in the user's capture table.
     pub slot: CaptureSlot,
-    /// JSON pointer into the response body.
-    pub pointer: String,
+    /// Where in the response the value is.
+    pub source: CaptureSource,
+}
+
+/// Where a capture takes its value from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaptureSource {
+    /// The JSON value at this pointer (RFC 6901, starting with `/`) in the
+    /// response body: `capture: {id: /id}`.
+    Json(String),
+    /// The value of the response header of this name, lower-cased (header
+    /// names are case-insensitive): `capture: {token: "header:X-Token"}`
+    /// gives `Header("x-token")`. Format version 4.
+    Header(String),
 }
 
 /// A named list of steps run in order in one iteration.
@@ -406,6 +425,12 @@ impl Plan {
     /// TLS settings.
     pub fn tls(&self) -> Tls {
         self.tls
+    }
+
+    /// Whether each user keeps a cookie jar (the default), sending back the
+    /// cookies responses set; `cookies: false` turns it off.
+    pub fn cookies(&self) -> bool {
+        self.cookies
     }
 
     /// Steps each user runs once before its first iteration.

@@ -1,4 +1,4 @@
-//! The scenario file format, version 3, exactly as written in YAML.
+//! The scenario file format, version 4, exactly as written in YAML.
 //!
 //! These types only mirror the file: every field the format knows, unknown
 //! fields rejected (`deny_unknown_fields`), and values that need checking
@@ -21,7 +21,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
-    /// Format version; this loader reads versions 1 to 3.
+    /// Format version; this loader reads versions 1 to 4.
     pub version: u32,
     /// Short name, used in reports.
     pub name: String,
@@ -45,6 +45,18 @@ pub struct Scenario {
     /// before, during and after the run; on by default for the bundled service.
     #[serde(default)]
     pub server_metrics: Option<ServerMetrics>,
+    /// Version 4: each user keeps a cookie jar, as k6 and Locust do
+    /// (default `true`): cookies a response sets are sent back on the same
+    /// user's later requests. `false` turns the jar off.
+    #[serde(default)]
+    #[schemars(extend("default" = true))]
+    pub cookies: Option<bool>,
+    /// Version 4: the HTTP version to speak. `1.1` (or `HTTP/1.1`) is the
+    /// only accepted value and the default: loadgate speaks HTTP/1.1 only,
+    /// and HTTP/2 (`2`, `h2`, `HTTP/2`) is refused.
+    #[serde(default)]
+    #[schemars(schema_with = "http_version_schema", extend("default" = "1.1"))]
+    pub http_version: Option<String>,
     /// Where user keys come from; default: demo keys 21..=1000 (api tier).
     #[serde(default)]
     pub users: Option<UserPool>,
@@ -330,12 +342,42 @@ pub struct Request {
     /// Per-request timeout (default 30s).
     #[serde(default)]
     pub timeout: Option<DurationText>,
+    /// Version 4: how many redirects to follow (default 10, at most 20);
+    /// `0` turns following off, so the redirect itself is the response.
+    #[serde(default)]
+    #[schemars(range(max = 20), extend("default" = 10))]
+    pub redirects: Option<u32>,
     /// What a response must satisfy; a failure counts as a `check` error.
     #[serde(default)]
     pub checks: Option<Checks>,
-    /// Values to take from the JSON response: `{variable: /json/pointer}`.
+    /// Values to take from the response: `{variable: /json/pointer}` from
+    /// the JSON body, or (version 4) `{variable: "header:Name"}` from a
+    /// response header, its name matched case-insensitively.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, CaptureText>")]
     pub capture: IndexMap<String, String>,
+}
+
+/// The schema of a capture's value; the value itself is kept as a string.
+#[derive(JsonSchema)]
+#[schemars(
+    rename = "CaptureSource",
+    description = "A JSON pointer into the response body (`/id`, `/items/0/id`), or `header:Name` for a response header's value (version 4).",
+    extend("pattern" = "^(/|header:)", "examples" = ["/id", "header:X-Request-Token"])
+)]
+#[allow(dead_code)]
+struct CaptureText(String);
+
+/// `http_version`: `1.1` or `HTTP/1.1` (any case), written as text or as
+/// YAML's number `1.1`.
+fn http_version_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "anyOf": [
+            {"type": "string", "pattern": "^\\s*([Hh][Tt][Tt][Pp]/)?1\\.1\\s*$"},
+            {"const": 1.1},
+            {"type": "null"}
+        ]
+    })
 }
 
 /// HTTP methods.
@@ -565,8 +607,8 @@ mod tests {
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             committed == generated,
-            "scenarios/schema.json is out of date with harness/src/scenario.rs.\n\
-             Regenerate it with:\n    LOADGATE_BLESS=1 cargo test -p harness --lib committed_schema_matches_the_types"
+            "scenarios/schema.json is out of date with harness/scenario/src/yaml.rs.\n\
+             Regenerate it with:\n    LOADGATE_BLESS=1 cargo test -p scenario --lib committed_schema_matches_the_types"
         );
     }
 

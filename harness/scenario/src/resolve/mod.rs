@@ -15,14 +15,16 @@
 //! * `load`: the load model and its stages;
 //! * `pacing`: `think_time` and `pace`;
 //! * `users`: the user pool (`users`) and `tls`;
+//! * `client`: `cookies` and `http_version`, how each user's client talks;
 //! * `target`: `target` and `server_metrics`;
 //! * `requests`: `setup`, the `requests` mix and `flows`;
-//! * `step`: one request: templates, timeout, captures;
+//! * `step`: one request: templates, timeout, redirects, captures;
 //! * `checks`: a request's `checks`;
 //! * `budgets`: `budgets`, with `abort` and `budgets.server`.
 
 mod budgets;
 mod checks;
+mod client;
 mod load;
 mod pacing;
 mod requests;
@@ -42,14 +44,22 @@ use crate::template::Vars;
 use crate::yaml::{DurationText, Scenario};
 
 /// The newest format version this loader reads.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// The oldest scenario format version still read. Version 2 added the open
-/// model; version 3 `pace`, `server_metrics`, `budgets.server` and `abort`.
-/// An older file means the same under the newest version.
+/// model; version 3 `pace`, `server_metrics`, `budgets.server` and `abort`;
+/// version 4 `cookies`, `http_version`, a request's `redirects` and captures
+/// from response headers (`header:Name`). An older file means the same under
+/// the newest version.
 pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
 /// Default per-request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How many redirects a request follows when it does not say.
+pub const DEFAULT_REDIRECTS: u8 = 10;
+
+/// The most redirects a request may follow (`redirects`).
+pub const MAX_REDIRECTS: u8 = 20;
 
 /// Reads and validates the scenario at `path`. Relative paths inside it
 /// (`users.csv`) are resolved against the file's directory; errors name the
@@ -157,6 +167,18 @@ impl Builder<'_> {
         }
     }
 
+    /// Reports the value at `path` when the file's version is older than
+    /// `needed`: the field is older, but `what` that value means is not.
+    fn value_needs_version(&mut self, needed: u32, path: &str, what: &str) {
+        let version = self.version;
+        if version < needed {
+            self.error(
+                path,
+                format!("{what} needs `version: {needed}` (this file says version {version})"),
+            );
+        }
+    }
+
     /// The plan, or `None` when any section has errors. Every section is
     /// checked even after one fails, so all errors come at once.
     fn plan(&mut self, s: Scenario) -> Option<Plan> {
@@ -178,6 +200,8 @@ impl Builder<'_> {
         let pace = self.pace(&s);
         let users = self.user_pool(s.users.as_ref());
         let tls = users::tls(s.tls.as_ref());
+        let cookies = self.cookies(s.cookies);
+        self.http_version(s.http_version.as_deref());
         let mut captures = step::Captures::new(&s);
         let (setup, setup_visible) = self.setup(&s.setup, &mut captures);
         let work = self.work(&s, &setup_visible, &mut captures);
@@ -192,6 +216,7 @@ impl Builder<'_> {
             think_time: think_time?,
             users: users?,
             tls,
+            cookies,
             setup,
             work: work?,
             captures: captures.into_names(),

@@ -1,5 +1,5 @@
 //! One request compiled into a [`Step`]: its path, headers and body as
-//! templates, its timeout, checks and captures.
+//! templates, its timeout, redirects, checks and captures.
 //!
 //! Templates are compiled against the captures readable at the request's
 //! place, so a placeholder naming a value not captured yet is an error with
@@ -11,8 +11,8 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 use super::requests::every_request;
-use super::{Builder, DEFAULT_TIMEOUT};
-use crate::plan::{Capture, Step};
+use super::{Builder, DEFAULT_REDIRECTS, DEFAULT_TIMEOUT, MAX_REDIRECTS};
+use crate::plan::{Capture, CaptureSource, Step};
 use crate::source_map::child_key;
 use crate::template::{CaptureSlot, Scope, Template, valid_capture_name};
 use crate::yaml::{Request, Scenario};
@@ -134,6 +134,7 @@ impl Builder<'_> {
                 d
             }
         };
+        let redirects = self.redirects(&child_key(path, "redirects"), r.redirects);
         let checks = self.checks(&child_key(path, "checks"), r.checks.as_ref());
         let capture_path = child_key(path, "capture");
         if place == Place::Mix && !r.capture.is_empty() {
@@ -143,7 +144,7 @@ impl Builder<'_> {
             );
         }
         let mut step_captures = Vec::new();
-        for (name, pointer) in &r.capture {
+        for (name, written) in &r.capture {
             let field = child_key(&capture_path, name);
             if !valid_capture_name(name) {
                 self.error_key(
@@ -161,19 +162,15 @@ impl Builder<'_> {
                 );
                 continue;
             }
-            if !pointer.starts_with('/') {
-                self.error(
-                    &field,
-                    format!("{pointer:?} is not a JSON pointer (e.g. /id or /items/0/id)"),
-                );
+            let Some(source) = self.capture_source(&field, written) else {
                 continue;
-            }
+            };
             let slot = captures.slot(name);
             visible.insert(name.clone(), slot);
             step_captures.push(Capture {
                 name: name.clone(),
                 slot,
-                pointer: pointer.clone(),
+                source,
             });
         }
         if self.errors.len() > before {
@@ -186,9 +183,65 @@ impl Builder<'_> {
             headers,
             body,
             timeout: timeout?,
+            redirects: redirects?,
             checks: checks?,
             captures: step_captures,
         })
+    }
+
+    /// `redirects` (version 4): at most [`MAX_REDIRECTS`], and
+    /// [`DEFAULT_REDIRECTS`] when left out, in every version.
+    fn redirects(&mut self, path: &str, raw: Option<u32>) -> Option<u8> {
+        let Some(n) = raw else {
+            return Some(DEFAULT_REDIRECTS);
+        };
+        self.needs_version(4, path);
+        match u8::try_from(n) {
+            Ok(n) if n <= MAX_REDIRECTS => Some(n),
+            _ => {
+                self.error(
+                    path,
+                    format!(
+                        "{n} redirects is more than loadgate follows: use 0 (follow none) to {MAX_REDIRECTS}"
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A capture's source: `/json/pointer` into the body, or (version 4)
+    /// `header:Name`, a response header.
+    fn capture_source(&mut self, field: &str, written: &str) -> Option<CaptureSource> {
+        if written.starts_with('/') {
+            return Some(CaptureSource::Json(written.to_owned()));
+        }
+        let Some(name) = written.strip_prefix(HEADER_PREFIX) else {
+            self.error(
+                field,
+                format!(
+                    "{written:?} is not a JSON pointer (e.g. /id or /items/0/id) or a response header (header:X-Request-Id)"
+                ),
+            );
+            return None;
+        };
+        self.value_needs_version(4, field, "a capture from a response header (`header:Name`)");
+        let name = name.trim();
+        if name.is_empty() {
+            self.error(
+                field,
+                format!("{written:?} names no header: write one after the colon, e.g. header:X-Request-Id"),
+            );
+            return None;
+        }
+        if !is_header_name(name) {
+            self.error(
+                field,
+                format!("{name:?} is not an HTTP header name: use letters, digits and -, e.g. header:X-Request-Id"),
+            );
+            return None;
+        }
+        Some(CaptureSource::Header(name.to_ascii_lowercase()))
     }
 
     fn template(&mut self, path: &str, text: &str, scope: &Scope<'_>) -> Option<Template> {
@@ -199,5 +252,51 @@ impl Builder<'_> {
                 }
             })
             .ok()
+    }
+}
+
+/// What starts a capture from a response header: `header:X-Request-Id`.
+const HEADER_PREFIX: &str = "header:";
+
+/// Whether `name` is an HTTP header name: a token of RFC 9110 (§5.1,
+/// §5.6.2), one or more ASCII letters, digits and ``!#$%&'*+-.^_`|~``.
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
+                )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_header_name;
+
+    #[test]
+    fn header_names_are_rfc_9110_tokens() {
+        for name in ["X-Request-Token", "etag", "x_y", "a.b", "!#$%&'*+-.^_`|~09"] {
+            assert!(is_header_name(name), "{name:?}");
+        }
+        for name in [
+            "", "X Token", "x:y", "x\"y\"", "é", "a/b", "(x)", "x\t", "a,b",
+        ] {
+            assert!(!is_header_name(name), "{name:?}");
+        }
     }
 }

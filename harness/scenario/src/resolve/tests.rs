@@ -3,7 +3,9 @@ use std::time::Duration;
 
 use super::users::parse_keys;
 use super::*;
-use crate::plan::{Budgets, JsonExpectation, StageShape, StatusCheck, ThinkTime, UserPool, Work};
+use crate::plan::{
+    Budgets, CaptureSource, JsonExpectation, StageShape, StatusCheck, ThinkTime, UserPool, Work,
+};
 use crate::template::{CaptureSlot, TemplateContext};
 
 fn parse(yaml: &str) -> Result<Plan, ScenarioErrors> {
@@ -64,6 +66,9 @@ fn minimal_scenario_resolves_with_defaults() {
         panic!("a request")
     };
     assert_eq!(step.timeout, DEFAULT_TIMEOUT);
+    assert_eq!(step.redirects, DEFAULT_REDIRECTS);
+    assert_eq!(step.redirects, 10);
+    assert!(plan.cookies(), "a cookie jar per user by default");
     assert_eq!(step.checks.status, StatusCheck::AnySuccess);
     assert!(step.checks.status.accepts(204));
     assert!(!step.checks.status.accepts(404));
@@ -222,6 +227,7 @@ flows:
     assert_eq!(create.checks.body_contains, ["id"]);
     assert_eq!(create.checks.headers_present, ["content-type"]);
     assert_eq!(create.captures[0].slot, CaptureSlot(1));
+    assert_eq!(create.captures[0].source, CaptureSource::Json("/id".into()));
     out.clear();
     flow.steps[1].path.render(&mut user, &mut out).unwrap();
     assert_eq!(out, "/items/77");
@@ -661,14 +667,14 @@ requests: [{name: r, method: GET, path: /r}]
 fn load_without_users_or_time() {
     assert_errors(
         "\
-version: 4
+version: 5
 name: ''
 target: localhost:8080
 load: {stages: [{users: 0, ramp: 0s}]}
 ",
         &[
             "s.yaml:1:1: nothing to send: add `requests` (a weighted mix) or `flows`",
-            "s.yaml:1:10: version: version 4 is not supported; this loadgate reads versions 1 to 3",
+            "s.yaml:1:10: version: version 5 is not supported; this loadgate reads versions 1 to 4",
             "s.yaml:2:7: name: the name must not be empty",
             "s.yaml:3:9: target: \"localhost:8080\" is not an http:// or https:// URL",
             "s.yaml:4:16: load.stages: no stage has any users: ramp to at least 1 user",
@@ -707,7 +713,7 @@ flows:
             "s.yaml:14:38: flows[0].steps[0].path: `{{ item_id }}` is not captured before this point (a flow step can use values captured in `setup` or by earlier steps of its flow)",
             "s.yaml:14:82: flows[0].steps[0].capture.tok: `tok` is already captured in `setup`: pick another name",
             "s.yaml:15:52: flows[0].steps[1].capture.seq: `seq` cannot name a capture: use letters, digits and _ (not key, seq, random or var)",
-            "s.yaml:15:65: flows[0].steps[1].capture.ok: \"no-slash\" is not a JSON pointer (e.g. /id or /items/0/id)",
+            "s.yaml:15:65: flows[0].steps[1].capture.ok: \"no-slash\" is not a JSON pointer (e.g. /id or /items/0/id) or a response header (header:X-Request-Id)",
             "s.yaml:15:78: flows[0].steps[1].weight: `weight` applies to the `requests` mix and to flows, not to setup or flow steps",
             "s.yaml:18:38: flows[1].steps[0].path: `{{ item_id }}` is not captured before this point (a flow step can use values captured in `setup` or by earlier steps of its flow)",
         ],
@@ -1014,5 +1020,249 @@ budgets:
             "s.yaml:12:3: budgets.server: `budgets.server` needs `version: 3` (this file says version 2)",
             "s.yaml:13:28: budgets.server.cache_hit_ratio.min: \"120%\" is not a cache hit ratio (use 1% or 0.01, between 0 and 1)",
         ],
+    );
+}
+
+// ---- version 4: cookies, http_version, redirects, header captures ----
+
+#[test]
+fn version_4_fields_resolve() {
+    let plan = parse(
+        "\
+version: 4
+name: x
+cookies: false
+http_version: HTTP/1.1
+load: {stages: [{users: 1, ramp: 1s}]}
+setup:
+  - name: login
+    method: POST
+    path: /login
+    redirects: 0
+    capture: {token: 'header:X-Request-Token', etag: 'header: ETag', id: /id}
+flows:
+  - name: f
+    steps:
+      - {name: a, method: GET, path: '/a/{{ id }}', headers: {X-Token: '{{ token }}'}, redirects: 20}
+      - {name: b, method: GET, path: /b}
+",
+    )
+    .unwrap();
+    assert!(!plan.cookies());
+    let login = &plan.setup()[0];
+    assert_eq!(login.redirects, 0);
+    let sources: Vec<(&str, &CaptureSource)> = login
+        .captures
+        .iter()
+        .map(|c| (c.name.as_str(), &c.source))
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            ("token", &CaptureSource::Header("x-request-token".into())),
+            ("etag", &CaptureSource::Header("etag".into())),
+            ("id", &CaptureSource::Json("/id".into())),
+        ]
+    );
+    assert_eq!(plan.capture_names(), ["token", "etag", "id"]);
+    let Work::Flow(flow) = &plan.work()[0].work else {
+        panic!("a flow")
+    };
+    assert_eq!(flow.steps[0].redirects, MAX_REDIRECTS);
+    assert_eq!(flow.steps[1].redirects, DEFAULT_REDIRECTS);
+}
+
+#[test]
+fn version_4_defaults_when_left_out() {
+    let plan = parse(
+        "\
+version: 4
+name: x
+load: {stages: [{users: 1, ramp: 1s}]}
+requests: [{name: r, method: GET, path: /r}]
+",
+    )
+    .unwrap();
+    assert!(plan.cookies());
+    assert_eq!(plan.work()[0].work.steps()[0].redirects, 10);
+    let with_cookies = parse(
+        "\
+version: 4
+name: x
+cookies: true
+load: {stages: [{users: 1, ramp: 1s}]}
+requests: [{name: r, method: GET, path: /r}]
+",
+    )
+    .unwrap();
+    assert!(with_cookies.cookies());
+}
+
+#[test]
+fn http_1_1_is_accepted_however_written() {
+    for written in ["1.1", "'1.1'", "HTTP/1.1", "http/1.1", "'Http/1.1'", "~"] {
+        let yaml = format!(
+            "version: 4\nname: x\nhttp_version: {written}\nload: {{stages: [{{users: 1, ramp: 1s}}]}}\nrequests: [{{name: r, method: GET, path: /r}}]\n"
+        );
+        if let Err(e) = parse(&yaml) {
+            panic!("{written}: {e}");
+        }
+    }
+}
+
+#[test]
+fn http_2_is_refused_at_the_field() {
+    for written in ["2", "2.0", "h2", "H2", "HTTP/2", "'http/2'", "HTTP/2.0"] {
+        let yaml = format!(
+            "version: 4\nname: x\nhttp_version: {written}\nload: {{stages: [{{users: 1, ramp: 1s}}]}}\nrequests: [{{name: r, method: GET, path: /r}}]\n"
+        );
+        let shown = written.trim_matches('\'');
+        assert_errors(
+            &yaml,
+            &[&format!(
+                "s.yaml:3:15: http_version: \"{shown}\" is HTTP/2, which loadgate does not support: it speaks HTTP/1.1 only (see \"Protocols\" in scenarios/README.md)"
+            )],
+        );
+    }
+}
+
+#[test]
+fn other_http_versions_name_the_accepted_one() {
+    for written in ["1.0", "HTTP/3", "h3", "'1'", "'HTTP 1.1'"] {
+        let yaml = format!(
+            "version: 4\nname: x\nhttp_version: {written}\nload: {{stages: [{{users: 1, ramp: 1s}}]}}\nrequests: [{{name: r, method: GET, path: /r}}]\n"
+        );
+        let shown = written.trim_matches('\'');
+        assert_errors(
+            &yaml,
+            &[&format!(
+                "s.yaml:3:15: http_version: \"{shown}\" is not an HTTP version loadgate speaks: the only accepted value is \"1.1\" (or \"HTTP/1.1\")"
+            )],
+        );
+    }
+}
+
+#[test]
+fn version_4_fields_need_version_4() {
+    assert_errors(
+        "\
+version: 3
+name: x
+cookies: false
+http_version: '1.1'
+load: {stages: [{users: 1, ramp: 1s}]}
+setup:
+  - {name: s, method: GET, path: /s, redirects: 3, capture: {tok: 'header:X-Token', id: /id}}
+requests:
+  - name: r
+    method: GET
+    path: /r
+    redirects: 0
+",
+        &[
+            "s.yaml:3:1: cookies: `cookies` needs `version: 4` (this file says version 3)",
+            "s.yaml:4:1: http_version: `http_version` needs `version: 4` (this file says version 3)",
+            "s.yaml:7:38: setup[0].redirects: `setup[0].redirects` needs `version: 4` (this file says version 3)",
+            "s.yaml:7:67: setup[0].capture.tok: a capture from a response header (`header:Name`) needs `version: 4` (this file says version 3)",
+            "s.yaml:12:5: requests[0].redirects: `requests[0].redirects` needs `version: 4` (this file says version 3)",
+        ],
+    );
+}
+
+#[test]
+fn version_4_values_are_checked_in_older_files_too() {
+    // The version error does not hide what else is wrong with the value.
+    assert_errors(
+        "\
+version: 2
+name: x
+http_version: h2
+load: {stages: [{users: 1, ramp: 1s}]}
+requests: [{name: r, method: GET, path: /r, redirects: 21}]
+",
+        &[
+            "s.yaml:3:1: http_version: `http_version` needs `version: 4` (this file says version 2)",
+            "s.yaml:3:15: http_version: \"h2\" is HTTP/2, which loadgate does not support: it speaks HTTP/1.1 only (see \"Protocols\" in scenarios/README.md)",
+            "s.yaml:5:45: requests[0].redirects: `requests[0].redirects` needs `version: 4` (this file says version 2)",
+            "s.yaml:5:56: requests[0].redirects: 21 redirects is more than loadgate follows: use 0 (follow none) to 20",
+        ],
+    );
+}
+
+#[test]
+fn bad_redirects_and_header_captures() {
+    assert_errors(
+        "\
+version: 4
+name: x
+load: {stages: [{users: 1, ramp: 1s}]}
+setup:
+  - name: s
+    method: GET
+    path: /s
+    redirects: 300
+    capture:
+      a: 'header:'
+      b: 'header:X Token'
+      c: 'header:x:y'
+      d: 'Header:X-Token'
+      e: /ok
+requests: [{name: r, method: GET, path: /r, redirects: 4294967295}]
+",
+        &[
+            "s.yaml:8:16: setup[0].redirects: 300 redirects is more than loadgate follows: use 0 (follow none) to 20",
+            "s.yaml:10:10: setup[0].capture.a: \"header:\" names no header: write one after the colon, e.g. header:X-Request-Id",
+            "s.yaml:11:10: setup[0].capture.b: \"X Token\" is not an HTTP header name: use letters, digits and -, e.g. header:X-Request-Id",
+            "s.yaml:12:10: setup[0].capture.c: \"x:y\" is not an HTTP header name: use letters, digits and -, e.g. header:X-Request-Id",
+            "s.yaml:13:10: setup[0].capture.d: \"Header:X-Token\" is not a JSON pointer (e.g. /id or /items/0/id) or a response header (header:X-Request-Id)",
+            "s.yaml:15:56: requests[0].redirects: 4294967295 redirects is more than loadgate follows: use 0 (follow none) to 20",
+        ],
+    );
+}
+
+#[test]
+fn structural_errors_of_version_4_fields() {
+    assert_errors(
+        "\
+version: 4
+name: x
+cookies: maybe
+load: {stages: [{users: 1, ramp: 1s}]}
+requests: [{name: r, method: GET, path: /r}]
+",
+        &["s.yaml:3:10: cookies: invalid type: string \"maybe\", expected a boolean"],
+    );
+    assert_errors(
+        "\
+version: 4
+name: x
+load: {stages: [{users: 1, ramp: 1s}]}
+requests: [{name: r, method: GET, path: /r, redirects: -1}]
+",
+        &["s.yaml:4:56: requests[0].redirects: invalid type: integer `-1`, expected u32"],
+    );
+}
+
+/// The README's form: a plain, unquoted `header:Name` in block style.
+#[test]
+fn header_captures_need_no_quotes() {
+    let plan = parse(
+        "\
+version: 4
+name: x
+load: {stages: [{users: 1, ramp: 1s}]}
+setup:
+  - name: login
+    method: POST
+    path: /login
+    capture:
+      request_id: header:X-Request-Id
+requests: [{name: r, method: GET, path: '/r/{{ request_id }}'}]
+",
+    )
+    .unwrap();
+    assert_eq!(
+        plan.setup()[0].captures[0].source,
+        CaptureSource::Header("x-request-id".into())
     );
 }
