@@ -1,6 +1,8 @@
-//! What rendering one templated request costs: `harness::run::user::render`,
-//! which every virtual user calls before every send, filling the path, each
-//! header value and the JSON body of a compiled step into fresh strings. It
+//! What rendering one templated request costs:
+//! `harness::run::request::PreparedStep::render`, which every virtual user
+//! calls before every send. It fills the path, each templated header value
+//! and the JSON body of a step prepared once per run into buffers the user
+//! keeps across requests, and builds the header values hyper sends. It
 //! runs once per request on the generator's cores.
 //!
 //! The step comes from a plan built by `harness::parse_plan` from the small
@@ -8,9 +10,7 @@
 //! uses every kind of run-time placeholder: `{{ key }}`, `{{ seq }}`,
 //! `{{ random(1, 100) }}` and a value captured by the setup step, in the
 //! path, in headers and in the body, over a virtual user's own
-//! `TemplateState` (key, capture table, `SmallRng`, sequence number). A second line renders the same request into buffers
-//! kept across requests, which the harness does not do (yet), to size what
-//! that would save.
+//! `TemplateState` (key, capture table, `SmallRng`, sequence number).
 //!
 //! `cargo bench -p benches --bench render_request`
 
@@ -19,9 +19,11 @@ use std::{hint::black_box, path::Path};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use harness::{
     Vars,
-    run::user::{Rendered, TemplateState, render},
+    run::{
+        request::{Buffers, PreparedPlan},
+        user::TemplateState,
+    },
 };
-use scenario::plan::Work;
 
 const SCENARIO: &str = r#"
 version: 1
@@ -61,10 +63,9 @@ requests:
 fn render_request(c: &mut Criterion) {
     let plan = harness::parse_plan("render.yaml", SCENARIO, Path::new("."), &Vars::new())
         .expect("the bench scenario is valid");
-    let step = match &plan.work()[0].work {
-        Work::Request(step) => step,
-        Work::Flow(_) => unreachable!("the scenario has one request"),
-    };
+    let names: Vec<String> = plan.request_names().into_iter().map(str::to_owned).collect();
+    let prepared = PreparedPlan::new(&plan, &names);
+    let step = &prepared.work[0][0];
     let mut user = TemplateState::new(&plan, 0);
     let slot = plan
         .capture_names()
@@ -72,54 +73,22 @@ fn render_request(c: &mut Criterion) {
         .position(|name| name == "my_server_id")
         .expect("the setup captures my_server_id");
     user.captures[slot] = Some("4242".to_owned());
+    let mut buffers = Buffers::default();
 
-    let example = render(step, &mut user).expect("every placeholder has a value");
+    let example = step.render(&mut user, &mut buffers).expect("every placeholder has a value");
     let body: serde_json::Value =
-        serde_json::from_str(example.body.as_deref().expect("a body")).expect("the body is JSON");
+        serde_json::from_slice(example.body.expect("a body")).expect("the body is JSON");
     assert_eq!(body["parent"], "4242");
     assert!(body["priority"].is_i64(), "a lone random() is a number");
-    assert!(
-        example
-            .path
-            .starts_with("/api/v1/servers/4242?attempt=0&shard=")
-    );
+    assert!(example.path.starts_with("/api/v1/servers/4242?attempt=0&shard="));
     assert_eq!(example.headers[0].1, "Bearer demo-key-21");
 
     let mut group = c.benchmark_group("template");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("render one request (path, 3 headers, JSON body)", |b| {
+    group.bench_function("render one request (path, 3 headers, JSON body) into reused buffers", |b| {
         b.iter(|| {
             user.seq += 1;
-            black_box(render(black_box(step), &mut user))
-        });
-    });
-    // Not what the harness does today: the same rendering into one set of
-    // buffers per user, cleared before each request (`exchange::Outgoing`
-    // only borrows them), to size what reusing them would save.
-    let mut reused = Rendered {
-        path: String::new(),
-        headers: step
-            .headers
-            .iter()
-            .map(|(name, _)| (name.clone(), String::new()))
-            .collect(),
-        body: Some(String::new()),
-    };
-    group.bench_function("same, into buffers reused across requests", |b| {
-        b.iter(|| {
-            user.seq += 1;
-            let step = black_box(step);
-            reused.path.clear();
-            step.path.render(&mut user, &mut reused.path).ok()?;
-            for ((_, value), (_, text)) in step.headers.iter().zip(&mut reused.headers) {
-                text.clear();
-                value.render(&mut user, text).ok()?;
-            }
-            if let (Some(template), Some(text)) = (&step.body, &mut reused.body) {
-                text.clear();
-                template.render(&mut user, text).ok()?;
-            }
-            Some(black_box(&reused).path.len())
+            black_box(step.render(&mut user, &mut buffers).map(|r| r.path.len()))
         });
     });
     group.finish();

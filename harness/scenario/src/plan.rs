@@ -456,15 +456,21 @@ impl Plan {
 
     /// The work item for a uniform random draw `u` in `[0, 1)`.
     pub fn pick(&self, u: f64) -> &Work {
+        &self.work[self.pick_index(u)].work
+    }
+
+    /// The index in [`Plan::work`] of the item for a uniform random draw
+    /// `u` in `[0, 1)`: items are picked in proportion to their shares.
+    pub fn pick_index(&self, u: f64) -> usize {
         let mut cumulative = 0.0;
-        for item in &self.work {
+        for (i, item) in self.work.iter().enumerate() {
             cumulative += item.share;
             if u < cumulative {
-                return &item.work;
+                return i;
             }
         }
         // Rounding can leave the shares a hair under 1.
-        &self.work.last().expect("a plan has work").work
+        self.work.len() - 1
     }
 
     /// Every request and step name, setup first, without duplicates.

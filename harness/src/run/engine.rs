@@ -197,7 +197,7 @@ fn iteration(context: SharedContext) -> goose::goose::TransactionFunction {
             if !state.ensure_setup(&context).await {
                 return Ok(());
             }
-            let steps = context.plan.pick(state.draw()).steps();
+            let steps = context.pick(state.draw());
             state.run_steps(&context, steps).await;
             state.still_running(&context);
             Ok(())
@@ -234,7 +234,7 @@ fn arrival(context: SharedContext) -> goose::goose::TransactionFunction {
             if !state.ensure_setup(&context).await {
                 return Ok(());
             }
-            let steps = context.plan.pick(state.draw()).steps();
+            let steps = context.pick(state.draw());
             state
                 .run_steps_due(&context, steps, Some(arrival.due))
                 .await;

@@ -19,6 +19,7 @@ pub mod engine;
 pub mod exchange;
 pub mod generator_cpu;
 pub mod recorder;
+pub mod request;
 pub mod schedule;
 pub mod scrape;
 pub mod user;
@@ -35,7 +36,7 @@ use reports::results::{ArrivalStats, LatencyBasis, ServerStats};
 use scenario::{Plan, Timeline, duration::whole_micros};
 
 use clock::StageClock;
-use exchange::HttpClient;
+use exchange::Transport;
 use recorder::{AbortWatch, Aborted, Recent, Recorder, RecorderConfig, Recording};
 use schedule::ArrivalCounters;
 use scrape::{ClientCounts, Scraper};
@@ -122,7 +123,7 @@ pub async fn measure(
         .map(|s| s.timeout)
         .max()
         .unwrap_or(Duration::from_secs(30));
-    let client = HttpClient::new(target, plan.tls().verify_certificates)
+    let transport = Transport::new(target, plan.tls().verify_certificates, plan.cookies())
         .map_err(|e| MeasureError::Client(format!("{e:#}")))?;
     let scheduled = plan.open_model().is_some();
     let clock = Arc::new(StageClock::new(if scheduled {
@@ -148,7 +149,7 @@ pub async fn measure(
         plan.clone(),
         timeline.clone(),
         recorder.users(),
-        client,
+        transport,
         clock.clone(),
         &names,
         scheduled.then_some(arrivals),

@@ -8,7 +8,6 @@
 //! every attempt is a real, recorded request.
 
 use std::{
-    collections::HashMap,
     sync::{
         Arc,
         atomic::{AtomicU32, AtomicU64, Ordering},
@@ -20,15 +19,16 @@ use rand::{Rng, SeedableRng, rngs::SmallRng};
 use scenario::{
     Timeline,
     duration::whole_micros,
-    plan::{Capture, Checks, JsonExpectation, Plan, Step},
+    plan::{Capture, CaptureSource, Checks, JsonExpectation, Plan},
     template::{CaptureSlot, TemplateContext},
 };
 
 use super::{
     clock::StageClock,
     engine,
-    exchange::{Exchange, HttpClient, Outgoing, SendError},
+    exchange::{Exchange, HttpClient, SendError, Timing, Transport},
     recorder::{FailureKind, Outcome, Sample, SampleSink},
+    request::{Buffers, PreparedPlan, PreparedStep, Unsendable},
     schedule::ArrivalQueue,
 };
 
@@ -44,12 +44,13 @@ pub struct RunContext {
     pub timeline: Timeline,
     /// Users running now, for the series and the progress line.
     pub running: Arc<AtomicU32>,
-    pub client: HttpClient,
+    /// What every user's client shares: the target, TLS, cookies on or off.
+    pub transport: Arc<Transport>,
     /// The run's clock; sample times count from its epoch, which the
     /// first user to start sets.
     pub clock: Arc<StageClock>,
-    /// Request name → index in the recorder, for [`Sample::name`].
-    name_index: HashMap<String, u16>,
+    /// The plan's steps, ready to render and send.
+    steps: PreparedPlan,
     /// Where users take arrivals, for an open-model plan.
     pub arrivals: Option<ArrivalQueue>,
     /// The source of `{{ seq }}`.
@@ -61,41 +62,36 @@ impl RunContext {
         plan: Plan,
         timeline: Timeline,
         running: Arc<AtomicU32>,
-        client: HttpClient,
+        transport: Arc<Transport>,
         clock: Arc<StageClock>,
         names: &[String],
         arrivals: Option<ArrivalQueue>,
     ) -> Self {
         Self {
             arrivals,
+            steps: PreparedPlan::new(&plan, names),
             plan,
             timeline,
             running,
-            client,
+            transport,
             clock,
-            name_index: names
-                .iter()
-                .enumerate()
-                .map(|(i, n)| {
-                    let index = u16::try_from(i).expect("fewer than 65536 names");
-                    (n.clone(), index)
-                })
-                .collect(),
             seq: AtomicU64::new(1),
         }
     }
 
-    fn name_index(&self, name: &str) -> u16 {
-        *self
-            .name_index
-            .get(name)
-            .expect("every step name is registered with the recorder")
+    /// The steps of the work item for a uniform draw in `[0, 1)`.
+    pub fn pick(&self, draw: f64) -> &[PreparedStep] {
+        &self.steps.work[self.plan.pick_index(draw)]
     }
 }
 
 /// A user's own state, kept in the engine's session data.
 #[derive(Debug, Clone)]
 pub struct VirtualUser {
+    /// Its connections and cookie jar.
+    client: HttpClient,
+    /// Where its requests are rendered.
+    buffers: Buffers,
     /// Position in launch order; the timeline runs users in this order.
     index: u32,
     /// Whether the user counts among the running ones.
@@ -111,6 +107,8 @@ impl VirtualUser {
     /// User number `index` of the run (its key is the pool's `index`th).
     pub fn new(context: &RunContext, index: usize, sink: SampleSink) -> Self {
         Self {
+            client: HttpClient::new(context.transport.clone()),
+            buffers: Buffers::default(),
             index: u32::try_from(index).unwrap_or(u32::MAX),
             running: false,
             templates: TemplateState::new(&context.plan, index),
@@ -188,13 +186,13 @@ impl VirtualUser {
     /// Runs the setup steps unless done; whether the user is ready for work.
     pub async fn ensure_setup(&mut self, context: &RunContext) -> bool {
         if !self.setup_done {
-            self.setup_done = self.run_steps(context, context.plan.setup()).await;
+            self.setup_done = self.run_steps(context, &context.steps.setup).await;
         }
         self.setup_done
     }
 
     /// Runs `steps` in order, stopping at the first that fails; whether all passed.
-    pub async fn run_steps(&mut self, context: &RunContext, steps: &[Step]) -> bool {
+    pub async fn run_steps(&mut self, context: &RunContext, steps: &[PreparedStep]) -> bool {
         self.run_steps_due(context, steps, None).await
     }
 
@@ -204,7 +202,7 @@ impl VirtualUser {
     pub async fn run_steps_due(
         &mut self,
         context: &RunContext,
-        steps: &[Step],
+        steps: &[PreparedStep],
         mut due: Option<Instant>,
     ) -> bool {
         for step in steps {
@@ -225,25 +223,25 @@ impl VirtualUser {
         self.sink.flush();
     }
 
-    async fn run_step(&mut self, context: &RunContext, step: &Step, due: Option<Instant>) -> bool {
+    async fn run_step(
+        &mut self,
+        context: &RunContext,
+        prepared: &PreparedStep,
+        due: Option<Instant>,
+    ) -> bool {
+        let step = &prepared.step;
         self.templates.seq = context.seq.fetch_add(1, Ordering::Relaxed);
-        let Some(rendered) = render(step, &mut self.templates) else {
-            tracing::warn!(step = %step.name, "a placeholder has no value; step skipped");
-            return false;
-        };
         let sent = Instant::now();
         let started = due.unwrap_or(sent).min(sent);
         let start_us = context.clock.offset_us(started);
-        let (timing, result) = context
-            .client
-            .send(Outgoing {
-                method: step.method,
-                path: &rendered.path,
-                headers: &rendered.headers,
-                body: rendered.body.as_deref(),
-                timeout: step.timeout,
-            })
-            .await;
+        let (timing, result) = match prepared.render(&mut self.templates, &mut self.buffers) {
+            Ok(request) => self.client.send(request).await,
+            Err(Unsendable::Unfilled) => {
+                tracing::warn!(step = %step.name, "a placeholder has no value; step skipped");
+                return false;
+            }
+            Err(Unsendable::Invalid(why)) => (Timing::default(), Err(SendError::Other(why))),
+        };
         let outcome = match result {
             Ok(exchange) => self.judge(step, &exchange),
             Err(error) => Outcome::Failed {
@@ -259,7 +257,7 @@ impl VirtualUser {
         let service_us = micros(timing.total);
         let waited_us = micros(sent - started);
         self.sink.record(Sample {
-            name: context.name_index(&step.name),
+            name: prepared.name,
             start_us,
             latency_us: service_us.saturating_add(waited_us),
             service_us,
@@ -273,7 +271,7 @@ impl VirtualUser {
     }
 
     /// Applies the step's checks and captures to a response.
-    fn judge(&mut self, step: &Step, exchange: &Exchange) -> Outcome {
+    fn judge(&mut self, step: &scenario::plan::Step, exchange: &Exchange) -> Outcome {
         let status = exchange.status;
         if !step.checks.status.accepts(status) {
             return Outcome::Failed {
@@ -281,8 +279,7 @@ impl VirtualUser {
                 status: Some(status),
             };
         }
-        let passed =
-            passes_checks(&step.checks, exchange) && self.capture(&step.captures, &exchange.body);
+        let passed = passes_checks(&step.checks, exchange) && self.capture(&step.captures, exchange);
         if passed {
             Outcome::Ok { status }
         } else {
@@ -293,61 +290,48 @@ impl VirtualUser {
         }
     }
 
-    /// Stores each capture; a capture whose field is missing fails the step.
-    fn capture(&mut self, captures: &[Capture], body: &[u8]) -> bool {
-        if captures.is_empty() {
-            return true;
-        }
-        let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
-            return false;
-        };
+    /// Stores each capture; a capture that finds nothing fails the step
+    /// and leaves its variable without a value, so steps that use it are
+    /// skipped rather than sent with a stale one.
+    /// The body is decoded and parsed only when a capture reads it; of a
+    /// repeated header, the first value is taken.
+    fn capture(&mut self, captures: &[Capture], exchange: &Exchange) -> bool {
+        let mut json = None;
         for capture in captures {
-            let Some(value) = json.pointer(&capture.pointer) else {
-                return false;
-            };
-            self.templates.captures[capture.slot.0] = Some(match value {
-                serde_json::Value::String(text) => text.clone(),
-                other => other.to_string(),
-            });
+            // The slot's string is reused: a capture that repeats each
+            // request allocates nothing once it has its size.
+            let slot = self.templates.captures[capture.slot.0].get_or_insert_with(String::new);
+            slot.clear();
+            match &capture.source {
+                CaptureSource::Header(name) => match exchange.headers.get(name.as_str()) {
+                    Some(value) => slot.push_str(&String::from_utf8_lossy(value.as_bytes())),
+                    None => {
+                        self.templates.captures[capture.slot.0] = None;
+                        return false;
+                    }
+                },
+                CaptureSource::Json(pointer) => {
+                    if json.is_none() {
+                        json = exchange.decoded_body().and_then(|body| {
+                            serde_json::from_slice::<serde_json::Value>(&body).ok()
+                        });
+                    }
+                    match json.as_ref().and_then(|j| j.pointer(pointer)) {
+                        Some(serde_json::Value::String(text)) => slot.push_str(text),
+                        Some(other) => {
+                            use std::fmt::Write;
+                            let _ = write!(slot, "{other}");
+                        }
+                        None => {
+                            self.templates.captures[capture.slot.0] = None;
+                            return false;
+                        }
+                    }
+                }
+            }
         }
         true
     }
-}
-
-/// A step with its placeholders filled in.
-#[derive(Debug)]
-pub struct Rendered {
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Option<String>,
-}
-
-/// Fills `step`'s path, header values and body from `user`'s state, into
-/// fresh strings; `None` when a placeholder has no value yet (a capture
-/// that failed). Every request pays this before its send; the
-/// `render_request` bench measures this very function.
-pub fn render(step: &Step, user: &mut impl TemplateContext) -> Option<Rendered> {
-    let mut path = String::new();
-    step.path.render(user, &mut path).ok()?;
-    let mut headers = Vec::with_capacity(step.headers.len());
-    for (name, value) in &step.headers {
-        let mut text = String::new();
-        value.render(user, &mut text).ok()?;
-        headers.push((name.clone(), text));
-    }
-    let body = match &step.body {
-        None => None,
-        Some(template) => {
-            let mut text = String::new();
-            template.render(user, &mut text).ok()?;
-            Some(text)
-        }
-    };
-    Some(Rendered {
-        path,
-        headers,
-        body,
-    })
 }
 
 /// The checks beyond the status.
@@ -359,8 +343,14 @@ fn passes_checks(checks: &Checks, exchange: &Exchange) -> bool {
     {
         return false;
     }
+    if checks.body_contains.is_empty() && checks.json.is_empty() {
+        return true;
+    }
+    let Some(body) = exchange.decoded_body() else {
+        return false;
+    };
     if !checks.body_contains.is_empty() {
-        let body = String::from_utf8_lossy(&exchange.body);
+        let body = String::from_utf8_lossy(&body);
         if !checks
             .body_contains
             .iter()
@@ -372,7 +362,7 @@ fn passes_checks(checks: &Checks, exchange: &Exchange) -> bool {
     if checks.json.is_empty() {
         return true;
     }
-    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&exchange.body) else {
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) else {
         return false;
     };
     checks.json.iter().all(|check| {
