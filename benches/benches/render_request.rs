@@ -63,7 +63,11 @@ requests:
 fn render_request(c: &mut Criterion) {
     let plan = harness::parse_plan("render.yaml", SCENARIO, Path::new("."), &Vars::new())
         .expect("the bench scenario is valid");
-    let names: Vec<String> = plan.request_names().into_iter().map(str::to_owned).collect();
+    let names: Vec<String> = plan
+        .request_names()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     let prepared = PreparedPlan::new(&plan, &names);
     let step = &prepared.work[0][0];
     let mut user = TemplateState::new(&plan, 0);
@@ -75,22 +79,31 @@ fn render_request(c: &mut Criterion) {
     user.captures[slot] = Some("4242".to_owned());
     let mut buffers = Buffers::default();
 
-    let example = step.render(&mut user, &mut buffers).expect("every placeholder has a value");
+    let example = step
+        .render(&mut user, &mut buffers)
+        .expect("every placeholder has a value");
     let body: serde_json::Value =
         serde_json::from_slice(example.body.expect("a body")).expect("the body is JSON");
     assert_eq!(body["parent"], "4242");
     assert!(body["priority"].is_i64(), "a lone random() is a number");
-    assert!(example.path.starts_with("/api/v1/servers/4242?attempt=0&shard="));
+    assert!(
+        example
+            .path
+            .starts_with("/api/v1/servers/4242?attempt=0&shard=")
+    );
     assert_eq!(example.headers[0].1, "Bearer demo-key-21");
 
     let mut group = c.benchmark_group("template");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("render one request (path, 3 headers, JSON body) into reused buffers", |b| {
-        b.iter(|| {
-            user.seq += 1;
-            black_box(step.render(&mut user, &mut buffers).map(|r| r.path.len()))
-        });
-    });
+    group.bench_function(
+        "render one request (path, 3 headers, JSON body) into reused buffers",
+        |b| {
+            b.iter(|| {
+                user.seq += 1;
+                black_box(step.render(&mut user, &mut buffers).map(|r| r.path.len()))
+            });
+        },
+    );
     group.finish();
 }
 

@@ -172,10 +172,13 @@ async fn serve(config: target_service::Config) -> Exit {
     }
 }
 
-/// Warnings and errors to stderr; `RUST_LOG` overrides.
+/// Warnings and errors to stderr; `RUST_LOG` overrides. The certificate
+/// verifier's own error lines are off: a failed handshake is already a
+/// counted `connect` failure, and a line per attempt would bury the rest.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,rustls_platform_verifier=off")
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -40,7 +40,11 @@ impl PreparedPlan {
         };
         Self {
             setup: prepare(plan.setup()),
-            work: plan.work().iter().map(|w| prepare(w.work.steps())).collect(),
+            work: plan
+                .work()
+                .iter()
+                .map(|w| prepare(w.work.steps()))
+                .collect(),
         }
     }
 }
@@ -185,7 +189,9 @@ impl PreparedStep {
             (Some(_), Some(literal)) => Some(literal.clone()),
             (Some(template), None) => {
                 text.clear();
-                template.render(user, text).map_err(|_| Unsendable::Unfilled)?;
+                template
+                    .render(user, text)
+                    .map_err(|_| Unsendable::Unfilled)?;
                 Some(Bytes::copy_from_slice(text.as_bytes()))
             }
         };

@@ -279,7 +279,8 @@ impl VirtualUser {
                 status: Some(status),
             };
         }
-        let passed = passes_checks(&step.checks, exchange) && self.capture(&step.captures, exchange);
+        let passed =
+            passes_checks(&step.checks, exchange) && self.capture(&step.captures, exchange);
         if passed {
             Outcome::Ok { status }
         } else {

@@ -69,13 +69,19 @@ impl std::fmt::Debug for Connection {
 
 impl Connection {
     /// Opens a connection to `origin`; the error says why it could not.
-    pub async fn open(origin: &Origin, tls: Option<&Arc<rustls::ClientConfig>>) -> Result<Self, String> {
+    pub async fn open(
+        origin: &Origin,
+        tls: Option<&Arc<rustls::ClientConfig>>,
+    ) -> Result<Self, String> {
         tokio::time::timeout(CONNECT_TIMEOUT, Self::open_now(origin, tls))
             .await
             .unwrap_or_else(|_| Err(format!("no connection within {CONNECT_TIMEOUT:?}")))
     }
 
-    async fn open_now(origin: &Origin, tls: Option<&Arc<rustls::ClientConfig>>) -> Result<Self, String> {
+    async fn open_now(
+        origin: &Origin,
+        tls: Option<&Arc<rustls::ClientConfig>>,
+    ) -> Result<Self, String> {
         let tcp = TcpStream::connect((origin.host.as_str(), origin.port))
             .await
             .map_err(|e| e.to_string())?;
@@ -163,7 +169,11 @@ impl Connection {
 
 /// Runs `work` while polling the connection's driver, driver first, so
 /// that a response it has just parsed is handed to `work` in the same poll.
-async fn drive<F: Future>(driver: &mut SyncWrapper<Driver>, closed: &mut bool, work: F) -> F::Output {
+async fn drive<F: Future>(
+    driver: &mut SyncWrapper<Driver>,
+    closed: &mut bool,
+    work: F,
+) -> F::Output {
     let mut work = pin!(work);
     poll_fn(|cx| {
         if !*closed && driver.get_mut().as_mut().poll(cx).is_ready() {

@@ -31,7 +31,9 @@ use bytes::Bytes;
 use hyper::{
     Method, Request, Uri,
     header::{
-        ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, USER_AGENT},
+        ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue,
+        USER_AGENT,
+    },
 };
 
 pub use body::Encoding;
@@ -114,7 +116,11 @@ const JSON: HeaderValue = HeaderValue::from_static("application/json");
 impl Transport {
     /// `verify_certificates: false` is the scenario's `tls: {insecure: true}`;
     /// `cookies` gives each user a cookie jar.
-    pub fn new(target: &str, verify_certificates: bool, cookies: bool) -> anyhow::Result<Arc<Self>> {
+    pub fn new(
+        target: &str,
+        verify_certificates: bool,
+        cookies: bool,
+    ) -> anyhow::Result<Arc<Self>> {
         let target = Target::parse(target)?;
         Ok(Arc::new(Self {
             target,
@@ -175,9 +181,10 @@ impl HttpClient {
     pub async fn send(&mut self, request: Outgoing<'_>) -> (Timing, Result<Exchange, SendError>) {
         let started = Instant::now();
         let mut timing = Timing::default();
-        let result = tokio::time::timeout(request.timeout, self.follow(request, started, &mut timing))
-            .await
-            .unwrap_or(Err(SendError::Timeout(request.timeout)));
+        let result =
+            tokio::time::timeout(request.timeout, self.follow(request, started, &mut timing))
+                .await
+                .unwrap_or(Err(SendError::Timeout(request.timeout)));
         timing.total = started.elapsed();
         (timing, result)
     }
@@ -207,12 +214,17 @@ impl HttpClient {
     }
 
     fn first_hop(&mut self, request: &Outgoing<'_>) -> Result<Hop, SendError> {
-        let invalid = |e: &dyn std::fmt::Display| SendError::Other(format!("invalid URL {:?}: {e}", request.path));
+        let invalid = |e: &dyn std::fmt::Display| {
+            SendError::Other(format!("invalid URL {:?}: {e}", request.path))
+        };
         let (origin, uri) = if is_absolute(request.path) {
             let url = parse_url(request.path).map_err(|e| invalid(&e))?;
             let (origin, path) = Origin::of(&url).map_err(|e| invalid(&e))?;
             let uri = Uri::try_from(path).map_err(|e| invalid(&e))?;
-            ((origin != self.transport.target.origin).then_some(origin), uri)
+            (
+                (origin != self.transport.target.origin).then_some(origin),
+                uri,
+            )
         } else {
             let prefix = &self.transport.target.prefix;
             let path = if prefix.is_empty() {
@@ -265,7 +277,9 @@ impl HttpClient {
             headers.insert(CONTENT_TYPE, JSON);
         }
         if let Some(jar) = &self.jar {
-            jar.add_to(headers, || origin.url_with(hop.uri.path_and_query()?.as_str()));
+            jar.add_to(headers, || {
+                origin.url_with(hop.uri.path_and_query()?.as_str())
+            });
         }
 
         let (connection, opened) = self.connection(hop.origin.as_ref(), timing).await?;
@@ -292,7 +306,9 @@ impl HttpClient {
             .map_err(|e| SendError::Other(root_cause(&e)))?;
         if let Some(jar) = &mut self.jar {
             let origin = hop.origin.as_ref().unwrap_or(&self.transport.target.origin);
-            jar.store_from(&head.headers, || origin.url_with(hop.uri.path_and_query()?.as_str()));
+            jar.store_from(&head.headers, || {
+                origin.url_with(hop.uri.path_and_query()?.as_str())
+            });
         }
         Ok(Exchange {
             status: head.status.as_u16(),

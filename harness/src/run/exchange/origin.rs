@@ -49,7 +49,10 @@ impl Origin {
         };
         let origin = Self {
             tls,
-            host: host.trim_start_matches('[').trim_end_matches(']').to_owned(),
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
             port,
             authority: HeaderValue::from_str(&authority).expect("a parsed host is a valid header"),
         };
@@ -84,7 +87,12 @@ impl Target {
         let (origin, path) = Origin::of(&url)?;
         Ok(Self {
             origin,
-            prefix: path.split('?').next().unwrap_or("").trim_end_matches('/').to_owned(),
+            prefix: path
+                .split('?')
+                .next()
+                .unwrap_or("")
+                .trim_end_matches('/')
+                .to_owned(),
         })
     }
 }

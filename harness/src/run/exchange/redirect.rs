@@ -15,13 +15,20 @@ pub(super) fn next(hop: &Hop, home: &Origin, exchange: &Exchange) -> Option<Hop>
     }
     let location = exchange.headers.get(LOCATION)?.to_str().ok()?;
     let here = hop.origin.as_ref().unwrap_or(home);
-    let url = here.url_with(hop.uri.path_and_query()?.as_str())?.join(location).ok()?;
+    let url = here
+        .url_with(hop.uri.path_and_query()?.as_str())?
+        .join(location)
+        .ok()?;
     let (origin, path) = Origin::of(&url).ok()?;
     let to_get = exchange.status == 303 && hop.method != Method::HEAD
         || matches!(exchange.status, 301 | 302) && hop.method == Method::POST;
     let credentials = hop.credentials && origin == *here;
     Some(Hop {
-        method: if to_get { Method::GET } else { hop.method.clone() },
+        method: if to_get {
+            Method::GET
+        } else {
+            hop.method.clone()
+        },
         origin: (origin != *home).then_some(origin),
         uri: Uri::try_from(path).ok()?,
         body: if to_get { None } else { hop.body.clone() },
@@ -70,14 +77,24 @@ mod tests {
 
     #[test]
     fn a_303_turns_a_post_into_a_get_without_its_body() {
-        let next = next(&hop(Method::POST, "/login"), &home(), &redirect(303, "/home")).unwrap();
+        let next = next(
+            &hop(Method::POST, "/login"),
+            &home(),
+            &redirect(303, "/home"),
+        )
+        .unwrap();
         assert_eq!(next.method, Method::GET);
         assert!(next.body.is_none());
     }
 
     #[test]
     fn a_307_repeats_the_request_as_it_was() {
-        let next = next(&hop(Method::POST, "/upload"), &home(), &redirect(307, "/v2/upload")).unwrap();
+        let next = next(
+            &hop(Method::POST, "/upload"),
+            &home(),
+            &redirect(307, "/v2/upload"),
+        )
+        .unwrap();
         assert_eq!(next.method, Method::POST);
         assert!(next.body.is_some());
     }

@@ -15,8 +15,8 @@ use rustls_platform_verifier::BuilderVerifierExt;
 /// The client configuration every `https://` connection of a run uses.
 pub fn client_config(verify_certificates: bool) -> Result<Arc<ClientConfig>, rustls::Error> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder =
-        ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
     let mut config = if verify_certificates {
         builder.with_platform_verifier()?.with_no_client_auth()
     } else {

@@ -180,10 +180,7 @@ impl Aggregate {
                 service.saturating_record(sample.service_us.max(1));
             }
             if let Some(status) = sample.outcome.status() {
-                *open
-                    .classes
-                    .entry(format!("{}xx", status / 100))
-                    .or_default() += 1;
+                open.count_status(status);
             }
             live.requests += 1;
             live.tick_requests += 1;

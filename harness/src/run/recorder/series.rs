@@ -15,7 +15,10 @@ pub(super) struct OpenSecond {
     pub(super) service: Option<Histogram>,
     pub(super) count: u64,
     pub(super) errors: ErrorCounts,
-    pub(super) classes: BTreeMap<String, u64>,
+    /// Responses by status class: index 1 counts 1xx, … 5xx; 0 and above
+    /// 5 catch codes outside 100–599. Named ("2xx") only when the second
+    /// closes, so a sample costs an index, not a string.
+    classes: [u64; 10],
 }
 
 impl OpenSecond {
@@ -25,8 +28,13 @@ impl OpenSecond {
             service: basis.has_raw().then(new_histogram),
             count: 0,
             errors: ErrorCounts::default(),
-            classes: BTreeMap::new(),
+            classes: [0; 10],
         }
+    }
+
+    /// Counts a response with `status`.
+    pub(super) fn count_status(&mut self, status: u16) {
+        self.classes[usize::from(status / 100).min(9)] += 1;
     }
 
     pub(super) fn close(self, second: u32, users: u32, generator_cpu: Option<f64>) -> SecondStats {
@@ -41,7 +49,13 @@ impl OpenSecond {
             second,
             count: self.count,
             errors: self.errors,
-            status_classes: self.classes,
+            status_classes: self
+                .classes
+                .iter()
+                .enumerate()
+                .filter(|&(_, &n)| n > 0)
+                .map(|(class, &n)| (format!("{class}xx"), n))
+                .collect::<BTreeMap<_, _>>(),
             p50_us: q(0.50),
             p95_us: q(0.95),
             p99_us: q(0.99),
