@@ -26,6 +26,7 @@ use scenario::{Timeline, plan::ThinkTime};
 
 use super::{
     recorder::Recorder,
+    schedule::Next,
     user::{SharedContext, VirtualUser},
 };
 
@@ -205,31 +206,33 @@ fn iteration(context: SharedContext) -> goose::goose::TransactionFunction {
     })
 }
 
-/// How long a user waits for an arrival before it lets goose check whether
-/// the run is over.
+/// How long a user waits for its arrival before it lets goose check
+/// whether the run is over; it keeps its claim meanwhile.
 const ARRIVAL_WAIT: Duration = Duration::from_millis(200);
 
-/// Open model: waits for the next arrival, then runs one iteration drawn
-/// from the plan's mix, timed from when the arrival was due.
+/// Open model: claims the next arrival and waits until it is due, then
+/// runs one iteration drawn from the plan's mix, timed from the due time.
 fn arrival(context: SharedContext) -> goose::goose::TransactionFunction {
     Arc::new(move |user: &mut GooseUser| -> TransactionFuture<'_> {
         let context = context.clone();
         Box::pin(async move {
-            let Some(arrivals) = &context.arrivals else {
+            let (Some(schedule), Some(state)) = (
+                &context.arrivals,
+                user.get_session_data_mut::<VirtualUser>(),
+            ) else {
                 return Ok(());
             };
-            let arrival = match arrivals.take(ARRIVAL_WAIT).await {
-                Ok(Some(arrival)) => arrival,
-                // Nothing due yet: let goose see whether the run is over.
-                Ok(None) => return Ok(()),
+            let arrival = match schedule.next(state.held.take(), ARRIVAL_WAIT).await {
+                Next::Start(arrival) => arrival,
+                Next::Hold(arrival) => {
+                    state.held = Some(arrival);
+                    return Ok(());
+                }
                 // The schedule has run out; idle until goose stops the user.
-                Err(_) => {
+                Next::Exhausted => {
                     tokio::time::sleep(ARRIVAL_WAIT).await;
                     return Ok(());
                 }
-            };
-            let Some(state) = user.get_session_data_mut::<VirtualUser>() else {
-                return Ok(());
             };
             if !state.ensure_setup(&context).await {
                 return Ok(());

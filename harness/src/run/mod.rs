@@ -38,7 +38,7 @@ use scenario::{Plan, Timeline, duration::whole_micros};
 use clock::StageClock;
 use exchange::Transport;
 use recorder::{AbortWatch, Aborted, Recent, Recorder, RecorderConfig, Recording};
-use schedule::ArrivalCounters;
+use schedule::Schedule;
 use scrape::{ClientCounts, Scraper};
 use user::RunContext;
 
@@ -143,8 +143,8 @@ pub async fn measure(
         Some(url) => Some(Scraper::start(url, clock.clone(), SCRAPE_EVERY).await),
         None => None,
     };
-    let counters = Arc::new(ArrivalCounters::default());
-    let (to_users, arrivals) = schedule::queue(longest_timeout, counters.clone());
+    let arrivals =
+        scheduled.then(|| Schedule::new(timeline.arrivals(), clock.clone(), longest_timeout));
     let context = Arc::new(RunContext::new(
         plan.clone(),
         timeline.clone(),
@@ -152,21 +152,10 @@ pub async fn measure(
         transport,
         clock.clone(),
         &names,
-        scheduled.then_some(arrivals),
+        arrivals,
     ));
     let engine = engine::build(&context, &recorder, target, timeline)
         .map_err(|e| MeasureError::Engine(format!("target {target:?}: {e}")))?;
-    let stop_dispatching = Arc::new(AtomicBool::new(false));
-    let dispatcher = scheduled.then(|| {
-        schedule::spawn_dispatcher(
-            timeline.arrivals(),
-            clock.clone(),
-            to_users,
-            counters.clone(),
-            stop_dispatching.clone(),
-        )
-    });
-
     let stop = Arc::new(Stop::default());
     let watcher = tokio::spawn(watch(
         recorder.clone(),
@@ -178,15 +167,12 @@ pub async fn measure(
     let terminate = tokio::spawn(on_sigterm(stop.clone()));
 
     let outcome = engine.run().await;
+    let ended = Instant::now();
     let run_duration = clock.epoch().map_or(Duration::ZERO, |epoch| {
-        Instant::now().saturating_duration_since(epoch)
+        ended.saturating_duration_since(epoch)
     });
     watcher.abort();
     terminate.abort();
-    stop_dispatching.store(true, Ordering::Relaxed);
-    if let Some(dispatcher) = dispatcher {
-        let _ = tokio::task::spawn_blocking(move || dispatcher.join()).await;
-    }
     let _ = watcher.await;
     if let Err(e) = outcome {
         tracing::warn!("the engine ended with an error: {e}");
@@ -220,7 +206,7 @@ pub async fn measure(
         recording,
         started_at: clock.started_at().unwrap_or(began),
         ending,
-        arrivals: scheduled.then(|| counters.snapshot()),
+        arrivals: context.arrivals.as_ref().map(|s| s.snapshot(ended)),
         server,
     })
 }

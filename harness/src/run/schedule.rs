@@ -1,21 +1,29 @@
-//! The open model's dispatcher: hands each arrival of the plan's schedule
-//! to an idle user at the moment it is due, whatever the target's speed.
+//! The open model's schedule: an idle user claims the next arrival of the
+//! plan's schedule and waits for it on its own runtime, whatever the
+//! target's speed.
 //!
-//! Arrivals wait in a queue for the next idle user (of `max_users`). One
-//! taken more than [`LATE_AFTER`] after it was due is counted *late*, and
-//! its latency still counts from when it was due, so a target that stalls
-//! cannot hide the stall by slowing the load down (coordinated omission);
-//! the service time, from the actual send, is recorded beside it.
+//! There is no dispatcher. A dispatcher thread handing each arrival to a
+//! user cost a cross-thread wake per arrival, and above about 12,000/s on
+//! one core it fell behind the schedule it was keeping. Claiming is a
+//! short lock around the schedule's iterator; the user then sleeps on its
+//! own runtime's timer until the arrival is due.
+//!
+//! When every user is busy, the next arrival is claimed late, by the first
+//! user to come free, and its latency still counts from when it was due, so
+//! a target that stalls cannot hide the stall by slowing the load down
+//! (coordinated omission); the service time, from the actual send, is
+//! recorded beside it. One started more than [`LATE_AFTER`] after it was
+//! due is counted *late*.
 //!
 //! An arrival is *dropped*, and counted as k6 counts `dropped_iterations`,
-//! when it could not start in time at all: it waited longer than the
-//! longest request timeout, the queue was full ([`QUEUE_CAPACITY`]), or the
-//! run ended before a user took it. The rate is never lowered in silence.
+//! when it could not start in time at all: it was claimed longer than the
+//! longest request timeout after it was due, or the run ended before a user
+//! started it. The rate is never lowered in silence.
 
 use std::{
     sync::{
-        Arc,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -23,137 +31,197 @@ use std::{
 use reports::results::ArrivalStats;
 use scenario::timeline::Arrivals;
 
-use super::{clock::StageClock, engine};
+use super::clock::StageClock;
 
-/// Most arrivals waiting at once; more are dropped (bounds memory when a
-/// long run is saturated).
-pub const QUEUE_CAPACITY: usize = 100_000;
-/// How often a sleeping dispatcher checks whether the run was stopped.
-const STOP_CHECK: Duration = Duration::from_millis(50);
-/// An arrival handed to a user is late when it was due this long before.
+/// An arrival started this long after it was due is late.
 pub const LATE_AFTER: Duration = Duration::from_millis(10);
 
+/// How early a user wakes for its arrival. tokio's timer fires on whole
+/// milliseconds, rounding a deadline up; waking for half a millisecond
+/// before the due time centres that rounding on it, so starts are off by
+/// at most ±0.5 ms rather than late by up to 1 ms. A start before the due
+/// time counts its latency from the send.
+const EARLY: Duration = Duration::from_micros(500);
+
 /// One arrival: run one iteration, as if it started at `due`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Arrival {
     pub due: Instant,
 }
 
-/// The users' end of the queue, with the counters they keep.
-#[derive(Debug, Clone)]
-pub struct ArrivalQueue {
-    arrivals: flume::Receiver<Arrival>,
-    counters: Arc<ArrivalCounters>,
-    /// An arrival older than this is given up: its request could not finish
-    /// within its timeout even if it started now.
+/// The run's arrival schedule, shared by every user.
+#[derive(Debug)]
+pub struct Schedule {
+    /// The arrivals no user has claimed yet, as offsets from the epoch.
+    unclaimed: Mutex<Arrivals>,
+    /// The whole schedule, to count the arrivals that were due in the end.
+    all: Arrivals,
+    clock: Arc<StageClock>,
+    /// An arrival claimed later than this after it was due is given up:
+    /// its request could not finish within its timeout even if it started now.
     give_up: Duration,
-}
-
-impl ArrivalQueue {
-    /// The next arrival, waiting at most `wait`; `Err(Closed)` once the
-    /// schedule has run out.
-    pub async fn take(&self, wait: Duration) -> Result<Option<Arrival>, Closed> {
-        loop {
-            match tokio::time::timeout(wait, self.arrivals.recv_async()).await {
-                Err(_) => return Ok(None),
-                Ok(Err(_)) => return Err(Closed),
-                Ok(Ok(arrival)) => {
-                    let waited = arrival.due.elapsed();
-                    if waited > self.give_up {
-                        continue;
-                    }
-                    self.counters.started.fetch_add(1, Ordering::Relaxed);
-                    if waited > LATE_AFTER {
-                        self.counters.late.fetch_add(1, Ordering::Relaxed);
-                    }
-                    return Ok(Some(arrival));
-                }
-            }
-        }
-    }
-}
-
-/// The schedule has no more arrivals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Closed;
-
-/// Counts of what became of the arrivals; shared with the dispatcher.
-#[derive(Debug, Default)]
-pub struct ArrivalCounters {
-    intended: AtomicU64,
     started: AtomicU64,
     late: AtomicU64,
 }
 
-impl ArrivalCounters {
-    /// The counts once the users have stopped: whatever was intended and
-    /// not started (still queued, given up, or refused by a full queue) was
-    /// dropped.
-    pub fn snapshot(&self) -> ArrivalStats {
-        let intended = self.intended.load(Ordering::Relaxed);
-        let started = self.started.load(Ordering::Relaxed);
+/// What a user does next, as [`Schedule::next`] says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Start this arrival now.
+    Start(Arrival),
+    /// Sleep on, holding this claim: its arrival is not due yet.
+    Hold(Arrival),
+    /// The schedule has no more arrivals.
+    Exhausted,
+}
+
+impl Schedule {
+    /// `arrivals` count from `clock`'s epoch, which is set before any user
+    /// asks for one; `give_up` is the plan's longest request timeout.
+    pub fn new(arrivals: Arrivals, clock: Arc<StageClock>, give_up: Duration) -> Self {
+        Self {
+            unclaimed: Mutex::new(arrivals.clone()),
+            all: arrivals,
+            clock,
+            give_up,
+            started: AtomicU64::new(0),
+            late: AtomicU64::new(0),
+        }
+    }
+
+    /// For a user with `held` claimed (or nothing): waits until the
+    /// arrival is due, at most `patience`, claiming the next one first if
+    /// it holds none. Arrivals claimed too late to finish in time are
+    /// given up on the way.
+    pub async fn next(&self, held: Option<Arrival>, patience: Duration) -> Next {
+        let arrival = match held {
+            Some(arrival) => arrival,
+            None => match self.claim() {
+                Some(arrival) => arrival,
+                None => return Next::Exhausted,
+            },
+        };
+        let wake = arrival.due.checked_sub(EARLY).unwrap_or(arrival.due);
+        let now = Instant::now();
+        if wake > now {
+            if wake - now > patience {
+                tokio::time::sleep(patience).await;
+                return Next::Hold(arrival);
+            }
+            tokio::time::sleep_until(wake.into()).await;
+        }
+        self.started.fetch_add(1, Ordering::Relaxed);
+        if arrival.due.elapsed() > LATE_AFTER {
+            self.late.fetch_add(1, Ordering::Relaxed);
+        }
+        Next::Start(arrival)
+    }
+
+    /// The next arrival not given up; `None` once the schedule has run out.
+    fn claim(&self) -> Option<Arrival> {
+        let epoch = self.clock.epoch()?;
+        let mut unclaimed = self.unclaimed.lock().expect("schedule lock");
+        let now = Instant::now();
+        loop {
+            let due = epoch + unclaimed.next()?;
+            if now.saturating_duration_since(due) <= self.give_up {
+                return Some(Arrival { due });
+            }
+        }
+    }
+
+    /// The counts at the end of a run that ended at `end`: every arrival
+    /// due before then was intended, and what did not start was dropped
+    /// (given up, still held by a user, or never claimed).
+    pub fn snapshot(&self, end: Instant) -> ArrivalStats {
+        let due_before_end = self
+            .clock
+            .epoch()
+            .map(|epoch| end.saturating_duration_since(epoch));
+        let intended = due_before_end.map_or(0, |span| {
+            self.all.clone().take_while(|&offset| offset < span).count() as u64
+        });
+        let started = self.started.load(Ordering::Relaxed).min(intended);
         ArrivalStats {
             intended,
             started,
-            dropped: intended.saturating_sub(started),
-            late: self.late.load(Ordering::Relaxed),
+            dropped: intended - started,
+            late: self.late.load(Ordering::Relaxed).min(started),
         }
     }
 }
 
-/// The queue between the dispatcher and the users; `give_up` is the
-/// longest request timeout of the plan.
-pub fn queue(
-    give_up: Duration,
-    counters: Arc<ArrivalCounters>,
-) -> (flume::Sender<Arrival>, ArrivalQueue) {
-    let (to_users, arrivals) = flume::bounded(QUEUE_CAPACITY);
-    (
-        to_users,
-        ArrivalQueue {
-            arrivals,
-            counters,
-            give_up,
-        },
-    )
-}
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
 
-/// Dispatches `arrivals` (offsets from the clock's epoch, which is after
-/// the engine has launched the users) on a thread of its own until they run
-/// out, the run is stopped, or `stop` is set.
-///
-/// A thread, not a task: tokio's timer wakes on whole milliseconds, which
-/// would make every arrival up to a millisecond late and add that to every
-/// latency; a thread's sleep is accurate to tens of microseconds.
-pub fn spawn_dispatcher(
-    arrivals: Arrivals,
-    clock: Arc<StageClock>,
-    to_users: flume::Sender<Arrival>,
-    counters: Arc<ArrivalCounters>,
-    stop: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let stopped = || stop.load(Ordering::Relaxed) || engine::stopped();
-        let Some(epoch) = clock.wait_for_epoch(stopped) else {
-            return;
-        };
-        for offset in arrivals {
-            let due = epoch + offset;
-            loop {
-                if stopped() {
-                    return;
-                }
-                let now = Instant::now();
-                if now >= due {
-                    break;
-                }
-                std::thread::sleep((due - now).min(STOP_CHECK));
-            }
-            counters.intended.fetch_add(1, Ordering::Relaxed);
-            // A full queue drops the arrival; the snapshot counts it.
-            if let Err(flume::TrySendError::Disconnected(_)) = to_users.try_send(Arrival { due }) {
-                return;
-            }
+    use scenario::{Vars, parse_plan};
+
+    use super::*;
+
+    fn schedule(rate: &str, give_up: Duration) -> Schedule {
+        let yaml = format!(
+            "version: 2\nname: t\nload: {{model: open, max_users: 4, stages: [{{rate: {rate}, ramp: 0s}}, {{hold: 3s}}]}}\nrequests: [{{name: a, method: GET, path: /a}}]\n"
+        );
+        let plan = parse_plan("t.yaml", &yaml, Path::new("."), &Vars::new()).unwrap();
+        let clock = Arc::new(StageClock::new(Duration::ZERO));
+        clock.start();
+        Schedule::new(
+            plan.timeline(Duration::from_secs(1)).arrivals(),
+            clock,
+            give_up,
+        )
+    }
+
+    #[tokio::test]
+    async fn users_claim_arrivals_in_order_and_start_them_when_due() {
+        let schedule = schedule("100/s", Duration::from_secs(30));
+        let mut starts = Vec::new();
+        for _ in 0..3 {
+            let Next::Start(arrival) = schedule.next(None, Duration::from_secs(1)).await else {
+                panic!("an arrival is due within a second");
+            };
+            assert!(Instant::now() + EARLY >= arrival.due, "started too early");
+            starts.push(arrival.due);
         }
-    })
+        assert!(
+            starts
+                .windows(2)
+                .all(|w| w[1] - w[0] == Duration::from_millis(10))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_claim_not_yet_due_is_held_across_a_short_patience() {
+        let schedule = schedule("1/s", Duration::from_secs(30));
+        // Whether the first arrival is due at the start or a second in,
+        // within two claims one is a second away.
+        let held = loop {
+            match schedule.next(None, Duration::from_millis(20)).await {
+                Next::Hold(held) => break held,
+                Next::Start(_) => continue,
+                Next::Exhausted => panic!("the schedule has two arrivals"),
+            }
+        };
+        let Next::Hold(again) = schedule.next(Some(held), Duration::from_millis(20)).await else {
+            panic!("still not due");
+        };
+        assert_eq!(held, again, "the claim is kept, not replaced");
+    }
+
+    #[tokio::test]
+    async fn arrivals_claimed_too_late_are_given_up_and_counted_dropped() {
+        let schedule = schedule("1000/s", Duration::from_millis(50));
+        // Nobody claims anything for 200 ms: about 150 arrivals are too old.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let Next::Start(arrival) = schedule.next(None, Duration::from_secs(1)).await else {
+            panic!("a recent arrival is due");
+        };
+        assert!(arrival.due.elapsed() <= Duration::from_millis(60));
+        let stats = schedule.snapshot(Instant::now());
+        assert_eq!(stats.started, 1);
+        assert!(stats.intended >= 200, "{stats:?}");
+        assert_eq!(stats.dropped, stats.intended - 1);
+        assert_eq!(stats.late, 1, "the one started was over 10 ms late");
+    }
 }

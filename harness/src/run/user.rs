@@ -29,7 +29,7 @@ use super::{
     exchange::{Exchange, HttpClient, SendError, Timing, Transport},
     recorder::{FailureKind, Outcome, Sample, SampleSink},
     request::{Buffers, PreparedPlan, PreparedStep, Unsendable},
-    schedule::ArrivalQueue,
+    schedule::{Arrival, Schedule},
 };
 
 /// How long a user that is not running sleeps at most before it looks
@@ -51,8 +51,8 @@ pub struct RunContext {
     pub clock: Arc<StageClock>,
     /// The plan's steps, ready to render and send.
     steps: PreparedPlan,
-    /// Where users take arrivals, for an open-model plan.
-    pub arrivals: Option<ArrivalQueue>,
+    /// Where users claim arrivals, for an open-model plan.
+    pub arrivals: Option<Schedule>,
     /// The source of `{{ seq }}`.
     seq: AtomicU64,
 }
@@ -65,7 +65,7 @@ impl RunContext {
         transport: Arc<Transport>,
         clock: Arc<StageClock>,
         names: &[String],
-        arrivals: Option<ArrivalQueue>,
+        arrivals: Option<Schedule>,
     ) -> Self {
         Self {
             arrivals,
@@ -101,6 +101,8 @@ pub struct VirtualUser {
     sink: SampleSink,
     /// When a paced user's next iteration is due.
     next_due: Option<Instant>,
+    /// Open model: the arrival this user has claimed and waits for.
+    pub held: Option<Arrival>,
 }
 
 impl VirtualUser {
@@ -115,6 +117,7 @@ impl VirtualUser {
             setup_done: false,
             sink,
             next_due: None,
+            held: None,
         }
     }
 

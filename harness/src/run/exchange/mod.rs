@@ -335,7 +335,10 @@ impl HttpClient {
         let transport = self.transport.clone();
         let to = origin.unwrap_or(&transport.target.origin);
         let opening = Instant::now();
-        let connection = Connection::open(to, transport.tls.as_ref())
+        // Boxed: opening (TCP, TLS, handshake) is rare, and its future is
+        // the largest part of a request's; inline, every request's future
+        // would carry it and copy it about.
+        let connection = Box::pin(Connection::open(to, transport.tls.as_ref()))
             .await
             .map_err(SendError::Connect)?;
         let took = opening.elapsed();
