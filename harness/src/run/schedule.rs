@@ -37,11 +37,14 @@ use super::clock::StageClock;
 pub const LATE_AFTER: Duration = Duration::from_millis(10);
 
 /// How early a user wakes for its arrival. tokio's timer fires on whole
-/// milliseconds, rounding a deadline up; waking for half a millisecond
-/// before the due time centres that rounding on it, so starts are off by
-/// at most ±0.5 ms rather than late by up to 1 ms. A start before the due
-/// time counts its latency from the send.
-const EARLY: Duration = Duration::from_micros(500);
+/// milliseconds, rounding a deadline up, and its driver parks for whole
+/// milliseconds too, so a wake for the due time itself lands up to a
+/// millisecond or two late, and that lateness would count in every
+/// latency. Waking a millisecond early instead starts most arrivals within
+/// a millisecond before their due time; the rate is unchanged, and a start
+/// before the due time counts its latency from the send, so it hides
+/// nothing.
+const EARLY: Duration = Duration::from_millis(1);
 
 /// One arrival: run one iteration, as if it started at `due`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
