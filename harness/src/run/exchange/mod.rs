@@ -5,15 +5,15 @@
 //!
 //! Everything above it (users, checks, the recorder, the reports) sees only
 //! [`Outgoing`] and [`Exchange`]. Below it each user owns its connections
-//! ([`connection`]): hyper's bare HTTP/1.1 client, with nothing parsed,
+//! (`connection.rs`): hyper's bare HTTP/1.1 client, with nothing parsed,
 //! pooled or cloned per request that can be done once per run
 //! ([`Transport`]). reqwest, which builds a `Url` from a string, clones its
 //! connector and pool and runs a redirect policy on every request, cost
 //! about twice the CPU per request; it stays for the scraper.
 //!
 //! What a browser-like client does on top is here too, each only when it
-//! is used: redirects ([`redirect`]), a cookie jar per user ([`cookies`]),
-//! decoding a compressed body when a check reads it ([`body`]).
+//! is used: redirects (`redirect.rs`), a cookie jar per user (`cookies.rs`),
+//! decoding a compressed body when a check reads it (`body.rs`).
 
 mod body;
 mod connection;
