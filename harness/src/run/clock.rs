@@ -78,26 +78,7 @@ impl StageClock {
     pub fn elapsed(&self) -> Duration {
         self.offset(Instant::now())
     }
-
-    /// Blocks the calling thread until the clock has started or `stopped`
-    /// says to give up; the epoch, if it started. For the arrival
-    /// dispatcher, which runs on a thread of its own.
-    pub fn wait_for_epoch(&self, stopped: impl Fn() -> bool) -> Option<Instant> {
-        loop {
-            if let Some(epoch) = self.epoch() {
-                return Some(epoch);
-            }
-            if stopped() {
-                return None;
-            }
-            std::thread::sleep(WAIT_POLL);
-        }
-    }
 }
-
-/// How often a thread waiting for the epoch looks: the epoch is a launch
-/// lead after the first start, so this only needs to be well inside that.
-const WAIT_POLL: Duration = Duration::from_millis(2);
 
 #[cfg(test)]
 mod tests {
@@ -135,13 +116,5 @@ mod tests {
         clock.start();
         assert!(clock.epoch().unwrap() >= before + Duration::from_secs(1));
         assert_eq!(clock.elapsed(), Duration::ZERO, "the lead is still running");
-    }
-
-    #[test]
-    fn waiting_for_the_epoch_gives_up_when_told() {
-        let clock = StageClock::new(Duration::ZERO);
-        assert_eq!(clock.wait_for_epoch(|| true), None);
-        clock.start();
-        assert_eq!(clock.wait_for_epoch(|| false), clock.epoch());
     }
 }

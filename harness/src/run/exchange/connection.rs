@@ -38,20 +38,30 @@ use super::origin::Origin;
 pub type RequestBody = Full<Bytes>;
 
 /// Longest a connection may take to open, whatever the request's timeout,
-/// as reqwest's `connect_timeout` did before.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// as reqwest's `connect_timeout` did before; running out of it is a
+/// timeout, as it was with reqwest.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a connection did not open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenError {
+    /// Not within [`CONNECT_TIMEOUT`].
+    Timeout,
+    /// Refused, unresolvable, or a failed TLS or HTTP handshake.
+    Failed(String),
+}
 
 type Driver = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
 
 /// An open connection and the state of its one request in flight.
 pub struct Connection {
     sender: http1::SendRequest<RequestBody>,
-    /// hyper's connection future: reads and writes the socket. Wrapped so
-    /// the user (which the engine needs `Sync`) stays `Sync`; it is only
-    /// ever polled through `&mut`.
-    driver: SyncWrapper<Driver>,
-    /// The driver has finished: the connection is closed.
-    closed: bool,
+    /// hyper's connection future: reads and writes the socket; `None` once
+    /// it has finished, and dropped then, so that a request still queued
+    /// for it comes back at once instead of waiting for a closed socket.
+    /// Wrapped so the user (which the engine needs `Sync`) stays `Sync`;
+    /// it is only ever polled through `&mut`.
+    driver: Option<SyncWrapper<Driver>>,
     /// An exchange started and has not finished; still set when one was
     /// cut off (a timeout), which leaves the connection in an unknown
     /// state, so it is not used again.
@@ -61,7 +71,7 @@ pub struct Connection {
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
-            .field("closed", &self.closed)
+            .field("closed", &self.driver.is_none())
             .field("busy", &self.busy)
             .finish_non_exhaustive()
     }
@@ -69,19 +79,14 @@ impl std::fmt::Debug for Connection {
 
 impl Connection {
     /// Opens a connection to `origin`; the error says why it could not.
-    pub async fn open(
-        origin: &Origin,
-        tls: Option<&Arc<rustls::ClientConfig>>,
-    ) -> Result<Self, String> {
-        tokio::time::timeout(CONNECT_TIMEOUT, Self::open_now(origin, tls))
-            .await
-            .unwrap_or_else(|_| Err(format!("no connection within {CONNECT_TIMEOUT:?}")))
+    pub async fn open(origin: &Origin, tls: &Arc<rustls::ClientConfig>) -> Result<Self, OpenError> {
+        match tokio::time::timeout(CONNECT_TIMEOUT, Self::open_now(origin, tls)).await {
+            Ok(opened) => opened.map_err(OpenError::Failed),
+            Err(_) => Err(OpenError::Timeout),
+        }
     }
 
-    async fn open_now(
-        origin: &Origin,
-        tls: Option<&Arc<rustls::ClientConfig>>,
-    ) -> Result<Self, String> {
+    async fn open_now(origin: &Origin, tls: &Arc<rustls::ClientConfig>) -> Result<Self, String> {
         let tcp = TcpStream::connect((origin.host.as_str(), origin.port))
             .await
             .map_err(|e| e.to_string())?;
@@ -89,9 +94,8 @@ impl Connection {
         if !origin.tls {
             return Self::handshake(tcp).await;
         }
-        let config = tls.ok_or("TLS is not configured for this run")?;
         let name = ServerName::try_from(origin.host.clone()).map_err(|e| e.to_string())?;
-        let stream = TlsConnector::from(config.clone())
+        let stream = TlsConnector::from(tls.clone())
             .connect(name, tcp)
             .await
             .map_err(|e| format!("TLS handshake: {e}"))?;
@@ -108,8 +112,7 @@ impl Connection {
             .map_err(|e| e.to_string())?;
         Ok(Self {
             sender,
-            driver: SyncWrapper::new(Box::pin(connection)),
-            closed: false,
+            driver: Some(SyncWrapper::new(Box::pin(connection))),
             busy: false,
         })
     }
@@ -118,16 +121,11 @@ impl Connection {
     /// since the last request is read here, so a dead connection is
     /// replaced before a request is spent on it.
     pub async fn ready(&mut self) -> bool {
-        if self.busy || self.closed {
+        if self.busy || self.driver.is_none() {
             return false;
         }
-        let Self {
-            sender,
-            driver,
-            closed,
-            ..
-        } = self;
-        drive(driver, closed, sender.ready()).await.is_ok() && !self.closed
+        let Self { sender, driver, .. } = self;
+        drive(driver, sender.ready()).await.is_ok() && self.driver.is_some()
     }
 
     /// Sends `request` and waits for the response's head. A request the
@@ -137,30 +135,24 @@ impl Connection {
         request: Request<RequestBody>,
     ) -> Result<Response<Incoming>, TrySendError<Request<RequestBody>>> {
         self.busy = true;
-        let Self {
-            sender,
-            driver,
-            closed,
-            ..
-        } = self;
-        let response = drive(driver, closed, sender.try_send_request(request)).await;
+        let Self { sender, driver, .. } = self;
+        let response = drive(driver, sender.try_send_request(request)).await;
         if response.is_err() {
-            self.closed = true;
+            self.driver = None;
         }
         response
     }
 
     /// Reads the whole body of the response `round_trip` returned.
     pub async fn read_body(&mut self, body: Incoming) -> Result<Bytes, hyper::Error> {
-        let Self { driver, closed, .. } = self;
-        let read = drive(driver, closed, body.collect()).await;
+        let read = drive(&mut self.driver, body.collect()).await;
         match read {
             Ok(collected) => {
                 self.busy = false;
                 Ok(collected.to_bytes())
             }
             Err(error) => {
-                self.closed = true;
+                self.driver = None;
                 Err(error)
             }
         }
@@ -169,16 +161,16 @@ impl Connection {
 
 /// Runs `work` while polling the connection's driver, driver first, so
 /// that a response it has just parsed is handed to `work` in the same poll.
-async fn drive<F: Future>(
-    driver: &mut SyncWrapper<Driver>,
-    closed: &mut bool,
-    work: F,
-) -> F::Output {
+async fn drive<F: Future>(driver: &mut Option<SyncWrapper<Driver>>, work: F) -> F::Output {
     let mut work = pin!(work);
     poll_fn(|cx| {
-        if !*closed && driver.get_mut().as_mut().poll(cx).is_ready() {
-            // The connection ended; whatever waited on it now sees why.
-            *closed = true;
+        if let Some(running) = driver
+            && running.get_mut().as_mut().poll(cx).is_ready()
+        {
+            // The connection ended. Dropping it hands back a request still
+            // queued and ends a body still open, so whatever waited on it
+            // sees why at once.
+            *driver = None;
         }
         work.as_mut().poll(cx)
     })

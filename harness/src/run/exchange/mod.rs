@@ -37,10 +37,10 @@ use hyper::{
 };
 
 pub use body::Encoding;
-use connection::{Connection, RequestBody};
+use connection::{CONNECT_TIMEOUT, Connection, OpenError, RequestBody};
 use cookies::CookieJar;
 pub use origin::UrlError;
-use origin::{Origin, Target, is_absolute, parse_url};
+use origin::{Origin, Target, is_absolute, parse_url, request_uri};
 
 /// A request, rendered and ready to send.
 #[derive(Debug, Clone, Copy)]
@@ -99,7 +99,7 @@ pub struct Timing {
 #[derive(Debug)]
 pub struct Transport {
     target: Target,
-    tls: Option<Arc<rustls::ClientConfig>>,
+    tls: Arc<rustls::ClientConfig>,
     cookies: bool,
 }
 
@@ -124,7 +124,7 @@ impl Transport {
         let target = Target::parse(target)?;
         Ok(Arc::new(Self {
             target,
-            tls: Some(tls::client_config(verify_certificates)?),
+            tls: tls::client_config(verify_certificates)?,
             cookies,
         }))
     }
@@ -220,7 +220,7 @@ impl HttpClient {
         let (origin, uri) = if is_absolute(request.path) {
             let url = parse_url(request.path).map_err(|e| invalid(&e))?;
             let (origin, path) = Origin::of(&url).map_err(|e| invalid(&e))?;
-            let uri = Uri::try_from(path).map_err(|e| invalid(&e))?;
+            let uri = request_uri(&path).map_err(|e| invalid(&e))?;
             (
                 (origin != self.transport.target.origin).then_some(origin),
                 uri,
@@ -235,7 +235,7 @@ impl HttpClient {
                 self.joined.push_str(request.path);
                 &self.joined
             };
-            (None, Uri::try_from(path).map_err(|e| invalid(&e))?)
+            (None, request_uri(path).map_err(|e| invalid(&e))?)
         };
         Ok(Hop {
             method: request.method.clone(),
@@ -261,11 +261,15 @@ impl HttpClient {
         *outgoing.uri_mut() = hop.uri.clone();
         let headers = outgoing.headers_mut();
         headers.reserve(request.headers.len() + 4);
-        headers.insert(HOST, origin.authority.clone());
         for (name, value) in request.headers {
             if hop.credentials || *name != AUTHORIZATION {
                 headers.append(name.clone(), value.clone());
             }
+        }
+        // The scenario's own `Host` (a virtual host tested by address, say)
+        // wins; two would be a request servers must refuse.
+        if !headers.contains_key(HOST) {
+            headers.insert(HOST, origin.authority.clone());
         }
         if !headers.contains_key(USER_AGENT) {
             headers.insert(USER_AGENT, USER_AGENT_VALUE);
@@ -338,9 +342,12 @@ impl HttpClient {
         // Boxed: opening (TCP, TLS, handshake) is rare, and its future is
         // the largest part of a request's; inline, every request's future
         // would carry it and copy it about.
-        let connection = Box::pin(Connection::open(to, transport.tls.as_ref()))
+        let connection = Box::pin(Connection::open(to, &transport.tls))
             .await
-            .map_err(SendError::Connect)?;
+            .map_err(|e| match e {
+                OpenError::Timeout => SendError::Timeout(CONNECT_TIMEOUT),
+                OpenError::Failed(why) => SendError::Connect(why),
+            })?;
         let took = opening.elapsed();
         timing.connect = Some(timing.connect.map_or(took, |earlier| earlier + took));
         let slot = match origin {

@@ -97,6 +97,23 @@ impl Target {
     }
 }
 
+/// The request target for `path` (path and query). Most paths are valid
+/// as they are; one with characters a URI cannot carry (a space, non-ASCII
+/// text, often from a captured value) is percent-encoded as a browser, and
+/// reqwest before, would send it.
+pub fn request_uri(path: &str) -> Result<hyper::Uri, String> {
+    if let Ok(uri) = hyper::Uri::try_from(path) {
+        return Ok(uri);
+    }
+    let url = Url::parse(&format!("http://placeholder{path}")).map_err(|e| e.to_string())?;
+    let mut encoded = url.path().to_owned();
+    if let Some(query) = url.query() {
+        encoded.push('?');
+        encoded.push_str(query);
+    }
+    hyper::Uri::try_from(encoded).map_err(|e| e.to_string())
+}
+
 /// Parses an absolute URL, naming it in the error.
 pub fn parse_url(text: &str) -> Result<Url, UrlError> {
     Url::parse(text).map_err(|e| UrlError::Invalid(text.to_owned(), e))
@@ -146,6 +163,15 @@ mod tests {
             Target::parse("example.test"),
             Err(UrlError::Invalid(..))
         ));
+    }
+
+    #[test]
+    fn a_path_a_uri_cannot_carry_is_percent_encoded() {
+        assert_eq!(request_uri("/servers?q=a").unwrap(), "/servers?q=a");
+        assert_eq!(
+            request_uri("/search?q=web 1&city=Zürich").unwrap(),
+            "/search?q=web%201&city=Z%C3%BCrich"
+        );
     }
 
     #[test]
