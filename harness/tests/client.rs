@@ -103,14 +103,10 @@ fn count_of(results: &reports::results::Results, name: &str) -> u64 {
         .map_or(0, |r| r.all.count)
 }
 
-fn counted(counter: &Arc<AtomicU64>) -> Arc<AtomicU64> {
-    counter.clone()
-}
-
 #[tokio::test]
 async fn an_https_target_with_a_self_signed_certificate_is_loaded_when_insecure() {
     let served = Arc::new(AtomicU64::new(0));
-    let seen = counted(&served);
+    let seen = served.clone();
     let app = Router::new().route(
         "/hello",
         get(move || {
@@ -166,7 +162,7 @@ async fn a_self_signed_certificate_fails_to_connect_when_certificates_are_checke
 #[tokio::test]
 async fn a_gzipped_body_is_decoded_for_its_checks_and_captures() {
     let ids = Arc::new(AtomicU64::new(0));
-    let seen = counted(&ids);
+    let seen = ids.clone();
     let gzipped = |text: &str| {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         encoder.write_all(text.as_bytes()).unwrap();
