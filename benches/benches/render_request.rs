@@ -20,6 +20,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use harness::{
     Vars,
     run::{
+        exchange::Transport,
         request::{Buffers, PreparedPlan},
         user::TemplateState,
     },
@@ -68,7 +69,8 @@ fn render_request(c: &mut Criterion) {
         .into_iter()
         .map(str::to_owned)
         .collect();
-    let prepared = PreparedPlan::new(&plan, &names);
+    let transport = Transport::new("http://127.0.0.1:8080", true, true).expect("a valid target");
+    let prepared = PreparedPlan::new(&plan, &names, &transport);
     let step = &prepared.work[0][0];
     let mut user = TemplateState::new(&plan, 0);
     let slot = plan

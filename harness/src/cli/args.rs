@@ -57,6 +57,18 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// The worker threads of the runtime everything runs on: `run
+    /// --threads`, else one per core the process may run on (tokio's
+    /// default, which honours the CPU affinity `taskset` sets).
+    pub fn worker_threads(&self) -> Option<usize> {
+        match &self.command {
+            Command::Run(run) => run.threads.map(std::num::NonZeroUsize::get),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario and judge it against its budgets.
@@ -191,6 +203,8 @@ Examples:
       scrape the target's Prometheus metrics before, during and after
   loadgate run scenarios/smoke.yaml --baseline baseline/results.json
       also exit 1 on a regression against the baseline (see `loadgate compare`)
+  taskset -c 0 loadgate run scenarios/peak-open.yaml --target http://127.0.0.1:8080 --threads 1
+      the generator on one core, with one worker thread
 
 Exit codes: 0 pass, 1 budget failed or aborted, 2 bad input, 3 target unreachable,
 130/143 interrupted (results are written in every case but 2).";
@@ -253,6 +267,12 @@ pub struct RunArgs {
     /// regression exits 1 like a failed budget.
     #[arg(long, value_name = "RESULTS")]
     pub baseline: Option<PathBuf>,
+
+    /// Worker threads for the users [default: one per core this process
+    /// may run on, so `taskset -c 0-3 loadgate run ...` uses 4]. The
+    /// bundled in-process service, when no target is given, shares them.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<std::num::NonZeroUsize>,
 
     #[command(flatten)]
     pub compare: CompareRulesArgs,

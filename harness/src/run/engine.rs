@@ -9,14 +9,19 @@
 //!
 //! Goose is configured in code (it never reads loadgate's argv) with its
 //! own metrics off: loadgate's recorder replaces them, so recording costs
-//! nothing net. Setup is the `on_start` transaction; each iteration is one
-//! transaction that draws its work from the weighted mix with the user's
-//! own seeded generator. Goose's weighted transactions are not used: its
+//! nothing net. Setup is the `on_start` transaction; iterations run in one
+//! transaction, a [`BURST`] at a time, each drawing its work from the
+//! weighted mix with the user's own seeded generator. Goose's weighted transactions are not used: its
 //! schedulers walk one list shuffled once per run, so over a short run the
 //! mix, and with it every endpoint's rate, differs from run to run by tens
 //! of percent, which a comparison against a baseline would read as a change.
 
-use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use goose::{
     config::{GooseConfiguration, GooseDefault, GooseDefaultType},
@@ -175,8 +180,17 @@ fn start_user(context: SharedContext, recorder: &Recorder) -> goose::goose::Tran
     })
 }
 
-/// Closed model: once the timeline has the user running, one iteration,
-/// after the pace if there is one, of work drawn from the plan's mix.
+/// How long one call of a user's transaction keeps it iterating before it
+/// hands back to goose, when nothing else (think time) returns it sooner.
+/// Goose's own work between two calls (a boxed future, a poll of the
+/// user's command channel, its metric bookkeeping) is then paid once per
+/// burst, not once per request; a tenth of a second still lets goose stop
+/// a user promptly.
+const BURST: Duration = Duration::from_millis(100);
+
+/// Closed model: once the timeline has the user running, iterations (each
+/// after the pace if there is one) of work drawn from the plan's mix. With
+/// think time, one per call: goose waits the think time between calls.
 fn iteration(context: SharedContext) -> goose::goose::TransactionFunction {
     Arc::new(move |user: &mut GooseUser| -> TransactionFuture<'_> {
         let context = context.clone();
@@ -184,24 +198,30 @@ fn iteration(context: SharedContext) -> goose::goose::TransactionFunction {
             let Some(state) = user.get_session_data_mut::<VirtualUser>() else {
                 return Ok(());
             };
-            if !state.wait_until_running(&context).await {
-                return Ok(());
-            }
-            if let Some(pace) = context.plan.pace() {
-                state.wait_for_pace(pace).await;
-                // The pace may have outlasted the user's stage; the next
-                // iteration waits for it to run again, on a fresh pace.
-                if !state.still_running(&context) {
+            let burst = matches!(context.plan.think_time(), ThinkTime::None);
+            let began = Instant::now();
+            loop {
+                if !state.wait_until_running(&context).await {
+                    return Ok(());
+                }
+                if let Some(pace) = context.plan.pace() {
+                    state.wait_for_pace(pace).await;
+                    // The pace may have outlasted the user's stage; the next
+                    // iteration waits for it to run again, on a fresh pace.
+                    if !state.still_running(&context) {
+                        return Ok(());
+                    }
+                }
+                if !state.ensure_setup(&context).await {
+                    return Ok(());
+                }
+                let steps = context.pick(state.draw());
+                state.run_steps(&context, steps).await;
+                if !state.still_running(&context) || !burst || began.elapsed() >= BURST || stopped()
+                {
                     return Ok(());
                 }
             }
-            if !state.ensure_setup(&context).await {
-                return Ok(());
-            }
-            let steps = context.pick(state.draw());
-            state.run_steps(&context, steps).await;
-            state.still_running(&context);
-            Ok(())
         })
     })
 }
@@ -211,7 +231,8 @@ fn iteration(context: SharedContext) -> goose::goose::TransactionFunction {
 const ARRIVAL_WAIT: Duration = Duration::from_millis(200);
 
 /// Open model: claims the next arrival and waits until it is due, then
-/// runs one iteration drawn from the plan's mix, timed from the due time.
+/// runs one iteration drawn from the plan's mix, timed from the due time;
+/// and the next, for up to a [`BURST`].
 fn arrival(context: SharedContext) -> goose::goose::TransactionFunction {
     Arc::new(move |user: &mut GooseUser| -> TransactionFuture<'_> {
         let context = context.clone();
@@ -222,26 +243,31 @@ fn arrival(context: SharedContext) -> goose::goose::TransactionFunction {
             ) else {
                 return Ok(());
             };
-            let arrival = match schedule.next(state.held.take(), ARRIVAL_WAIT).await {
-                Next::Start(arrival) => arrival,
-                Next::Hold(arrival) => {
-                    state.held = Some(arrival);
+            let began = Instant::now();
+            loop {
+                let arrival = match schedule.next(state.held.take(), ARRIVAL_WAIT).await {
+                    Next::Start(arrival) => arrival,
+                    Next::Hold(arrival) => {
+                        state.held = Some(arrival);
+                        return Ok(());
+                    }
+                    // The schedule has run out; idle until goose stops the user.
+                    Next::Exhausted => {
+                        tokio::time::sleep(ARRIVAL_WAIT).await;
+                        return Ok(());
+                    }
+                };
+                if !state.ensure_setup(&context).await {
                     return Ok(());
                 }
-                // The schedule has run out; idle until goose stops the user.
-                Next::Exhausted => {
-                    tokio::time::sleep(ARRIVAL_WAIT).await;
+                let steps = context.pick(state.draw());
+                state
+                    .run_steps_due(&context, steps, Some(arrival.due))
+                    .await;
+                if began.elapsed() >= BURST || stopped() {
                     return Ok(());
                 }
-            };
-            if !state.ensure_setup(&context).await {
-                return Ok(());
             }
-            let steps = context.pick(state.draw());
-            state
-                .run_steps_due(&context, steps, Some(arrival.due))
-                .await;
-            Ok(())
         })
     })
 }

@@ -3,14 +3,14 @@
 //!
 //! Everything about a step that does not change between requests is done
 //! here once: its method, its header names, the values of headers without
-//! placeholders, a literal path or body, the index of its name in the
-//! recorder. What is left per request is filling placeholders into the
+//! placeholders, a literal path (parsed into the request target) or body,
+//! the index of its name in the recorder. What is left per request is filling placeholders into the
 //! user's own [`Buffers`], which keep their capacity from one request to
 //! the next.
 
 use bytes::Bytes;
 use hyper::{
-    Method,
+    Method, Uri,
     header::{HeaderName, HeaderValue},
 };
 use scenario::{
@@ -19,7 +19,7 @@ use scenario::{
     yaml,
 };
 
-use super::exchange::Outgoing;
+use super::exchange::{Outgoing, Transport};
 
 /// Every step of a plan, prepared: setup, and each work item of the mix
 /// in the plan's order ([`Plan::pick_index`] picks one).
@@ -30,12 +30,13 @@ pub struct PreparedPlan {
 }
 
 impl PreparedPlan {
-    /// `names` are the recorder's request names, in its order.
-    pub fn new(plan: &Plan, names: &[String]) -> Self {
+    /// `names` are the recorder's request names, in its order; literal
+    /// paths are parsed once into request targets below `transport`'s.
+    pub fn new(plan: &Plan, names: &[String], transport: &Transport) -> Self {
         let prepare = |steps: &[Step]| {
             steps
                 .iter()
-                .map(|step| PreparedStep::new(step, names))
+                .map(|step| PreparedStep::new(step, names, transport))
                 .collect()
         };
         Self {
@@ -56,6 +57,8 @@ pub struct PreparedStep {
     /// Index of the step's name among the recorder's names.
     pub name: u16,
     method: Method,
+    /// The request target of a literal path below the target, parsed once.
+    literal_uri: Option<Uri>,
     headers: Vec<(HeaderName, HeaderPart)>,
     /// The body, when it has no placeholders.
     literal_body: Option<Bytes>,
@@ -99,7 +102,7 @@ impl Clone for Buffers {
 }
 
 impl PreparedStep {
-    fn new(step: &Step, names: &[String]) -> Self {
+    fn new(step: &Step, names: &[String], transport: &Transport) -> Self {
         let name = names
             .iter()
             .position(|n| *n == step.name)
@@ -129,6 +132,10 @@ impl PreparedStep {
         Self {
             name,
             method: method(step.method),
+            literal_uri: step
+                .path
+                .as_literal()
+                .and_then(|path| transport.request_target(path)),
             headers,
             literal_body: step
                 .body
@@ -198,6 +205,7 @@ impl PreparedStep {
         Ok(Outgoing {
             method: &self.method,
             path,
+            uri: self.literal_uri.as_ref(),
             headers,
             body: body.as_ref(),
             timeout: self.step.timeout,

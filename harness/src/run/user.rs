@@ -69,7 +69,7 @@ impl RunContext {
     ) -> Self {
         Self {
             arrivals,
-            steps: PreparedPlan::new(&plan, names),
+            steps: PreparedPlan::new(&plan, names, &transport),
             plan,
             timeline,
             running,

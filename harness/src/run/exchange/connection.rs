@@ -16,7 +16,7 @@ use std::{
     time::Duration,
 };
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
 use hyper::{
     Request, Response,
@@ -145,11 +145,10 @@ impl Connection {
 
     /// Reads the whole body of the response `round_trip` returned.
     pub async fn read_body(&mut self, body: Incoming) -> Result<Bytes, hyper::Error> {
-        let read = drive(&mut self.driver, body.collect()).await;
-        match read {
-            Ok(collected) => {
+        match drive(&mut self.driver, whole_body(body)).await {
+            Ok(bytes) => {
                 self.busy = false;
-                Ok(collected.to_bytes())
+                Ok(bytes)
             }
             Err(error) => {
                 self.driver = None;
@@ -157,6 +156,30 @@ impl Connection {
             }
         }
     }
+}
+
+/// A body's data frames as one buffer. A body that comes in one frame (most
+/// do) is that frame, with nothing copied or allocated; `collect` would
+/// allocate a list of frames for every body.
+async fn whole_body(mut body: Incoming) -> Result<Bytes, hyper::Error> {
+    let mut first = Bytes::new();
+    let mut joined: Option<BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue; // trailers
+        };
+        match &mut joined {
+            Some(joined) => joined.extend_from_slice(&data),
+            None if first.is_empty() => first = data,
+            None => {
+                let mut both = BytesMut::with_capacity(first.len() + data.len());
+                both.extend_from_slice(&first);
+                both.extend_from_slice(&data);
+                joined = Some(both);
+            }
+        }
+    }
+    Ok(joined.map_or(first, BytesMut::freeze))
 }
 
 /// Runs `work` while polling the connection's driver, driver first, so

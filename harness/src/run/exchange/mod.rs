@@ -48,6 +48,9 @@ pub struct Outgoing<'a> {
     pub method: &'a Method,
     /// A path below the target (`/api/v1/servers`) or an absolute URL.
     pub path: &'a str,
+    /// `path` as the request target, when it was parsed ahead (a literal
+    /// path below the target, by [`Transport::request_target`]).
+    pub uri: Option<&'a Uri>,
     pub headers: &'a [(HeaderName, HeaderValue)],
     /// A JSON body, sent with `Content-Type: application/json`.
     pub body: Option<&'a Bytes>,
@@ -127,6 +130,17 @@ impl Transport {
             tls: tls::client_config(verify_certificates)?,
             cookies,
         }))
+    }
+
+    /// The request target for `path` below the target (its path prefix
+    /// joined), parsed once for a path that never changes; `None` for an
+    /// absolute URL, or a path that is not valid, whose error each request
+    /// reports.
+    pub fn request_target(&self, path: &str) -> Option<Uri> {
+        if is_absolute(path) {
+            return None;
+        }
+        request_uri(&format!("{}{path}", self.target.prefix)).ok()
     }
 }
 
@@ -217,7 +231,9 @@ impl HttpClient {
         let invalid = |e: &dyn std::fmt::Display| {
             SendError::Other(format!("invalid URL {:?}: {e}", request.path))
         };
-        let (origin, uri) = if is_absolute(request.path) {
+        let (origin, uri) = if let Some(uri) = request.uri {
+            (None, uri.clone())
+        } else if is_absolute(request.path) {
             let url = parse_url(request.path).map_err(|e| invalid(&e))?;
             let (origin, path) = Origin::of(&url).map_err(|e| invalid(&e))?;
             let uri = request_uri(&path).map_err(|e| invalid(&e))?;

@@ -1,5 +1,5 @@
 //! The aggregator task: it alone owns the histograms. It takes the users'
-//! batches, ticks once a second (users and generator CPU for the series,
+//! batches from its inbox every [`DRAIN_EVERY`], ticks once a second (users and generator CPU for the series,
 //! seconds past their grace closed, abort watches checked), and turns what
 //! it holds into the [`Recording`] when the run ends.
 
@@ -12,21 +12,20 @@ use std::{
     time::Duration,
 };
 
-use reports::{
-    histogram::new_histogram,
-    results::{LatencyBasis, SecondStats},
-};
-use tokio::sync::mpsc;
-
 use super::Aborted;
 use super::{
     JudgedSpans, Live, RecorderConfig,
+    inbox::{DRAIN_EVERY, Inbox},
     series::OpenSecond,
     sink::{FailureKind, Outcome, Sample},
     tally::{NameStats, Recording, record},
     watches::Watches,
 };
 use crate::run::{clock::StageClock, generator_cpu::CpuMeter};
+use reports::{
+    histogram::new_histogram,
+    results::{LatencyBasis, SecondStats},
+};
 
 /// How long a second stays open for late samples, beyond the longest
 /// request timeout of the plan.
@@ -87,7 +86,7 @@ impl Aggregate {
 
     pub(super) async fn run(
         mut self,
-        mut batches: mpsc::UnboundedReceiver<Vec<Sample>>,
+        inbox: Arc<Inbox>,
         mut finishing: tokio::sync::oneshot::Receiver<()>,
         shared: Shared,
     ) -> Self {
@@ -95,21 +94,22 @@ impl Aggregate {
         // Skip, not Delay: a late tick must not shift every later one off the
         // run's whole seconds.
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut drain = tokio::time::interval(DRAIN_EVERY);
+        drain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut batches = Vec::new();
         let mut cpu = CpuMeter::new();
         let mut aligned = false;
         loop {
             tokio::select! {
-                batch = batches.recv() => match batch {
-                    Some(batch) => self.take(&batch, &shared.live),
-                    None => break,
-                },
+                _ = drain.tick() => self.drain(&inbox, &mut batches, &shared.live),
                 _ = &mut finishing => {
-                    while let Ok(batch) = batches.try_recv() {
-                        self.take(&batch, &shared.live);
-                    }
+                    self.drain(&inbox, &mut batches, &shared.live);
                     break;
                 }
                 _ = tick.tick() => {
+                    // What users handed over is counted before the second
+                    // is read and the watches look.
+                    self.drain(&inbox, &mut batches, &shared.live);
                     self.tick(&shared, &mut cpu);
                     if !aligned && let Some(epoch) = self.clock.epoch() {
                         // From now on, tick just after each whole second of
@@ -156,6 +156,15 @@ impl Aggregate {
         };
         live.tick_requests = 0;
         live.tick_connect_failures = 0;
+    }
+
+    /// Takes every batch in the inbox and gives the emptied buffers back.
+    fn drain(&mut self, inbox: &Inbox, batches: &mut Vec<Vec<Sample>>, live: &Mutex<Live>) {
+        inbox.take(batches);
+        for batch in batches.iter() {
+            self.take(batch, live);
+        }
+        inbox.recycle(batches);
     }
 
     fn take(&mut self, batch: &[Sample], live: &Mutex<Live>) {

@@ -2,9 +2,9 @@
 //! name and overall, over the whole run and over the judged stages, and a
 //! per-second series binned by the second each request *started* in.
 //!
-//! Users never share a lock. Each keeps a [`SampleSink`], a small buffer of
-//! raw samples that it hands to the aggregator task in batches over a
-//! channel; the aggregator alone owns the histograms. hdrhistogram's
+//! Users share a lock only once per batch. Each keeps a [`SampleSink`], a
+//! small buffer of raw samples that it leaves in the aggregator's inbox in
+//! batches; the aggregator alone owns the histograms. hdrhistogram's
 //! `SyncHistogram` was the other candidate, but its `refresh` bins samples by
 //! when they are collected, not by when their request started, and it waits
 //! for every live recorder, so an idle user would stall the series.
@@ -19,6 +19,7 @@
 //! can abort the run against the samples that arrived over their window.
 
 mod aggregate;
+mod inbox;
 mod series;
 mod sink;
 mod tally;
@@ -31,7 +32,6 @@ use std::{
 
 use reports::{histogram::Histogram, results::LatencyBasis};
 use scenario::{Timeline, duration::whole_micros};
-use tokio::sync::mpsc;
 
 pub use sink::{FailureKind, Outcome, Sample, SampleSink};
 pub use tally::{NameStats, PhaseTally, Recording, Tally};
@@ -39,15 +39,15 @@ pub use watches::{AbortWatch, Aborted, limits, watchable};
 
 use crate::run::clock::StageClock;
 use aggregate::{Aggregate, Shared};
+use inbox::Inbox;
 
 /// The recording side of a run: hands out sinks, counts users, and turns
 /// batches into statistics.
 #[derive(Debug)]
 pub struct Recorder {
-    to_aggregator: mpsc::UnboundedSender<Vec<Sample>>,
+    inbox: Arc<Inbox>,
     aggregator: tokio::task::JoinHandle<Aggregate>,
-    /// Tells the aggregator to take what is queued and stop, even if some
-    /// sink is still alive somewhere.
+    /// Tells the aggregator to take what is in its inbox and stop.
     finish: tokio::sync::oneshot::Sender<()>,
     users: Arc<AtomicU32>,
     live: Arc<Mutex<Live>>,
@@ -144,14 +144,14 @@ pub struct Recent {
 impl Recorder {
     /// Starts the aggregator; see [`RecorderConfig`].
     pub fn start(config: RecorderConfig) -> Self {
-        let (to_aggregator, batches) = mpsc::unbounded_channel();
+        let inbox = Arc::new(Inbox::default());
         let users = Arc::new(AtomicU32::new(0));
         let live = Arc::new(Mutex::new(Live::default()));
         let aborted = Arc::new(OnceLock::new());
         let aggregate = Aggregate::new(config);
         let (finish, finishing) = tokio::sync::oneshot::channel();
         let aggregator = tokio::spawn(aggregate.run(
-            batches,
+            inbox.clone(),
             finishing,
             Shared {
                 users: users.clone(),
@@ -160,7 +160,7 @@ impl Recorder {
             },
         ));
         Self {
-            to_aggregator,
+            inbox,
             aggregator,
             finish,
             users,
@@ -175,7 +175,7 @@ impl Recorder {
     }
 
     pub fn sink(&self) -> SampleSink {
-        SampleSink::new(self.to_aggregator.clone())
+        SampleSink::new(self.inbox.clone())
     }
 
     /// The count of running users, which users keep up to date.

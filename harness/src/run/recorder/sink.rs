@@ -1,12 +1,13 @@
 //! A user's end of the recorder: the [`Sample`] it measured and the
 //! [`SampleSink`] that buffers samples and hands them over in batches, so
-//! users never share a lock.
+//! users share a lock only once per batch.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use reports::results::ErrorCounts;
 use scenario::duration::whole_micros;
-use tokio::sync::mpsc;
+
+use super::inbox::Inbox;
 
 /// A user hands over its buffer when it holds this many samples…
 pub(super) const BATCH_SAMPLES: usize = 256;
@@ -80,21 +81,28 @@ impl Outcome {
     }
 }
 
-/// A user's buffer of samples not yet handed over; cheap to clone.
-#[derive(Debug, Clone)]
+/// A user's buffer of samples not yet handed over; a clone starts with an
+/// empty buffer of its own.
+#[derive(Debug)]
 pub struct SampleSink {
     samples: Vec<Sample>,
     /// When the oldest buffered sample ended, in µs from the run's start.
     oldest_end_us: Option<u64>,
-    to_aggregator: mpsc::UnboundedSender<Vec<Sample>>,
+    inbox: Arc<Inbox>,
+}
+
+impl Clone for SampleSink {
+    fn clone(&self) -> Self {
+        Self::new(self.inbox.clone())
+    }
 }
 
 impl SampleSink {
-    pub(super) fn new(to_aggregator: mpsc::UnboundedSender<Vec<Sample>>) -> Self {
+    pub(super) fn new(inbox: Arc<Inbox>) -> Self {
         Self {
             samples: Vec::with_capacity(BATCH_SAMPLES),
             oldest_end_us: None,
-            to_aggregator,
+            inbox,
         }
     }
 
@@ -124,10 +132,8 @@ impl SampleSink {
         if self.samples.is_empty() {
             return;
         }
-        let batch = std::mem::replace(&mut self.samples, Vec::with_capacity(BATCH_SAMPLES));
+        let batch = std::mem::take(&mut self.samples);
+        self.samples = self.inbox.hand_over(batch);
         self.oldest_end_us = None;
-        // The aggregator outlives every user; a closed channel means the run
-        // is being torn down and there is nothing left to record into.
-        let _ = self.to_aggregator.send(batch);
     }
 }
