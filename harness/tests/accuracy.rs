@@ -433,6 +433,51 @@ async fn a_slow_target_shows_waiting_for_users_not_start_lag() {
     assert!(!out.contains("saturated"), "{out}");
 }
 
+/// Ctrl-C on an open model: the schedule ends at the stop. The arrivals
+/// that fall due while the engine drains its in-flight requests (500 ms
+/// here, about 50 arrivals) were never intended, so they are not dropped,
+/// and nothing starts after the stop.
+#[tokio::test]
+async fn an_interrupted_open_model_intends_nothing_after_the_stop() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (url, _, _server) = delay_server(|_| Duration::from_millis(500)).await;
+    let dir = tempfile::tempdir().unwrap();
+    // 200 users for 100/s of 500 ms requests: half of them always free.
+    let path = scenario(dir.path(), "s.yaml", &open_scenario(100, 60, 200, "/slow"));
+    let out = dir.path().join("out");
+    let child = tokio::process::Command::from(loadgate())
+        .arg("run")
+        .arg(&path)
+        .args(["--target", &url, "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("loadgate stops soon after Ctrl-C")
+        .unwrap();
+    assert_exit(&output, 130);
+    let results = read_results(&out);
+    let arrivals = results.arrivals.clone().unwrap();
+    eprintln!("interrupted: {arrivals:?}");
+    assert!(arrivals.started > 100, "{arrivals:?}");
+    // Only the arrivals due in the moment before the schedule saw the
+    // stop; never the half second of the drain.
+    assert!(arrivals.dropped <= 5, "{arrivals:?}");
+    assert_eq!(results.overall.all.errors.dropped, arrivals.dropped);
+}
+
 #[tokio::test]
 async fn a_paced_closed_model_corrects_for_a_stall_that_the_raw_histogram_hides() {
     let _serial = ONE_AT_A_TIME.lock().await;
