@@ -111,9 +111,9 @@ pub struct ArrivalStats {
     /// longest request timeout, or the run ended first. Each is a failure
     /// of kind `dropped` in the overall figures.
     pub dropped: u64,
-    /// Started arrivals whose first request was sent more than 10 ms after
-    /// they were due, for either reason below; their latency still counts
-    /// from when they were due.
+    /// Arrivals started more than 10 ms after they were due, for either
+    /// reason below (a generator behind, or every user busy); their latency
+    /// still counts from when they were due.
     pub late: u64,
     /// The same counts over the judged stages, by each arrival's due time;
     /// absent when budgets judge the whole run. `max_dropped_rate` judges
