@@ -115,7 +115,12 @@ r = json.load(open(sys.argv[1]))
 j = r["overall"]["judged"]
 a = r["arrivals"]
 svc = (j.get("service_latency") or {}).get("p99_us", 0)
-print(round(j["rps"] * (1 - j["error_rate"])), j["latency"]["p99_us"], svc,
+# Successful requests sent per second. Since results version 4 the error
+# rate also counts dropped arrivals (errors.dropped, not in count), so the
+# failed requests are summed by kind instead.
+failed = sum(j["errors"].get(k, 0) for k in ("connect", "timeout", "status", "check", "other"))
+achieved = (j["count"] - failed) / max(j["duration_ms"] / 1000, 1e-9)
+print(round(achieved), j["latency"]["p99_us"], svc,
       f'{100 * a["dropped"] / max(a["intended"], 1):.2f}',
       f'{100 * a["late"] / max(a["started"], 1):.2f}')
 PY

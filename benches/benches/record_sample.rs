@@ -34,12 +34,13 @@ use reports::results::LatencyBasis;
 fn sample(n: u64) -> Sample {
     let latency_us = 800 + (n & 1023);
     Sample {
-        name: (n % 5) as u16,
+        name: Some((n % 5) as u16),
         start_us: n % 1_000_000,
         latency_us,
         service_us: latency_us,
         connect_us: if n.is_multiple_of(64) { 150 } else { 0 },
         ttfb_us: latency_us / 2,
+        start: None,
         outcome: Outcome::Ok { status: 200 },
     }
 }

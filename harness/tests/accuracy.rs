@@ -8,6 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use reports::results::BudgetMetric;
 use tokio::sync::Mutex;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
@@ -45,6 +46,49 @@ fn stall_1s_every_5s(since_start: Duration) -> Duration {
 
 async fn run_against(url: &str, yaml: &str) -> reports::results::Results {
     run_with_report(url, yaml).await.0
+}
+
+/// Each second's start-lag and waiting-for-users p99 (µs) and busiest
+/// thread, for the log.
+fn per_second(results: &reports::results::Results) -> String {
+    results
+        .series
+        .iter()
+        .map(|s| {
+            format!(
+                "{}s: lag {:?} waiting {:?} thread {:?}",
+                s.second, s.start_lag_p99_us, s.waiting_for_users_p99_us, s.generator_thread_cpu
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Runs `yaml` against `url` with extra `args` and `env`, whatever its
+/// exit; the output and the results.
+async fn run_expecting(
+    url: &str,
+    yaml: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::Output, reports::results::Results) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), "s.yaml", yaml);
+    let out = dir.path().join("out");
+    let mut command = tokio::process::Command::from(loadgate());
+    command
+        .arg("run")
+        .arg(&path)
+        .args(["--target", url, "--out"])
+        .arg(&out)
+        .args(args)
+        .envs(env.iter().copied());
+    let output = command.output().await.unwrap();
+    let results = std::fs::read_to_string(out.join("results.json"))
+        .ok()
+        .and_then(|text| reports::results::Results::parse("results.json", &text).ok())
+        .unwrap_or_else(|| panic!("no results; stderr:\n{}", stderr(&output)));
+    (output, results)
 }
 
 /// Runs `yaml` against `url`; the results and the report's HTML.
@@ -166,8 +210,8 @@ async fn a_fixed_20ms_delay_under_an_open_200_per_second_is_measured_within_1ms_
     let ours = results.overall.all.latency;
     let (server_p50, server_p99) = (quantile(&server, 0.50), quantile(&server, 0.99));
     eprintln!(
-        "open: p50 loadgate {} µs / server {server_p50} µs; p99 loadgate {} µs / server {server_p99} µs",
-        ours.p50_us, ours.p99_us
+        "open: p50 loadgate {} µs / server {server_p50} µs; p99 loadgate {} µs / server {server_p99} µs; {:?}",
+        ours.p50_us, ours.p99_us, results.arrivals
     );
     assert!(
         ours.p50_us <= server_p50 + 1_000,
@@ -220,9 +264,26 @@ async fn a_stall_shows_in_latency_from_the_due_time_but_not_in_service_time() {
 async fn too_few_users_for_the_rate_report_drops_instead_of_a_lower_rate() {
     let _serial = ONE_AT_A_TIME.lock().await;
     // 2 users, 50 ms per request: at most 40/s can be served, 200/s arrive.
-    let (url, _, _server) = delay_server(|_| Duration::from_millis(50)).await;
-    let results = run_against(&url, &open_scenario(200, 3, 2, "/slow")).await;
-    let arrivals = results.arrivals.unwrap();
+    // With a 1 s timeout, arrivals still unclaimed a second after they were
+    // due are given up; the rest are left over when the run ends.
+    let (url, imposed, _server) = delay_server(|_| Duration::from_millis(50)).await;
+    let yaml = "version: 2
+name: starved
+load:
+  model: open
+  max_users: 2
+  stages:
+    - {rate: 200/s, ramp: 1s}
+    - {name: steady, hold: 3s}
+requests:
+  - {name: probe, method: GET, path: /slow, timeout: 1s}
+budgets:
+  during: [steady]
+  overall: {p99: 5s, max_error_rate: 1%}
+";
+    let (output, results) = run_expecting(&url, yaml, &[], &[]).await;
+    assert_exit(&output, 1);
+    let arrivals = results.arrivals.clone().unwrap();
     assert!(
         arrivals.dropped as f64 >= 0.5 * arrivals.intended as f64,
         "most arrivals cannot be served: {arrivals:?}"
@@ -235,11 +296,186 @@ async fn too_few_users_for_the_rate_report_drops_instead_of_a_lower_rate() {
         arrivals.late > 0,
         "those that ran waited for a user: {arrivals:?}"
     );
-    let served = results.overall.all.count;
+    let all = &results.overall.all;
+    let served = all.count;
     assert!(
         served <= 2 * 20 * 4 + 10,
         "2 users at 50 ms serve about 40/s: {served}"
     );
+    // Such a run fails: dropped arrivals are failures, and the default
+    // dropped-rate budget holds it to 1%.
+    assert!(!results.verdict.passed);
+    let verdict = |metric| {
+        results
+            .budgets
+            .iter()
+            .find(|b| b.metric == metric)
+            .unwrap_or_else(|| panic!("no {metric:?} budget in {:?}", results.budgets))
+    };
+    assert!(!verdict(BudgetMetric::MaxErrorRate).passed);
+    let dropped_rate = verdict(BudgetMetric::MaxDroppedRate);
+    assert_eq!(dropped_rate.limit, 0.01, "the open model's default");
+    assert!(!dropped_rate.passed);
+    eprintln!(
+        "starved: {arrivals:?}; {served} sent, errors {:?}, error rate {}",
+        all.errors, all.error_rate
+    );
+    // Every dropped arrival is a failure of kind `dropped` in the overall
+    // figures, and in the latency: its histogram holds the sent requests
+    // and the dropped arrivals.
+    assert_eq!(
+        all.errors.dropped, arrivals.dropped,
+        "every arrival accounted for"
+    );
+    assert_eq!(
+        all.decode_histogram().unwrap().len(),
+        served + arrivals.dropped
+    );
+    let expected_rate = all.errors.total() as f64 / (served + all.errors.dropped) as f64;
+    assert!((all.error_rate - expected_rate).abs() < 1e-9);
+    assert!(all.error_rate >= 0.5, "{}", all.error_rate);
+    assert!(
+        all.latency.max_us >= 1_000_000,
+        "arrivals given up after the 1 s timeout waited at least that long"
+    );
+    // But not in the request count or the rate: those are what was sent.
+    let probe = &results.requests[0].all;
+    assert_eq!(probe.count, served);
+    assert_eq!(probe.errors.dropped, 0, "a dropped arrival had no name");
+    assert_eq!(
+        imposed.0.lock().unwrap().len() as u64,
+        served,
+        "the server saw what was counted"
+    );
+    let sent_per_second = served as f64 / (all.duration_ms as f64 / 1000.0);
+    assert!((all.rps - sent_per_second).abs() < 0.01, "{} rps", all.rps);
+    // The judged stage's drops are counted by their due time.
+    let steady = results.overall.judged_window();
+    let judged = arrivals.judged.expect("the steady stage's arrivals");
+    assert_eq!(steady.errors.dropped, judged.dropped);
+    assert!(
+        judged.dropped < arrivals.dropped,
+        "the ramp's are not judged"
+    );
+}
+
+/// Starved on purpose: a runtime thread of the generator (its only one)
+/// is blocked 100 ms of every 200 ms, against a fast target, with users to
+/// spare. Arrivals start late although a free user had claimed them: the
+/// generator's start lag, not a wait for users, and the run is saturated.
+#[tokio::test]
+async fn a_starved_generator_shows_start_lag_not_waiting_for_users() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (url, _, _server) = delay_server(|_| Duration::from_millis(1)).await;
+    let (output, results) = run_expecting(
+        &url,
+        &open_scenario(200, 3, 100, "/slow"),
+        &["--debug-block-runtime", "100ms"],
+        &[("TOKIO_WORKER_THREADS", "1")],
+    )
+    .await;
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{}",
+        stderr(&output)
+    );
+    let arrivals = results.arrivals.clone().unwrap();
+    let (lag, waiting) = (
+        arrivals.start_lag.expect("start lag").p99_us,
+        arrivals.waiting_for_users.expect("waiting").p99_us,
+    );
+    eprintln!(
+        "starved generator: start lag p99 {lag} µs, waiting for users p99 {waiting} µs; per second {}",
+        per_second(&results)
+    );
+    assert!(
+        lag >= 5 * waiting,
+        "start lag {lag} µs, waiting {waiting} µs"
+    );
+    let generator = results.generator.as_ref().expect("generator stats");
+    assert!(generator.saturated_seconds > 0, "{generator:?}");
+    let warning = generator.warning.as_deref().unwrap_or_default();
+    assert!(warning.contains("start lag"), "{warning}");
+    assert!(stdout(&output).contains("WARNING: The load generator was saturated"));
+}
+
+/// A slow target: 200 ms responses, 2 users, 100 arrivals/s. Arrivals wait
+/// for a free user; once one claims them, the generator starts them at
+/// once. That is the target too slow for `max_users`, not saturation.
+#[tokio::test]
+async fn a_slow_target_shows_waiting_for_users_not_start_lag() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (url, _, _server) = delay_server(|_| Duration::from_millis(200)).await;
+    let (output, results) = run_expecting(&url, &open_scenario(100, 3, 2, "/slow"), &[], &[]).await;
+    assert_exit(&output, 1);
+    let arrivals = results.arrivals.clone().unwrap();
+    let (lag, waiting) = (
+        arrivals.start_lag.expect("start lag").p99_us,
+        arrivals.waiting_for_users.expect("waiting").p99_us,
+    );
+    eprintln!(
+        "slow target: start lag p99 {lag} µs, waiting for users p99 {waiting} µs; per second {}",
+        per_second(&results)
+    );
+    assert!(
+        waiting >= 5 * lag,
+        "waiting {waiting} µs, start lag {lag} µs"
+    );
+    let note = arrivals.target_too_slow.as_deref().unwrap_or_default();
+    assert!(
+        note.contains("max_users"),
+        "reported as too slow: {arrivals:?}"
+    );
+    let generator = results.generator.as_ref().expect("generator stats");
+    assert_eq!(generator.warning, None, "not saturated: {generator:?}");
+    let out = stdout(&output);
+    assert!(out.contains("TARGET TOO SLOW FOR MAX_USERS"), "{out}");
+    assert!(!out.contains("saturated"), "{out}");
+}
+
+/// Ctrl-C on an open model: the schedule ends at the stop. The arrivals
+/// that fall due while the engine drains its in-flight requests (500 ms
+/// here, about 50 arrivals) were never intended, so they are not dropped,
+/// and nothing starts after the stop.
+#[tokio::test]
+async fn an_interrupted_open_model_intends_nothing_after_the_stop() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (url, _, _server) = delay_server(|_| Duration::from_millis(500)).await;
+    let dir = tempfile::tempdir().unwrap();
+    // 200 users for 100/s of 500 ms requests: half of them always free.
+    let path = scenario(dir.path(), "s.yaml", &open_scenario(100, 60, 200, "/slow"));
+    let out = dir.path().join("out");
+    let child = tokio::process::Command::from(loadgate())
+        .arg("run")
+        .arg(&path)
+        .args(["--target", &url, "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("loadgate stops soon after Ctrl-C")
+        .unwrap();
+    assert_exit(&output, 130);
+    let results = read_results(&out);
+    let arrivals = results.arrivals.clone().unwrap();
+    eprintln!("interrupted: {arrivals:?}");
+    assert!(arrivals.started > 100, "{arrivals:?}");
+    // Only the arrivals due in the moment before the schedule saw the
+    // stop; never the half second of the drain.
+    assert!(arrivals.dropped <= 5, "{arrivals:?}");
+    assert_eq!(results.overall.all.errors.dropped, arrivals.dropped);
 }
 
 #[tokio::test]

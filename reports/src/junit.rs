@@ -9,6 +9,7 @@
 //! class `loadgate.server`. A budget whose abort rule stopped the run fails
 //! (as the verdict counts it), and its message says so. What is no budget
 //! but changes how to read them (the latency basis, a saturated generator,
+//! a target too slow for the open model's users, arrivals dropped unsent,
 //! a server count that does not match the client's) goes in the suite's
 //! properties.
 
@@ -43,6 +44,20 @@ pub fn render(results: &Results) -> String {
         (
             "generator_warning",
             results.generator.as_ref().and_then(|g| g.warning.clone()),
+        ),
+        (
+            "target_too_slow",
+            results
+                .arrivals
+                .as_ref()
+                .and_then(|a| a.target_too_slow.clone()),
+        ),
+        (
+            "dropped_arrivals",
+            results
+                .arrivals
+                .as_ref()
+                .map(|_| results.overall.all.errors.dropped.to_string()),
         ),
         (
             "server_count_mismatch",

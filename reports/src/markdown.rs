@@ -14,7 +14,8 @@ use crate::{
 };
 
 /// The Markdown summary of `results`: a headline verdict, warnings (a run
-/// that stopped early, a saturated generator), the failed budgets by how
+/// that stopped early, a saturated generator, a target too slow for the
+/// open model's users), the failed budgets by how
 /// much, what latencies count from, the budget table and any budgets that
 /// are no column of it, the server in one line and one line of context.
 pub fn render(results: &Results) -> String {
@@ -37,6 +38,13 @@ pub fn render(results: &Results) -> String {
     }
     if let Some(warning) = results.generator.as_ref().and_then(|g| g.warning.as_ref()) {
         let _ = writeln!(out, "> ⚠️ {}\n", cell(warning));
+    }
+    if let Some(note) = results
+        .arrivals
+        .as_ref()
+        .and_then(|a| a.target_too_slow.as_ref())
+    {
+        let _ = writeln!(out, "> ⚠️ Target too slow for max_users: {}\n", cell(note));
     }
     for budget in &failed {
         let _ = writeln!(out, "- ❌ {}", cell(&budget_table::describe(budget)));
@@ -93,9 +101,13 @@ pub fn render(results: &Results) -> String {
             )
         })
         .unwrap_or_default();
+    let dropped = match results.overall.all.errors.dropped {
+        0 => String::new(),
+        n => format!(" and {} arrivals dropped unsent", units::count(n)),
+    };
     let _ = writeln!(
         out,
-        "{} requests in {} against `{}`, started {} (`{}`, {} {}).{judged}{generator}",
+        "{} requests{dropped} in {} against `{}`, started {} (`{}`, {} {}).{judged}{generator}",
         units::count(results.overall.all.count),
         units::duration_ms(results.run.duration_ms),
         results.environment.target.replace('`', "'"),

@@ -30,7 +30,8 @@ pub enum Metric {
     P99,
     /// Requests per second.
     Rps,
-    /// Failed requests over all requests, a fraction.
+    /// Failures over everything attempted, a fraction: failed requests
+    /// and dropped arrivals over requests sent and dropped arrivals.
     ErrorRate,
 }
 
@@ -149,24 +150,29 @@ impl Percentile {
 
 /// A stretch of samples a metric can be read from: a finished results
 /// window, or an abort watch's live tally.
+///
+/// A dropped arrival (open model) is a sample but no request: it counts
+/// in the error rate and the latency, never in `count` or the rate.
 pub trait Samples {
-    /// Requests in the window, failed or not.
+    /// Requests sent in the window, failed or not.
     fn count(&self) -> u64;
-    /// Requests that failed.
+    /// Arrivals dropped before any request was sent: not in `count`.
+    fn dropped(&self) -> u64;
+    /// Failures: requests that failed, and dropped arrivals.
     fn failed(&self) -> u64;
     /// Latency at `percentile`, µs. Only asked of a non-empty window.
     fn latency_us(&self, percentile: Percentile) -> f64;
-    /// Requests per second over the window's length. Only asked of a
+    /// Requests sent per second over the window's length. Only asked of a
     /// non-empty window.
     fn rps(&self) -> f64;
 }
 
-/// `metric` over `samples`; `None` when the window has no samples, so a
-/// window where nothing was measured never reads as fast, idle or
-/// error-free.
+/// `metric` over `samples`; `None` when the window has no samples (no
+/// request and no dropped arrival), so a window where nothing was measured
+/// never reads as fast, idle or error-free.
 pub fn value(samples: &impl Samples, metric: Metric) -> Option<f64> {
-    let count = samples.count();
-    if count == 0 {
+    let attempts = samples.count().saturating_add(samples.dropped());
+    if attempts == 0 {
         return None;
     }
     let value = match metric {
@@ -174,7 +180,7 @@ pub fn value(samples: &impl Samples, metric: Metric) -> Option<f64> {
         Metric::P95 => samples.latency_us(Percentile::P95),
         Metric::P99 => samples.latency_us(Percentile::P99),
         Metric::Rps => samples.rps(),
-        Metric::ErrorRate => samples.failed() as f64 / count as f64,
+        Metric::ErrorRate => samples.failed() as f64 / attempts as f64,
     };
     Some(value).filter(|v| v.is_finite())
 }
@@ -182,6 +188,9 @@ pub fn value(samples: &impl Samples, metric: Metric) -> Option<f64> {
 impl Samples for Window {
     fn count(&self) -> u64 {
         self.count
+    }
+    fn dropped(&self) -> u64 {
+        self.errors.dropped
     }
     fn failed(&self) -> u64 {
         self.errors.total()
@@ -224,12 +233,16 @@ mod tests {
 
     struct Fixed {
         count: u64,
+        dropped: u64,
         failed: u64,
     }
 
     impl Samples for Fixed {
         fn count(&self) -> u64 {
             self.count
+        }
+        fn dropped(&self) -> u64 {
+            self.dropped
         }
         fn failed(&self) -> u64 {
             self.failed
@@ -246,6 +259,7 @@ mod tests {
     fn an_empty_window_has_no_value_for_any_metric() {
         let empty = Fixed {
             count: 0,
+            dropped: 0,
             failed: 0,
         };
         for metric in Metric::ALL {
@@ -257,12 +271,33 @@ mod tests {
     fn a_window_gives_each_metric() {
         let window = Fixed {
             count: 10,
+            dropped: 0,
             failed: 1,
         };
         assert_eq!(value(&window, Metric::P50), Some(500.0));
         assert_eq!(value(&window, Metric::P99), Some(990.0));
         assert_eq!(value(&window, Metric::Rps), Some(5.0));
         assert_eq!(value(&window, Metric::ErrorRate), Some(0.1));
+    }
+
+    #[test]
+    fn dropped_arrivals_fail_in_the_error_rate_but_are_no_requests() {
+        // 8 requests sent, 1 of them failed; 2 arrivals dropped unsent.
+        let window = Fixed {
+            count: 8,
+            dropped: 2,
+            failed: 3,
+        };
+        assert_eq!(value(&window, Metric::ErrorRate), Some(0.3));
+        assert_eq!(value(&window, Metric::Rps), Some(4.0), "8 sent over 2 s");
+        // Nothing sent, everything dropped: a 100% error rate, not "not measured".
+        let starved = Fixed {
+            count: 0,
+            dropped: 5,
+            failed: 5,
+        };
+        assert_eq!(value(&starved, Metric::ErrorRate), Some(1.0));
+        assert_eq!(value(&starved, Metric::Rps), Some(0.0));
     }
 
     #[test]

@@ -14,8 +14,10 @@ use crate::{
 
 /// The verdict table: each budget, what was measured, the limit, pass or
 /// fail; then the run in a line (an empty run's latencies and rate show as
-/// `–`, never as 0), the server's view, any warning, and one line that says
-/// it all.
+/// `–`, never as 0; dropped arrivals apart from the requests), the
+/// server's view, any warning (a saturated generator; apart from it, a
+/// target too slow for the open model's users), and one line that says it
+/// all.
 pub fn verdict_table(results: &Results) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -30,12 +32,16 @@ pub fn verdict_table(results: &Results) -> String {
     let value = |m| metric::value(overall, m);
     let latency = |m| value(m).map_or_else(|| "–".to_owned(), latency_us);
     let rps = value(Metric::Rps).map_or_else(|| "–".to_owned(), |rps| format!("{rps:.1}"));
+    let dropped = match overall.errors.dropped {
+        0 => String::new(),
+        n => format!(", {n} arrivals dropped unsent"),
+    };
     let _ = writeln!(
         out,
-        "\n{} requests in {:.1}s ({rps}/s), {} failed; p50 {} p95 {} p99 {}",
+        "\n{} requests in {:.1}s ({rps}/s), {} failed{dropped}; p50 {} p95 {} p99 {}",
         overall.count,
         results.run.duration_ms as f64 / 1000.0,
-        overall.errors.total(),
+        overall.errors.requests_failed(),
         latency(Metric::P50),
         latency(Metric::P95),
         latency(Metric::P99),
@@ -70,6 +76,13 @@ pub fn verdict_table(results: &Results) -> String {
     ];
     for warning in warnings.into_iter().flatten() {
         let _ = writeln!(out, "WARNING: {warning}");
+    }
+    if let Some(note) = results
+        .arrivals
+        .as_ref()
+        .and_then(|a| a.target_too_slow.as_deref())
+    {
+        let _ = writeln!(out, "TARGET TOO SLOW FOR MAX_USERS: {note}");
     }
     if let Some(reason) = &results.run.stop_reason {
         let _ = writeln!(out, "{reason}");

@@ -556,8 +556,43 @@ fn as_open_model(mut results: Results) -> Results {
         started: 4_577,
         dropped: 123,
         late: 310,
+        ..Default::default()
     });
     results
+}
+
+#[test]
+fn dropped_arrivals_and_a_target_too_slow_show_in_every_report() {
+    let mut results = as_open_model(fixture("paced"));
+    let arrivals = results.arrivals.as_mut().unwrap();
+    arrivals.target_too_slow = Some("arrivals waited for a free user (`max_users` 20)".into());
+    results.overall.all.errors.dropped = 123;
+    let all = results.overall.all.clone();
+
+    let html = render_html::render(&results);
+    let note = section(&html, "aria-label=\"target too slow\"");
+    assert!(note.contains("Target too slow for max_users"), "{note}");
+    assert!(note.contains("<code>max_users</code>"), "{note}");
+    let endpoints = section(&html, "<h2>Endpoints</h2>");
+    assert!(endpoints.contains("dropped <b>123</b>"), "{endpoints}");
+
+    let summary = markdown::render(&results);
+    assert!(summary.contains("> ⚠️ Target too slow for max_users: arrivals waited"));
+    assert!(summary.contains(&format!(
+        "{} requests and 123 arrivals dropped unsent in",
+        reports::units::count(all.count)
+    )));
+
+    let table = terminal::verdict_table(&results);
+    assert!(table.contains(&format!(
+        "{} failed, 123 arrivals dropped unsent;",
+        all.errors.requests_failed()
+    )));
+    assert!(table.contains("\nTARGET TOO SLOW FOR MAX_USERS: arrivals waited"));
+
+    let xml = junit::render(&results);
+    assert!(xml.contains("<property name=\"dropped_arrivals\" value=\"123\"/>"));
+    assert!(xml.contains("<property name=\"target_too_slow\""));
 }
 
 #[test]
@@ -645,7 +680,7 @@ fn the_html_shows_the_server_generator_and_phases() {
     assert!(section(&html, "<h2>Over time</h2>").contains("aria-label=\"Load generator CPU"));
     let generator = results.generator.as_ref().unwrap();
     assert!(html.contains(&format!(
-        "<dt>Generator CPU</dt><dd>mean {}, max {} of all cores",
+        "<dt>Generator</dt><dd>CPU mean {}, max {} of all cores",
         reports::units::rate(generator.cpu_mean),
         reports::units::rate(generator.cpu_max)
     )));

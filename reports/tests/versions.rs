@@ -1,5 +1,6 @@
 //! Older results files keep reading: a version 1 file (written before the
-//! open model) reads, renders, and lacks only what versions 2 and 3 added.
+//! open model) reads, renders, and lacks only what versions 2 and 3 added;
+//! a version 3 file lacks only what version 4 added.
 
 use std::path::Path;
 
@@ -17,6 +18,8 @@ fn a_version_1_results_file_still_reads_and_renders() {
     assert!(results.server.is_none() && results.generator.is_none());
     assert!(results.requests.iter().all(|r| r.phases.is_none()));
     assert!(results.budgets.iter().all(|b| b.abort.is_none()));
+    // Nor anything of version 4.
+    assert_eq!(results.overall.all.errors.dropped, 0);
     let dir = tempfile::tempdir().unwrap();
     let rendered = reports::render_all(&results, dir.path()).expect("version 1 renders");
     assert_eq!(rendered.charts.len(), 4, "no generator or server chart");
@@ -30,4 +33,32 @@ fn a_version_1_results_file_still_reads_and_renders() {
     assert!(summary.contains("**Latency basis:** from each request's send"));
     let junit = std::fs::read_to_string(&rendered.junit).unwrap();
     assert_eq!(junit.matches("<testcase ").count(), results.budgets.len());
+}
+
+#[test]
+fn a_version_3_results_file_still_reads_and_renders() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v3-paced.json");
+    let results = Results::read(&path).expect("version 3 reads");
+    assert_eq!(results.version, 3);
+    // What version 4 added is absent, and the saturation it was written
+    // with (above 85% of all cores) is kept as written.
+    let generator = results.generator.as_ref().expect("version 3 has the CPU");
+    assert_eq!(generator.thread_cpu_max, None);
+    assert!(generator.saturated_seconds > 0);
+    assert!(
+        results
+            .series
+            .iter()
+            .all(|s| s.generator_thread_cpu.is_none()
+                && s.start_lag_p99_us.is_none()
+                && s.errors.dropped == 0)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rendered = reports::render_all(&results, dir.path()).expect("version 3 renders");
+    let html = std::fs::read_to_string(&rendered.html).unwrap();
+    assert!(html.contains("from a version 3 results file"));
+    assert!(
+        html.contains("saturated (above 85% of all cores)"),
+        "the old rule, as written"
+    );
 }

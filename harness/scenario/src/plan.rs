@@ -379,7 +379,8 @@ pub struct Budget {
     pub max_error_rate: Option<f64>,
     /// Least requests per second.
     pub min_rps: Option<f64>,
-    /// Largest share of an open model's arrivals dropped, in `0..=1`.
+    /// Largest share of an open model's arrivals dropped, in `0..=1`; an
+    /// open model's overall budget has one (1%) even when its file sets none.
     pub max_dropped_rate: Option<f64>,
     /// Stop the run early on a sustained breach of the latency or error
     /// limits above.

@@ -572,7 +572,8 @@ pub struct Budget {
     #[serde(default)]
     pub min_rps: Option<f64>,
     /// Open model, `overall` only: largest share of the schedule's arrivals
-    /// that may be dropped (`1%` or `0.01`).
+    /// that may be dropped (`1%` or `0.01`), over the judged stages; `1%`
+    /// when an open model's file sets none.
     #[serde(default)]
     pub max_dropped_rate: Option<RateText>,
     /// Version 3: stop the run early when this budget's latency or error

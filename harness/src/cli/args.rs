@@ -276,6 +276,13 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub compare: CompareRulesArgs,
+
+    /// Debug (hidden): block one of the generator's runtime threads for
+    /// this long, then let it run as long, over and over (e.g. 100ms), to
+    /// starve the generator on purpose and show that the saturation check
+    /// catches it. For tests; never for a measurement.
+    #[arg(long, hide = true, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub debug_block_runtime: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]

@@ -154,6 +154,7 @@ async fn measure_and_judge(
             timeline: &timeline,
             target,
             server_metrics,
+            debug_block_runtime: args.debug_block_runtime,
         },
         Box::new(Progress::new(timeline.total())),
     )

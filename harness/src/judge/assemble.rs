@@ -3,10 +3,14 @@
 
 use std::time::SystemTime;
 
-use reports::results::{
-    ArrivalStats, EndpointStats, Environment, GeneratorStats, LatencySummary, Overrides, Phases,
-    RESULTS_FORMAT, RESULTS_VERSION, Results, RunInfo, RunStatus, ScenarioRun, SecondStats,
-    StageRun, Tool, Verdict, Window,
+use reports::{
+    histogram::Histogram,
+    results::{
+        ArrivalStats, EndpointStats, Environment, GeneratorStats, LatencySummary, Overrides,
+        Phases, RESULTS_FORMAT, RESULTS_VERSION, Results, RunInfo, RunStatus, ScenarioRun,
+        SecondStats, StageRun, Tool, Verdict, Window,
+    },
+    units::latency_us,
 };
 use scenario::{
     Plan, Timeline,
@@ -16,7 +20,7 @@ use scenario::{
 use super::budget::{self, Evidence};
 use crate::run::{
     Ending, Measured,
-    recorder::{NameStats, PhaseTally, Tally},
+    recorder::{NameStats, PhaseTally, StartTally, Tally},
 };
 
 /// What the results record besides the measurements.
@@ -76,12 +80,21 @@ pub fn assemble(plan: &Plan, timeline: &Timeline, measured: &Measured, meta: Run
     );
     let cpu_count = std::thread::available_parallelism()
         .map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX));
-    let generator = generator(
-        &recording.seconds,
-        cpu_count,
-        measured.arrivals.as_ref(),
-        meta.in_process_target,
-    );
+    let judged_seconds: Vec<&SecondStats> = recording
+        .seconds
+        .iter()
+        .filter(|s| recording.judged.contains(u64::from(s.second) * 1_000_000))
+        .collect();
+    let generator = generator(&recording.seconds, &judged_seconds, meta.in_process_target);
+    // An open model's users are its `max_users`, the stages' users.
+    let arrivals = measured.arrivals.clone().map(|counted| {
+        arrival_stats(
+            counted,
+            recording.starts.as_ref(),
+            &judged_seconds,
+            timeline.peak_users(),
+        )
+    });
     let (status, stop_reason) = status(&measured.ending);
     Results {
         format: RESULTS_FORMAT.to_owned(),
@@ -123,7 +136,7 @@ pub fn assemble(plan: &Plan, timeline: &Timeline, measured: &Measured, meta: Run
             os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
         },
         verdict: Verdict::of(&budgets),
-        arrivals: measured.arrivals,
+        arrivals,
         server: measured.server.clone(),
         generator,
         budgets,
@@ -153,45 +166,54 @@ fn rfc3339_millis(at: SystemTime) -> String {
     humantime::format_rfc3339_millis(at).to_string()
 }
 
-/// The generator's CPU over the series, and a warning when it ran hot or
-/// fell behind its schedule: then its latencies include its own delays.
+/// The generator's CPU over the series, and a warning when it was
+/// saturated by the fixed rule ([`GeneratorStats`]): in some judged second,
+/// a start-lag p99 above 1 ms or a thread above 90% of a core. Its latencies
+/// then include its own delays. Arrivals waiting for a free user are no
+/// part of it: that is the target's slowness ([`arrival_stats`]).
 fn generator(
     seconds: &[SecondStats],
-    cpu_count: u32,
-    arrivals: Option<&ArrivalStats>,
+    judged: &[&SecondStats],
     in_process_target: bool,
 ) -> Option<GeneratorStats> {
     let cpu: Vec<f64> = seconds.iter().filter_map(|s| s.generator_cpu).collect();
-    if cpu.is_empty() {
+    let thread_cpu_max = judged
+        .iter()
+        .filter_map(|s| s.generator_thread_cpu)
+        .reduce(f64::max);
+    let start_lag_p99_max_us = judged.iter().filter_map(|s| s.start_lag_p99_us).max();
+    if cpu.is_empty() && thread_cpu_max.is_none() && start_lag_p99_max_us.is_none() {
         return None;
     }
-    let saturated = cpu
-        .iter()
-        .filter(|&&c| c > GeneratorStats::SATURATED_CPU)
-        .count();
-    let cpu_max = cpu.iter().copied().fold(0.0, f64::max);
+    let saturated = judged.iter().filter(|s| s.generator_saturated()).count();
+    let count = |over: &dyn Fn(&SecondStats) -> bool| judged.iter().filter(|s| over(s)).count();
+    let lagging = count(&|s| {
+        s.start_lag_p99_us
+            .is_some_and(|us| us > GeneratorStats::SATURATED_START_LAG_P99_US)
+    });
+    let hot = count(&|s| {
+        s.generator_thread_cpu
+            .is_some_and(|cpu| cpu > GeneratorStats::SATURATED_THREAD_CPU)
+    });
     let mut causes = Vec::new();
-    // A second or two at the limit (start-up, the final reports) is not a
-    // run measuring its generator; a tenth of the run is.
-    if saturated >= 3.max(cpu.len() / 10) {
+    if lagging > 0 {
         causes.push(format!(
-            "loadgate used more than {:.0}% of its {} CPUs for {saturated}s (peak {:.0}%)",
-            GeneratorStats::SATURATED_CPU * 100.0,
-            cpu_count,
-            cpu_max * 100.0
+            "its start lag had a p99 above {} in {lagging} of them (worst {})",
+            latency_us(GeneratorStats::SATURATED_START_LAG_P99_US as f64),
+            latency_us(start_lag_p99_max_us.unwrap_or(0) as f64)
         ));
     }
-    if let Some(a) = arrivals.filter(|a| a.started > 0 && a.late * 100 > a.started) {
+    if hot > 0 {
         causes.push(format!(
-            "{} of {} arrivals ({:.1}%) started more than 10 ms late",
-            a.late,
-            a.started,
-            a.late as f64 * 100.0 / a.started as f64
+            "a thread used more than {:.0}% of a core in {hot} of them (busiest {:.0}%)",
+            GeneratorStats::SATURATED_THREAD_CPU * 100.0,
+            thread_cpu_max.unwrap_or(0.0) * 100.0
         ));
     }
     let warning = (!causes.is_empty()).then(|| {
         let mut text = format!(
-            "The load generator was saturated: {}. Its latencies then include its own delays.",
+            "The load generator was saturated in {}: {}. Its latencies then include its own delays.",
+            judged_seconds(saturated),
             causes.join("; ")
         );
         if in_process_target {
@@ -202,11 +224,62 @@ fn generator(
         text
     });
     Some(GeneratorStats {
-        cpu_mean: cpu.iter().sum::<f64>() / cpu.len() as f64,
-        cpu_max,
+        cpu_mean: if cpu.is_empty() {
+            0.0
+        } else {
+            cpu.iter().sum::<f64>() / cpu.len() as f64
+        },
+        cpu_max: cpu.iter().copied().fold(0.0, f64::max),
+        thread_cpu_max,
+        start_lag_p99_max_us,
         saturated_seconds: u32::try_from(saturated).unwrap_or(u32::MAX),
         warning,
     })
+}
+
+/// The schedule's counts with how the arrivals started (whole run), and
+/// the note when, in some judged second, they waited for a free user: the
+/// target was too slow for `max_users` at this rate, which is not the
+/// generator's doing.
+fn arrival_stats(
+    counted: ArrivalStats,
+    starts: Option<&StartTally>,
+    judged: &[&SecondStats],
+    max_users: u32,
+) -> ArrivalStats {
+    let summary = |h: &Histogram| (!h.is_empty()).then(|| LatencySummary::of(h));
+    let waited = judged.iter().filter(|s| s.waited_for_users()).count();
+    let target_too_slow = (waited > 0).then(|| {
+        let worst = judged
+            .iter()
+            .filter_map(|s| s.waiting_for_users_p99_us)
+            .max()
+            .unwrap_or(0);
+        let dropped = match counted.judged_counts().dropped {
+            0 => String::new(),
+            n => format!(", and {n} were dropped unsent"),
+        };
+        format!(
+            "In {}, arrivals waited for a free user (p99 up to {}){dropped}: every one of the {max_users} users (`max_users`) was busy with the target's answers. Raise `max_users`, or lower the rate.",
+            judged_seconds(waited),
+            latency_us(worst as f64)
+        )
+    });
+    ArrivalStats {
+        start_lag: starts.and_then(|s| summary(&s.start_lag)),
+        waiting_for_users: starts.and_then(|s| summary(&s.waiting_for_users)),
+        target_too_slow,
+        ..counted
+    }
+}
+
+/// `1 judged second`, `3 judged seconds`.
+fn judged_seconds(n: usize) -> String {
+    if n == 1 {
+        "1 judged second".to_owned()
+    } else {
+        format!("{n} judged seconds")
+    }
 }
 
 fn phases(tally: &PhaseTally) -> Option<Phases> {
@@ -226,4 +299,87 @@ fn window(tally: &Tally, duration_us: u64) -> Window {
         &tally.histogram,
         tally.service.as_ref(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use reports::results::ErrorCounts;
+
+    use super::*;
+
+    fn second(second: u32) -> SecondStats {
+        SecondStats {
+            second,
+            count: 100,
+            errors: ErrorCounts::default(),
+            status_classes: Default::default(),
+            p50_us: 1_000,
+            p95_us: 2_000,
+            p99_us: 3_000,
+            max_us: 4_000,
+            service_p99_us: None,
+            users: 10,
+            generator_cpu: Some(0.2),
+            generator_thread_cpu: Some(0.3),
+            start_lag_p99_us: Some(200),
+            waiting_for_users_p99_us: Some(0),
+        }
+    }
+
+    #[test]
+    fn one_judged_second_past_a_fixed_limit_saturates_the_generator() {
+        let calm = [second(0), second(1)];
+        let judged: Vec<&SecondStats> = calm.iter().collect();
+        let stats = generator(&calm, &judged, false).unwrap();
+        assert_eq!((stats.saturated_seconds, stats.warning), (0, None));
+
+        let lagging = SecondStats {
+            start_lag_p99_us: Some(1_500),
+            ..second(1)
+        };
+        let hot = SecondStats {
+            generator_thread_cpu: Some(0.95),
+            ..second(2)
+        };
+        let seconds = [second(0), lagging, hot];
+        let judged: Vec<&SecondStats> = seconds.iter().collect();
+        let stats = generator(&seconds, &judged, false).unwrap();
+        assert_eq!(stats.saturated_seconds, 2);
+        assert_eq!(stats.start_lag_p99_max_us, Some(1_500));
+        assert_eq!(stats.thread_cpu_max, Some(0.95));
+        let warning = stats.warning.unwrap();
+        assert!(
+            warning.starts_with("The load generator was saturated in 2 judged seconds: its start lag had a p99 above 1 ms in 1 of them (worst 1.5 ms); a thread used more than 90% of a core in 1 of them (busiest 95%)."),
+            "{warning}"
+        );
+
+        // The same seconds unjudged (a ramp): nothing to say.
+        let judged = [&seconds[0]];
+        assert_eq!(generator(&seconds, &judged, false).unwrap().warning, None);
+    }
+
+    #[test]
+    fn waiting_for_users_is_the_target_too_slow_not_saturation() {
+        let waiting = SecondStats {
+            waiting_for_users_p99_us: Some(250_000),
+            ..second(1)
+        };
+        let seconds = [second(0), waiting];
+        let judged: Vec<&SecondStats> = seconds.iter().collect();
+        assert_eq!(generator(&seconds, &judged, false).unwrap().warning, None);
+        let counted = ArrivalStats {
+            intended: 200,
+            started: 197,
+            dropped: 3,
+            ..ArrivalStats::default()
+        };
+        let stats = arrival_stats(counted, None, &judged, 4);
+        let note = stats.target_too_slow.unwrap();
+        assert!(
+            note.starts_with("In 1 judged second, arrivals waited for a free user (p99 up to 250 ms), and 3 were dropped unsent: every one of the 4 users"),
+            "{note}"
+        );
+        let calm = arrival_stats(ArrivalStats::default(), None, &[&seconds[0]], 4);
+        assert_eq!(calm.target_too_slow, None);
+    }
 }

@@ -37,10 +37,12 @@ pub fn judge<'a>(
 ) -> Vec<BudgetVerdict> {
     let mut verdicts = judge_one("overall", &budgets.overall, window_of(None), evidence);
     if let Some(limit) = budgets.overall.max_dropped_rate {
+        // Over the judged stages, by each arrival's due time.
         let measured = evidence
             .arrivals
+            .map(ArrivalStats::judged_counts)
             .filter(|a| a.intended > 0)
-            .map(ArrivalStats::dropped_rate);
+            .map(|a| a.dropped_rate());
         verdicts.push(verdict(
             "overall",
             BudgetMetric::MaxDroppedRate,
@@ -206,6 +208,7 @@ mod tests {
             started: 970,
             dropped: 30,
             late: 5,
+            ..ArrivalStats::default()
         };
         let verdicts = judge(
             &budgets,
@@ -222,6 +225,27 @@ mod tests {
         let none = judge(&budgets, |_| Some(&overall), Evidence::default());
         assert_eq!(none[0].measured, None, "no schedule, nothing to judge");
         assert!(!none[0].passed);
+
+        // With judged stages, their arrivals are judged, not the ramp's.
+        let steady = ArrivalStats {
+            judged: Some(reports::results::ArrivalCounts {
+                intended: 800,
+                started: 796,
+                dropped: 4,
+                late: 0,
+            }),
+            ..arrivals
+        };
+        let verdicts = judge(
+            &budgets,
+            |_| Some(&overall),
+            Evidence {
+                arrivals: Some(&steady),
+                ..Evidence::default()
+            },
+        );
+        assert_eq!(verdicts[0].measured, Some(0.005));
+        assert!(verdicts[0].passed);
     }
 
     #[test]

@@ -31,7 +31,6 @@ use scenario::{Timeline, plan::ThinkTime};
 
 use super::{
     recorder::Recorder,
-    schedule::Next,
     user::{SharedContext, VirtualUser},
 };
 
@@ -232,7 +231,9 @@ const ARRIVAL_WAIT: Duration = Duration::from_millis(200);
 
 /// Open model: claims the next arrival and waits until it is due, then
 /// runs one iteration drawn from the plan's mix, timed from the due time;
-/// and the next, for up to a [`BURST`].
+/// and the next, for up to a [`BURST`]. Once the run is stopped (Ctrl-C,
+/// an abort) it starts nothing: the schedule ends at the stop, and the
+/// claim is given back as the user stops.
 fn arrival(context: SharedContext) -> goose::goose::TransactionFunction {
     Arc::new(move |user: &mut GooseUser| -> TransactionFuture<'_> {
         let context = context.clone();
@@ -245,25 +246,17 @@ fn arrival(context: SharedContext) -> goose::goose::TransactionFunction {
             };
             let began = Instant::now();
             loop {
-                let arrival = match schedule.next(state.held.take(), ARRIVAL_WAIT).await {
-                    Next::Start(arrival) => arrival,
-                    Next::Hold(arrival) => {
-                        state.held = Some(arrival);
-                        return Ok(());
-                    }
-                    // The schedule has run out; idle until goose stops the user.
-                    Next::Exhausted => {
-                        tokio::time::sleep(ARRIVAL_WAIT).await;
-                        return Ok(());
-                    }
+                let Some(arrival) = state.next_arrival(schedule, ARRIVAL_WAIT).await else {
+                    return Ok(());
                 };
-                if !state.ensure_setup(&context).await {
+                if stopped() {
+                    schedule.stop(Instant::now());
+                }
+                if !schedule.start(arrival) {
+                    state.keep_claim(arrival);
                     return Ok(());
                 }
-                let steps = context.pick(state.draw());
-                state
-                    .run_steps_due(&context, steps, Some(arrival.due))
-                    .await;
+                state.run_arrival(&context, arrival).await;
                 if began.elapsed() >= BURST || stopped() {
                     return Ok(());
                 }
@@ -272,12 +265,18 @@ fn arrival(context: SharedContext) -> goose::goose::TransactionFunction {
     })
 }
 
-/// `on_stop`: hands over the user's last samples; it no longer runs.
+/// `on_stop`: gives back the user's claim (an open model's arrival it had
+/// not started: the schedule ends as the engine stops its users) and hands
+/// over its last samples; it no longer runs.
 fn stop_user(context: SharedContext) -> goose::goose::TransactionFunction {
     Arc::new(move |user: &mut GooseUser| -> TransactionFuture<'_> {
         let context = context.clone();
         Box::pin(async move {
             if let Some(state) = user.get_session_data_mut::<VirtualUser>() {
+                if let Some(schedule) = &context.arrivals {
+                    schedule.stop(std::time::Instant::now());
+                    state.abandon_claim(schedule);
+                }
                 state.flush();
                 state.set_running(false, &context);
             }

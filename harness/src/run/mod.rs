@@ -47,6 +47,10 @@ use user::RunContext;
 const UNREACHABLE_AFTER_SECS: u32 = 5;
 /// How often the target's metrics are scraped during a run.
 const SCRAPE_EVERY: Duration = Duration::from_secs(2);
+/// How often an open model's run looks for a stop (Ctrl-C, an abort), so
+/// that its schedule ends within this of the stop, whether or not a user
+/// happens to wake then.
+const STOP_POLL: Duration = Duration::from_millis(10);
 
 /// What one run is asked to do.
 #[derive(Debug)]
@@ -58,6 +62,10 @@ pub struct Setup<'a> {
     pub target: &'a str,
     /// The target's Prometheus endpoint to scrape, if any.
     pub server_metrics: Option<String>,
+    /// Debug only: block a runtime thread for this long, then let it run
+    /// as long, over and over, to starve the generator on purpose (the
+    /// hidden `--debug-block-runtime`, for the tests of the saturation check).
+    pub debug_block_runtime: Option<Duration>,
 }
 
 /// Whoever shows the run as it goes (the command line's progress line).
@@ -109,6 +117,7 @@ pub async fn measure(
         timeline,
         target,
         server_metrics,
+        debug_block_runtime,
     } = setup;
     let began = SystemTime::now();
     let names: Vec<String> = plan
@@ -131,10 +140,11 @@ pub async fn measure(
     } else {
         Duration::ZERO
     }));
+    let judged = recorder::JudgedSpans::of(timeline, plan.budgets().during.as_deref());
     let recorder = Arc::new(Recorder::start(RecorderConfig {
         names: names.clone(),
         clock: clock.clone(),
-        judged: recorder::JudgedSpans::of(timeline, plan.budgets().during.as_deref()),
+        judged: judged.clone(),
         longest_timeout,
         basis: latency_basis(plan),
         abort_watches: abort_watches(plan, &names),
@@ -143,8 +153,8 @@ pub async fn measure(
         Some(url) => Some(Scraper::start(url, clock.clone(), SCRAPE_EVERY).await),
         None => None,
     };
-    let arrivals =
-        scheduled.then(|| Schedule::new(timeline.arrivals(), clock.clone(), longest_timeout));
+    let arrivals = scheduled
+        .then(|| Schedule::new(timeline.arrivals(), clock.clone(), longest_timeout, judged));
     let context = Arc::new(RunContext::new(
         plan.clone(),
         timeline.clone(),
@@ -165,6 +175,8 @@ pub async fn measure(
         target.to_owned(),
     ));
     let terminate = tokio::spawn(on_sigterm(stop.clone()));
+    let stop_watch = tokio::spawn(end_schedule_on_stop(context.clone()));
+    let blocker = debug_block_runtime.map(|block| tokio::spawn(block_runtime(block)));
 
     let outcome = engine.run().await;
     let ended = Instant::now();
@@ -173,6 +185,10 @@ pub async fn measure(
     });
     watcher.abort();
     terminate.abort();
+    stop_watch.abort();
+    if let Some(blocker) = blocker {
+        blocker.abort();
+    }
     let _ = watcher.await;
     if let Err(e) = outcome {
         tracing::warn!("the engine ended with an error: {e}");
@@ -190,6 +206,13 @@ pub async fn measure(
         Ending::Completed
     };
     let recorder = Arc::try_unwrap(recorder).expect("the watcher has stopped");
+    if let Some(schedule) = &context.arrivals {
+        // Every user has stopped: what nobody claimed before the end is dropped.
+        schedule.stop(ended);
+        let mut sink = recorder.sink();
+        schedule.drop_leftovers(&mut sink);
+        sink.flush();
+    }
     let recording = recorder.finish(run_duration).await;
     let server = match scraper {
         Some(scraper) => Some(
@@ -206,7 +229,7 @@ pub async fn measure(
         recording,
         started_at: clock.started_at().unwrap_or(began),
         ending,
-        arrivals: context.arrivals.as_ref().map(|s| s.snapshot(ended)),
+        arrivals: context.arrivals.as_ref().map(Schedule::snapshot),
         server,
     })
 }
@@ -305,6 +328,36 @@ async fn watch(
         }
     }
     observer.finish();
+}
+
+/// Ends an open model's schedule at the moment the run is stopped (by
+/// Ctrl-C, which the engine handles, or by [`engine::stop`]), so that the
+/// arrivals that fall due while the engine drains its users are never
+/// intended. Users that notice the stop first end it themselves.
+async fn end_schedule_on_stop(context: Arc<RunContext>) {
+    let Some(schedule) = &context.arrivals else {
+        return;
+    };
+    let mut poll = tokio::time::interval(STOP_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    while !schedule.has_stopped() {
+        poll.tick().await;
+        if engine::stopped() {
+            schedule.stop(Instant::now());
+        }
+    }
+}
+
+/// Debug only (`--debug-block-runtime`): blocks the runtime thread this
+/// task runs on for `block`, then yields for as long, until aborted: a
+/// generator starved on purpose, whose arrivals start late although its
+/// users are free, for the tests of the saturation check. Never part of a
+/// real run.
+async fn block_runtime(block: Duration) {
+    loop {
+        std::thread::sleep(block);
+        tokio::time::sleep(block).await;
+    }
 }
 
 /// SIGTERM stops the users; the engine already handles SIGINT.

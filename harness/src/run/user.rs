@@ -102,7 +102,7 @@ pub struct VirtualUser {
     /// When a paced user's next iteration is due.
     next_due: Option<Instant>,
     /// Open model: the arrival this user has claimed and waits for.
-    pub held: Option<Arrival>,
+    held: Option<Arrival>,
 }
 
 impl VirtualUser {
@@ -196,20 +196,64 @@ impl VirtualUser {
 
     /// Runs `steps` in order, stopping at the first that fails; whether all passed.
     pub async fn run_steps(&mut self, context: &RunContext, steps: &[PreparedStep]) -> bool {
-        self.run_steps_due(context, steps, None).await
+        self.run_steps_from(context, steps, &mut None).await
     }
 
-    /// As [`Self::run_steps`], for an arrival that was due at `due`: the
-    /// first step's latency counts from then, not from when it was sent,
-    /// so time spent waiting to start is not hidden (coordinated omission).
-    pub async fn run_steps_due(
+    /// Open model: the next arrival to start, by [`Schedule::next`], which
+    /// keeps this user's claim and records the arrivals it gives up.
+    pub async fn next_arrival(
+        &mut self,
+        schedule: &Schedule,
+        patience: Duration,
+    ) -> Option<Arrival> {
+        schedule
+            .next(&mut self.held, patience, &mut self.sink)
+            .await
+    }
+
+    /// Open model: keeps `arrival` claimed without starting it (the run
+    /// has stopped), for [`Self::abandon_claim`].
+    pub fn keep_claim(&mut self, arrival: Arrival) {
+        self.held = Some(arrival);
+    }
+
+    /// Open model: gives back the claim held as the user stops; the
+    /// schedule counts it dropped if it was due before the run ended.
+    pub fn abandon_claim(&mut self, schedule: &Schedule) {
+        if let Some(held) = self.held.take() {
+            schedule.abandon(held, &mut self.sink);
+        }
+    }
+
+    /// Open model: one iteration for `arrival`: the setup if it is not
+    /// done yet, then work drawn from the mix. The first request sent
+    /// counts its latency from the arrival's due time, not from its send,
+    /// so time spent waiting to start is not hidden (coordinated
+    /// omission), and carries how the start went.
+    pub async fn run_arrival(&mut self, context: &RunContext, arrival: Arrival) -> bool {
+        let mut arrival = Some(arrival);
+        if !self.setup_done {
+            self.setup_done = self
+                .run_steps_from(context, &context.steps.setup, &mut arrival)
+                .await;
+            if !self.setup_done {
+                return false;
+            }
+        }
+        let steps = context.pick(self.draw());
+        self.run_steps_from(context, steps, &mut arrival).await
+    }
+
+    /// Runs `steps` in order, stopping at the first that fails; the first
+    /// step sent takes `arrival`.
+    async fn run_steps_from(
         &mut self,
         context: &RunContext,
         steps: &[PreparedStep],
-        mut due: Option<Instant>,
+        arrival: &mut Option<Arrival>,
     ) -> bool {
         for step in steps {
-            if !self.run_step(context, step, due.take()).await {
+            if !self.run_step(context, step, arrival.take()).await {
                 return false;
             }
         }
@@ -230,12 +274,12 @@ impl VirtualUser {
         &mut self,
         context: &RunContext,
         prepared: &PreparedStep,
-        due: Option<Instant>,
+        arrival: Option<Arrival>,
     ) -> bool {
         let step = &prepared.step;
         self.templates.seq = context.seq.fetch_add(1, Ordering::Relaxed);
         let sent = Instant::now();
-        let started = due.unwrap_or(sent).min(sent);
+        let started = arrival.map_or(sent, |a| a.due).min(sent);
         let start_us = context.clock.offset_us(started);
         let (timing, result) = match prepared.render(&mut self.templates, &mut self.buffers) {
             Ok(request) => self.client.send(request).await,
@@ -260,7 +304,7 @@ impl VirtualUser {
         let service_us = micros(timing.total);
         let waited_us = micros(sent - started);
         self.sink.record(Sample {
-            name: prepared.name,
+            name: Some(prepared.name),
             start_us,
             latency_us: service_us.saturating_add(waited_us),
             service_us,
@@ -268,6 +312,7 @@ impl VirtualUser {
                 .connect
                 .map_or(0, |d| u32::try_from(micros(d).max(1)).unwrap_or(u32::MAX)),
             ttfb_us: timing.ttfb.map_or(0, |d| micros(d).max(1)),
+            start: arrival.map(|a| a.start_timing(sent)),
             outcome,
         });
         matches!(outcome, Outcome::Ok { .. })

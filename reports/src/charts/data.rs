@@ -47,6 +47,8 @@ pub struct ChartData {
     pub(super) server_rps: Vec<(f64, f64)>,
     /// Per second, the generator's CPU, % of all cores.
     pub(super) generator_cpu: Vec<(f64, f64)>,
+    /// Per second, the generator's busiest thread, % of one core.
+    pub(super) generator_thread_cpu: Vec<(f64, f64)>,
     /// Per scrape interval, the server's cache hit ratio in %, as steps.
     pub(super) cache_hit: Vec<(f64, f64)>,
     /// At each scrape, the DB pool's utilization in %.
@@ -189,6 +191,11 @@ impl ChartData {
                 .series
                 .iter()
                 .filter_map(|s| Some((at(s.second), s.generator_cpu? * 100.0)))
+                .collect(),
+            generator_thread_cpu: results
+                .series
+                .iter()
+                .filter_map(|s| Some((at(s.second), s.generator_thread_cpu? * 100.0)))
                 .collect(),
             cache_hit,
             db_pool,

@@ -165,11 +165,18 @@ fn draw_generator<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let saturated = GeneratorStats::SATURATED_CPU * 100.0;
-    let keys = [
-        Key::line("CPU, % of all cores", ORANGE, 2),
-        Key::dashed(format!("saturated above {saturated}%"), MUTED),
-    ];
+    // The fixed rule is per thread, in a share of one core; a file from
+    // before version 4 has no thread figures, and no line to hold them to.
+    let saturated = GeneratorStats::SATURATED_THREAD_CPU * 100.0;
+    let threads = !data.generator_thread_cpu.is_empty();
+    let mut keys = vec![Key::line("CPU, % of all cores", ORANGE, 2)];
+    if threads {
+        keys.push(Key::line("busiest thread, % of a core", RED, 2));
+        keys.push(Key::dashed(
+            format!("a thread saturated above {saturated}%"),
+            MUTED,
+        ));
+    }
     let mut chart = time_chart(
         root,
         data,
@@ -182,12 +189,22 @@ where
     let thin = series::area(&data.generator_cpu, columns);
     chart.draw_series(AreaSeries::new(thin, 0.0, ORANGE.mix(0.12)))?;
     line_or_band(&mut chart, &data.generator_cpu, columns, ORANGE, 2, false)?;
-    chart.draw_series(DashedLineSeries::new(
-        [(0.0, saturated), (data.duration, saturated)],
-        8,
-        5,
-        MUTED.stroke_width(2),
-    ))?;
+    if threads {
+        line_or_band(
+            &mut chart,
+            &data.generator_thread_cpu,
+            columns,
+            RED,
+            2,
+            false,
+        )?;
+        chart.draw_series(DashedLineSeries::new(
+            [(0.0, saturated), (data.duration, saturated)],
+            8,
+            5,
+            MUTED.stroke_width(2),
+        ))?;
+    }
     Ok(())
 }
 

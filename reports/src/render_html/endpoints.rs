@@ -13,9 +13,16 @@ use crate::{
 
 /// 5. Counts, status codes and error kinds per endpoint, whole run.
 pub(super) fn table(page: &mut String, results: &Results) {
-    page.push_str(
+    let dropped = if results.arrivals.is_some() {
+        " On an arrival schedule, the overall row's failures also count the arrivals dropped \
+         before any request was sent: in its error rate, not in its requests or rate."
+    } else {
+        ""
+    };
+    let _ = write!(
+        page,
         "<section>\n<h2>Endpoints</h2>\n<p class=\"note\">Every request of the run, \
-         ramps included.</p>\n<table>\n<thead><tr><th scope=\"col\">Endpoint</th>\
+         ramps included.{dropped}</p>\n<table>\n<thead><tr><th scope=\"col\">Endpoint</th>\
          <th class=\"num\">Requests</th><th class=\"num\">RPS</th><th class=\"num\">Failed</th>\
          <th class=\"num\">Error rate</th><th>Status codes</th><th>Failures by kind</th>\
          </tr></thead>\n<tbody>\n",
@@ -85,6 +92,7 @@ fn error_kinds(errors: &ErrorCounts) -> Vec<(&'static str, u64)> {
         ("status", errors.status),
         ("check", errors.check),
         ("other", errors.other),
+        ("dropped", errors.dropped),
     ]
     .into_iter()
     .filter(|(_, n)| *n > 0)

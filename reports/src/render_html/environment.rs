@@ -45,16 +45,7 @@ pub(super) fn render(page: &mut String, results: &Results) {
         ("CPUs", env.cpu_count.to_string()),
     ];
     if let Some(g) = &results.generator {
-        rows.push((
-            "Generator CPU",
-            format!(
-                "mean {}, max {} of all cores; {} saturated (above {})",
-                units::rate(g.cpu_mean),
-                units::rate(g.cpu_max),
-                units::duration_ms(u64::from(g.saturated_seconds) * 1000),
-                units::rate(GeneratorStats::SATURATED_CPU),
-            ),
-        ));
+        rows.push(("Generator", generator_text(g, results.version)));
     }
     rows.push(("OS", env.os.clone()));
     let stages: Vec<String> = scenario
@@ -105,4 +96,41 @@ pub(super) fn render(page: &mut String, results: &Results) {
         );
     }
     page.push_str("</section>\n");
+}
+
+/// The generator's CPU and start lag, and how many judged seconds the
+/// fixed rule found saturated (a results file before version 4 counted
+/// seconds above 85% of all cores).
+fn generator_text(g: &GeneratorStats, version: u32) -> String {
+    let mut text = format!(
+        "CPU mean {}, max {} of all cores",
+        units::rate(g.cpu_mean),
+        units::rate(g.cpu_max)
+    );
+    if let Some(thread) = g.thread_cpu_max {
+        text.push_str(&format!(
+            "; busiest thread {} of a core",
+            units::rate(thread)
+        ));
+    }
+    if let Some(lag) = g.start_lag_p99_max_us {
+        text.push_str(&format!(
+            "; start lag p99 at most {}",
+            units::latency_us(lag as f64)
+        ));
+    }
+    let rule = if version >= 4 {
+        format!(
+            "a thread above {} of a core, or a start-lag p99 above {}, in a judged second",
+            units::rate(GeneratorStats::SATURATED_THREAD_CPU),
+            units::latency_us(GeneratorStats::SATURATED_START_LAG_P99_US as f64)
+        )
+    } else {
+        "above 85% of all cores".to_owned()
+    };
+    text.push_str(&format!(
+        "; {} saturated ({rule})",
+        units::duration_ms(u64::from(g.saturated_seconds) * 1000)
+    ));
+    text
 }

@@ -79,6 +79,7 @@ pub fn render_with(
     header::render(&mut page, results);
     verdict::banner(&mut page, results);
     verdict::generator_warning(&mut page, results);
+    verdict::target_too_slow(&mut page, results);
     latency_basis::render(&mut page, results);
     budgets::render(&mut page, results);
     if let Some(comparison) = comparison {

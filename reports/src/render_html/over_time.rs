@@ -5,7 +5,7 @@ use super::figure;
 use crate::{
     basis::Basis,
     charts::Chart,
-    results::{GeneratorStats, LatencyBasis, Results},
+    results::{ArrivalStats, GeneratorStats, LatencyBasis, Results},
     units,
 };
 
@@ -24,10 +24,11 @@ pub(super) fn render(
     let basis = Basis::of(results);
     let schedule = match (&results.arrivals, basis.0) {
         (Some(a), _) => format!(
-            " Requests ran on an arrival schedule: latency counts from when each was due (free of coordinated omission); the grey line is the p99 of the service time, from the actual send. Of {} arrivals, {} started late and {} were dropped.",
+            " Requests ran on an arrival schedule: latency counts from when each was due (free of coordinated omission); the grey line is the p99 of the service time, from the actual send. Of {} arrivals, {} started late and {} were dropped (failures, in the latency from their due time to when they were given up).{}",
             units::count(a.intended),
             units::count(a.late),
-            units::count(a.dropped)
+            units::count(a.dropped),
+            start_text(a),
         ),
         (None, LatencyBasis::Corrected { .. }) => format!(
             " Users were paced at one request every {}: the percentiles are coordinated-omission corrected; the grey line is the p99 raw (uncorrected), from each actual send, and the gap between them is the requests stalled users could not send.",
@@ -70,24 +71,48 @@ pub(super) fn render(
             .as_ref()
             .map(|g| {
                 format!(
-                    " Mean {}, busiest second {}; {} above {}.",
+                    " Mean {}, busiest second {}; {} saturated.",
                     units::rate(g.cpu_mean),
                     units::rate(g.cpu_max),
                     units::duration_ms(u64::from(g.saturated_seconds) * 1000),
-                    units::rate(GeneratorStats::SATURATED_CPU),
                 )
             })
             .unwrap_or_default();
+        let thread = if results
+            .series
+            .iter()
+            .any(|s| s.generator_thread_cpu.is_some())
+        {
+            format!(
+                " The red line is its busiest thread, as a share of one core: above the dashed \
+                 line ({}) the generator is saturated, and its latencies measure it too.",
+                units::rate(GeneratorStats::SATURATED_THREAD_CPU)
+            )
+        } else {
+            String::new()
+        };
         figure(
             page,
             Chart::Generator,
             chart(Chart::Generator),
             &format!(
-                "The load generator's own CPU use each second, as a share of all {} cores. \
-                 Above the dashed line it is saturated, and its latencies measure it too.{summary}",
+                "The load generator's own CPU use each second, as a share of all {} cores.{thread}{summary}",
                 results.environment.cpu_count
             ),
         );
     }
     page.push_str("</section>\n");
+}
+
+/// The generator's start lag beside the wait for a free user, whole run:
+/// the first is the generator's lateness, the second the target's.
+fn start_text(a: &ArrivalStats) -> String {
+    match (a.start_lag, a.waiting_for_users) {
+        (Some(lag), Some(waiting)) => format!(
+            " Start lag (the generator's own lateness) p99 {}; waiting for a free user (the target's slowness) p99 {}.",
+            units::latency_us(lag.p99_us as f64),
+            units::latency_us(waiting.p99_us as f64)
+        ),
+        _ => String::new(),
+    }
 }

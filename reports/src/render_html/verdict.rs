@@ -1,6 +1,7 @@
 //! The top of the page, before any number: the verdict with each failed
-//! budget by how much, and a warning when the load generator was too busy
-//! for its figures to be trusted.
+//! budget by how much, a warning when the load generator was too busy for
+//! its figures to be trusted, and a note when the target was too slow for
+//! the open model's users.
 
 use std::fmt::Write;
 
@@ -89,5 +90,24 @@ pub(super) fn generator_warning(page: &mut String, results: &Results) {
          <p class=\"alert-title\">⚠ Load generator saturated: its figures include its own delays</p>\
          <p>{}</p></section>",
         with_code(warning)
+    );
+}
+
+/// 1c. Arrivals that waited for a free user: the target, not the
+/// generator, set the pace. Said apart from saturation, which it is not.
+pub(super) fn target_too_slow(page: &mut String, results: &Results) {
+    let Some(note) = results
+        .arrivals
+        .as_ref()
+        .and_then(|a| a.target_too_slow.as_ref())
+    else {
+        return;
+    };
+    let _ = writeln!(
+        page,
+        "<section class=\"alert\" role=\"note\" aria-label=\"target too slow\">\
+         <p class=\"alert-title\">⚠ Target too slow for max_users</p>\
+         <p>{}</p></section>",
+        with_code(note)
     );
 }

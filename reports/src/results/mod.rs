@@ -43,8 +43,20 @@ pub use server::{CacheLayerStats, PoolUtilization, ServerLatency, ServerSample, 
 /// ([`Results::generator`], [`SecondStats::generator_cpu`]), where each
 /// request's time went ([`EndpointStats::phases`]), aborts
 /// ([`RunStatus::Aborted`], [`BudgetVerdict::abort`]) and the server budgets.
-/// Older files read as version 3 files without them.
-pub const RESULTS_VERSION: u32 = 3;
+/// Version 4 accounts for every arrival: a dropped one is a failure of its
+/// own kind ([`ErrorCounts::dropped`]) in the overall figures (its error
+/// rate and latency, not its `count` or rate) and in each second's; the
+/// arrivals over the judged stages ([`ArrivalStats::judged`]); the
+/// generator's start lag apart from the wait for a free user
+/// ([`ArrivalStats::start_lag`], [`ArrivalStats::waiting_for_users`],
+/// [`SecondStats::start_lag_p99_us`],
+/// [`SecondStats::waiting_for_users_p99_us`]) with the note when the
+/// target was too slow for the users ([`ArrivalStats::target_too_slow`]);
+/// the busiest thread's CPU ([`SecondStats::generator_thread_cpu`]); and a
+/// fixed saturation rule ([`GeneratorStats`]).
+/// Older files read as version 4 files without them; their `error_rate`
+/// and `saturated_seconds` keep the meaning they were written with.
+pub const RESULTS_VERSION: u32 = 4;
 /// The oldest results format version still read.
 pub const OLDEST_RESULTS_VERSION: u32 = 1;
 /// The `format` tag of every results file.
@@ -82,24 +94,90 @@ pub struct Results {
     pub verdict: Verdict,
 }
 
-/// The fate of a schedule's arrivals (k6's `dropped_iterations`, and more).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+/// The fate of a schedule's arrivals (k6's `dropped_iterations`, and more),
+/// and how their starts went.
+///
+/// Every arrival the schedule called for before the run ended (or was
+/// stopped) is either started or dropped: `intended = started + dropped`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArrivalStats {
-    /// Arrivals the schedule called for, up to when the run ended.
+    /// Arrivals the schedule called for, up to when the run ended or was
+    /// stopped.
     pub intended: u64,
     /// Arrivals a user took and ran.
     pub started: u64,
-    /// Arrivals that found every user busy and were not run: the target
-    /// (or the generator) could not keep up with the rate.
+    /// Arrivals not run: no user was free to claim them within the plan's
+    /// longest request timeout, or the run ended first. Each is a failure
+    /// of kind `dropped` in the overall figures.
     pub dropped: u64,
-    /// Started arrivals that were handed to a user more than 10 ms after
-    /// they were due (the generator was behind); their latency still
-    /// counts from when they were due.
+    /// Arrivals started more than 10 ms after they were due, for either
+    /// reason below (a generator behind, or every user busy); their latency
+    /// still counts from when they were due.
     pub late: u64,
+    /// The same counts over the judged stages, by each arrival's due time;
+    /// absent when budgets judge the whole run. `max_dropped_rate` judges
+    /// these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judged: Option<ArrivalCounts>,
+    /// The generator's own lateness: from when an arrival was due (or
+    /// claimed, if a user claimed it only after it was due) to its first
+    /// send. Above 1 ms at p99 in a judged second, the generator is
+    /// saturated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_lag: Option<LatencySummary>,
+    /// The target's slowness for `max_users`: how long arrivals waited for
+    /// a free user, from when they were due to the claim (0 for one claimed
+    /// before it was due; a dropped one, until it was given up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for_users: Option<LatencySummary>,
+    /// Set when arrivals waited for a free user in a judged second (a p99
+    /// above [`ArrivalStats::WAITING_P99_LIMIT_US`], or any dropped): the
+    /// target was too slow for `max_users` at this rate. Why, for the
+    /// report's note; not a generator problem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_too_slow: Option<String>,
 }
 
 impl ArrivalStats {
+    /// A judged second whose arrivals waited longer than this for a free
+    /// user at p99 says the target is too slow for `max_users`.
+    pub const WAITING_P99_LIMIT_US: u64 = 1_000;
+
+    /// The whole run's counts.
+    pub fn counts(&self) -> ArrivalCounts {
+        ArrivalCounts {
+            intended: self.intended,
+            started: self.started,
+            dropped: self.dropped,
+            late: self.late,
+        }
+    }
+
+    /// The counts budgets judge: the judged stages' when set, else the
+    /// whole run's.
+    pub fn judged_counts(&self) -> ArrivalCounts {
+        self.judged.unwrap_or_else(|| self.counts())
+    }
+
+    /// Dropped arrivals over intended ones, whole run (0 when none were
+    /// intended).
+    pub fn dropped_rate(&self) -> f64 {
+        self.counts().dropped_rate()
+    }
+}
+
+/// Arrivals of a stretch of the schedule, by due time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArrivalCounts {
+    pub intended: u64,
+    pub started: u64,
+    pub dropped: u64,
+    pub late: u64,
+}
+
+impl ArrivalCounts {
     /// Dropped arrivals over intended ones (0 when none were intended).
     pub fn dropped_rate(&self) -> f64 {
         if self.intended == 0 {
@@ -164,6 +242,15 @@ impl LatencyBasis {
 
 /// The load generator watching itself: when it is saturated, its latency
 /// figures measure the generator too.
+///
+/// Saturated, since version 4, means that in some judged second the
+/// generator's start lag had a p99 above
+/// [`GeneratorStats::SATURATED_START_LAG_P99_US`] or one of its threads used
+/// more than [`GeneratorStats::SATURATED_THREAD_CPU`] of a core
+/// ([`SecondStats::generator_saturated`]). Both limits are fixed: a share of
+/// all cores would hide one hot thread on a machine with many (one of 16
+/// cores is 6%). Arrivals waiting for a free user are the target's
+/// slowness, not saturation ([`ArrivalStats::target_too_slow`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GeneratorStats {
@@ -172,7 +259,15 @@ pub struct GeneratorStats {
     pub cpu_mean: f64,
     /// The busiest second's CPU use, same unit.
     pub cpu_max: f64,
-    /// Seconds above [`GeneratorStats::SATURATED_CPU`].
+    /// The busiest thread of the process in its busiest judged second, as
+    /// a fraction of one core.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_cpu_max: Option<f64>,
+    /// The highest start-lag p99 of a judged second, µs (open model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_lag_p99_max_us: Option<u64>,
+    /// Judged seconds in which the generator was saturated. (Before
+    /// version 4: seconds above 85% of all cores.)
     pub saturated_seconds: u32,
     /// Set when the generator was saturated: why, for the report's warning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -180,9 +275,11 @@ pub struct GeneratorStats {
 }
 
 impl GeneratorStats {
-    /// CPU use, as a fraction of all cores, above which a second counts as
-    /// saturated.
-    pub const SATURATED_CPU: f64 = 0.85;
+    /// A judged second whose start lag has a p99 above this (µs) is saturated.
+    pub const SATURATED_START_LAG_P99_US: u64 = 1_000;
+    /// A judged second in which a thread used more than this fraction of a
+    /// core is saturated.
+    pub const SATURATED_THREAD_CPU: f64 = 0.90;
 }
 
 /// How a run ended.
@@ -303,21 +400,31 @@ impl EndpointStats {
 }
 
 /// Counts, rates and latency over a stretch of the run.
+///
+/// On an arrival schedule, the overall window also holds the arrivals
+/// dropped before any request was sent (`errors.dropped`): they are
+/// failures, in `error_rate` and `latency`, but no requests, so not in
+/// `count` or `rps`. A generator that could not send cannot meet a
+/// throughput floor with requests it never sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Window {
-    /// Requests sent (every sample, failed or not).
+    /// Requests sent (every sample, failed or not); dropped arrivals are
+    /// not in it.
     pub count: u64,
     pub errors: ErrorCounts,
     /// How long the window lasted.
     pub duration_ms: u64,
     /// `count` per second of `duration_ms`.
     pub rps: f64,
-    /// Failed requests over `count` (0 when there were none).
+    /// Failures (failed requests and dropped arrivals) over everything
+    /// attempted ([`Window::attempts`]); 0 when there was nothing. Before
+    /// version 4, failed requests over `count`.
     pub error_rate: f64,
     /// Latency from each request's start: from when it was due, for a
     /// run on an arrival schedule (coordinated-omission free, as wrk2
-    /// measures); from when it was sent otherwise. Budgets judge this.
+    /// measures); from when it was sent otherwise. A dropped arrival counts
+    /// from when it was due to when it was given up. Budgets judge this.
     pub latency: LatencySummary,
     /// HdrHistogram of `latency` in µs, V2 + deflate, base64.
     pub histogram: String,
@@ -331,11 +438,12 @@ pub struct Window {
 }
 
 impl Window {
-    /// The window of `count` requests, `errors` of them failed, over
-    /// `duration_us`, with their latencies in `histogram` and, when the
-    /// latency basis is not the send, the raw service times in `service`.
-    /// The rate and error rate are 0 over nothing; readers ask
-    /// [`crate::metric::value`], which reads an empty window as no value.
+    /// The window of `count` requests sent and `errors.dropped` arrivals
+    /// dropped, `errors` of them failures, over `duration_us`, with their
+    /// latencies in `histogram` and, when the latency basis is not the
+    /// send, the raw service times in `service`. The rate and error rate
+    /// are 0 over nothing; readers ask [`crate::metric::value`], which
+    /// reads an empty window as no value.
     pub fn of(
         count: u64,
         errors: ErrorCounts,
@@ -349,12 +457,21 @@ impl Window {
             errors,
             duration_ms: duration_us / 1000,
             rps: ratio(count as f64, duration_us as f64 / 1e6),
-            error_rate: ratio(errors.total() as f64, count as f64),
+            error_rate: ratio(
+                errors.total() as f64,
+                count.saturating_add(errors.dropped) as f64,
+            ),
             latency: LatencySummary::of(histogram),
             histogram: histogram::encode(histogram),
             service_latency: service.map(LatencySummary::of),
             service_histogram: service.map(histogram::encode),
         }
+    }
+
+    /// Requests sent plus arrivals dropped before a request: what the
+    /// error rate is a share of.
+    pub fn attempts(&self) -> u64 {
+        self.count.saturating_add(self.errors.dropped)
     }
 
     /// Decodes [`Window::histogram`].
@@ -363,7 +480,8 @@ impl Window {
     }
 }
 
-/// Failed requests by kind. A request fails once, under its first failure.
+/// Failures by kind. A request fails once, under its first failure; an
+/// arrival dropped before it sent anything is a failure of its own kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorCounts {
@@ -377,10 +495,22 @@ pub struct ErrorCounts {
     pub check: u64,
     /// Anything else (a broken connection, a template that could not render).
     pub other: u64,
+    /// Arrivals of an open model that never became a request: no user was
+    /// free to claim them within the longest request timeout, or the run
+    /// ended first. Counted in the overall figures only (no request name
+    /// had been drawn) and not in `count`.
+    #[serde(default)]
+    pub dropped: u64,
 }
 
 impl ErrorCounts {
+    /// Every failure, dropped arrivals included.
     pub fn total(&self) -> u64 {
+        self.requests_failed() + self.dropped
+    }
+
+    /// Failed requests: the failures that were sent.
+    pub fn requests_failed(&self) -> u64 {
         self.connect + self.timeout + self.status + self.check + self.other
     }
 
@@ -390,6 +520,7 @@ impl ErrorCounts {
         self.status += other.status;
         self.check += other.check;
         self.other += other.other;
+        self.dropped += other.dropped;
     }
 }
 
@@ -425,12 +556,14 @@ impl LatencySummary {
     }
 }
 
-/// One second of the run, over every request that started in it.
+/// One second of the run, over every request that started in it (on a
+/// schedule, that was due in it) and every arrival dropped that was due in it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecondStats {
     /// Seconds since the run's start.
     pub second: u32,
+    /// Requests sent; the second's dropped arrivals are `errors.dropped`.
     pub count: u64,
     pub errors: ErrorCounts,
     /// Responses by status class: `2xx`, `3xx`, `4xx`, `5xx`.
@@ -447,4 +580,38 @@ pub struct SecondStats {
     /// The generator's CPU use in this second, as a fraction of all cores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator_cpu: Option<f64>,
+    /// The busiest thread of the generator's process in this second, as a
+    /// fraction of one core.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_thread_cpu: Option<f64>,
+    /// p99 of the start lag ([`ArrivalStats::start_lag`]) of the arrivals
+    /// started that were due in this second, µs (open model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_lag_p99_us: Option<u64>,
+    /// p99 of how long the arrivals due in this second waited for a free
+    /// user ([`ArrivalStats::waiting_for_users`]), µs (open model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for_users_p99_us: Option<u64>,
+}
+
+impl SecondStats {
+    /// Whether the generator was saturated in this second, by the fixed
+    /// rule of [`GeneratorStats`]: a start-lag p99 above 1 ms, or a thread
+    /// above 90% of a core.
+    pub fn generator_saturated(&self) -> bool {
+        self.start_lag_p99_us
+            .is_some_and(|us| us > GeneratorStats::SATURATED_START_LAG_P99_US)
+            || self
+                .generator_thread_cpu
+                .is_some_and(|cpu| cpu > GeneratorStats::SATURATED_THREAD_CPU)
+    }
+
+    /// Whether this second's arrivals waited for a free user: a p99 wait
+    /// above [`ArrivalStats::WAITING_P99_LIMIT_US`], or any dropped.
+    pub fn waited_for_users(&self) -> bool {
+        self.errors.dropped > 0
+            || self
+                .waiting_for_users_p99_us
+                .is_some_and(|us| us > ArrivalStats::WAITING_P99_LIMIT_US)
+    }
 }

@@ -16,8 +16,22 @@ use crate::plan::{AbortWhen, Budget, Budgets, ServerBudget};
 use crate::source_map::{child_index, child_key};
 use crate::yaml::{self, DurationText, LoadModel, RateText, Scenario};
 
+/// The `overall.max_dropped_rate` of an open model whose file sets none:
+/// a schedule that drops arrivals has lowered its rate, and a run that
+/// did so unseen would pass budgets it never faced.
+pub const DEFAULT_MAX_DROPPED_RATE: f64 = 0.01;
+
 impl Builder<'_> {
     pub(super) fn budgets(&mut self, s: &Scenario) -> Budgets {
+        let mut budgets = self.written_budgets(s);
+        if s.load.model == LoadModel::Open && budgets.overall.max_dropped_rate.is_none() {
+            budgets.overall.max_dropped_rate = Some(DEFAULT_MAX_DROPPED_RATE);
+        }
+        budgets
+    }
+
+    /// The budgets as the file writes them.
+    fn written_budgets(&mut self, s: &Scenario) -> Budgets {
         let Some(raw) = s.budgets.as_ref() else {
             return Budgets::default();
         };

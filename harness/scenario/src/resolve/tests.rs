@@ -615,6 +615,38 @@ budgets:
 }
 
 #[test]
+fn an_open_model_limits_its_dropped_arrivals_to_1_percent_unless_it_says_otherwise() {
+    let open = |budgets: &str| {
+        parse(&format!(
+            "version: 2
+name: x
+load: {{model: open, max_users: 2, stages: [{{rate: 10/s, ramp: 1s}}]}}
+requests: [{{name: r, method: GET, path: /r}}]
+{budgets}"
+        ))
+        .unwrap()
+        .budgets()
+        .overall
+        .max_dropped_rate
+    };
+    assert_eq!(open(""), Some(0.01), "no budgets at all");
+    assert_eq!(open("budgets:\n  overall: {p99: 1s}"), Some(0.01));
+    assert_eq!(
+        open("budgets:\n  overall: {max_dropped_rate: 5%}"),
+        Some(0.05)
+    );
+    let closed = parse(
+        "version: 1
+name: x
+load: {stages: [{users: 1, ramp: 1s}]}
+requests: [{name: r, method: GET, path: /r}]
+",
+    )
+    .unwrap();
+    assert_eq!(closed.budgets().overall.max_dropped_rate, None);
+}
+
+#[test]
 fn open_model_arrivals_follow_the_rates() {
     let plan = parse_plan(
         "s.yaml",

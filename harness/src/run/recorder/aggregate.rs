@@ -1,7 +1,10 @@
 //! The aggregator task: it alone owns the histograms. It takes the users'
-//! batches from its inbox every [`DRAIN_EVERY`], ticks once a second (users and generator CPU for the series,
-//! seconds past their grace closed, abort watches checked), and turns what
-//! it holds into the [`Recording`] when the run ends.
+//! batches (requests, and an open model's dropped arrivals, which count in
+//! the overall figures only) from its inbox every [`DRAIN_EVERY`], ticks
+//! once a second (users and generator CPU, the process's and its busiest
+//! thread's, for the series, seconds past their grace closed, abort
+//! watches checked), and turns what it holds into the [`Recording`] when
+//! the run ends.
 
 use std::{
     collections::{BTreeMap, VecDeque},
@@ -12,19 +15,23 @@ use std::{
     time::Duration,
 };
 
+use reports::{
+    histogram::new_histogram,
+    results::{LatencyBasis, SecondStats},
+};
+
 use super::Aborted;
 use super::{
     JudgedSpans, Live, RecorderConfig,
     inbox::{DRAIN_EVERY, Inbox},
     series::OpenSecond,
     sink::{FailureKind, Outcome, Sample},
-    tally::{NameStats, Recording, record},
+    tally::{NameStats, Recording, StartTally},
     watches::Watches,
 };
-use crate::run::{clock::StageClock, generator_cpu::CpuMeter};
-use reports::{
-    histogram::new_histogram,
-    results::{LatencyBasis, SecondStats},
+use crate::run::{
+    clock::StageClock,
+    generator_cpu::{CpuMeter, CpuReading},
 };
 
 /// How long a second stays open for late samples, beyond the longest
@@ -50,6 +57,8 @@ pub(super) struct Aggregate {
     basis: LatencyBasis,
     per_name: Vec<NameStats>,
     overall: NameStats,
+    /// How an open model's arrivals started, whole run.
+    starts: Option<StartTally>,
     judged: JudgedSpans,
     grace: Duration,
     /// Open seconds, by second.
@@ -57,7 +66,7 @@ pub(super) struct Aggregate {
     /// Users at the end of each second, sampled by the tick.
     users_at: VecDeque<(u32, u32)>,
     /// The generator's CPU use in each second not yet closed.
-    cpu: BTreeMap<u32, f64>,
+    cpu: BTreeMap<u32, CpuReading>,
     closed: Vec<SecondStats>,
     clock: Arc<StageClock>,
     watches: Watches,
@@ -73,6 +82,7 @@ impl Aggregate {
             names: config.names,
             basis,
             overall: NameStats::new(basis),
+            starts: (basis == LatencyBasis::IntendedStart).then(StartTally::new),
             judged: config.judged,
             grace: config.longest_timeout + GRACE_SLACK,
             open: BTreeMap::new(),
@@ -134,11 +144,9 @@ impl Aggregate {
         // The reading covers the second just ended (ticks are a second
         // apart); before the epoch there is no second to give it to.
         let reading = cpu.read();
-        if let (Some(used), Some(ended)) =
-            (reading, elapsed.checked_sub(Duration::from_millis(500)))
-        {
+        if let Some(ended) = elapsed.checked_sub(Duration::from_millis(500)) {
             self.cpu
-                .insert(u32::try_from(ended.as_secs()).unwrap_or(u32::MAX), used);
+                .insert(u32::try_from(ended.as_secs()).unwrap_or(u32::MAX), reading);
         }
         self.close_before(second.saturating_sub(self.grace.as_secs() as u32 + 1));
         if shared.aborted.get().is_none()
@@ -173,28 +181,27 @@ impl Aggregate {
         let mut live = live.lock().expect("live lock");
         for sample in batch {
             let judged = self.judged.contains(sample.start_us);
-            self.per_name[usize::from(sample.name)].add(sample, judged, basis);
+            // A dropped arrival has no name: the overall figures alone.
+            if let Some(name) = sample.name {
+                self.per_name[usize::from(name)].add(sample, judged, basis);
+            }
             self.overall.add(sample, judged, basis);
+            if let Some(starts) = &mut self.starts {
+                starts.add(sample);
+            }
             if judged {
                 self.watches.take(arrival_second, sample, basis);
             }
             let second = u32::try_from(sample.start_us / 1_000_000).unwrap_or(u32::MAX);
-            let open = self
-                .open
+            self.open
                 .entry(second)
-                .or_insert_with(|| OpenSecond::new(basis));
-            open.count += 1;
-            record(&mut open.histogram, sample.latency_us, basis);
-            if let Some(service) = &mut open.service {
-                service.saturating_record(sample.service_us.max(1));
+                .or_insert_with(|| OpenSecond::new(basis))
+                .add(sample, basis);
+            if sample.was_sent() {
+                live.requests += 1;
+                live.tick_requests += 1;
             }
-            if let Some(status) = sample.outcome.status() {
-                open.count_status(status);
-            }
-            live.requests += 1;
-            live.tick_requests += 1;
             if let Outcome::Failed { kind, .. } = sample.outcome {
-                kind.count_into(&mut open.errors);
                 live.errors += 1;
                 if kind == FailureKind::Connect {
                     live.tick_connect_failures += 1;
@@ -220,8 +227,8 @@ impl Aggregate {
     }
 
     /// The generator's CPU in `second`; forgets the seconds up to it.
-    fn cpu_during(&mut self, second: u32) -> Option<f64> {
-        let used = self.cpu.get(&second).copied();
+    fn cpu_during(&mut self, second: u32) -> CpuReading {
+        let used = self.cpu.get(&second).copied().unwrap_or_default();
         self.cpu = self.cpu.split_off(&second);
         used
     }
@@ -254,6 +261,7 @@ impl Aggregate {
             names: self.names,
             per_name: self.per_name,
             overall: self.overall,
+            starts: self.starts,
             seconds,
             judged: self.judged,
             run_duration,

@@ -17,6 +17,13 @@
 //! The aggregator also ticks once a second: it samples the running users
 //! and the generator's own CPU for the series, and checks the budgets that
 //! can abort the run against the samples that arrived over their window.
+//!
+//! An open model's arrival that was dropped unsent is a [`Sample`] too
+//! ([`Sample::dropped`]): a failure in the overall figures and its
+//! second's, never a request of a name, never in a count of requests. The
+//! first request of each started arrival carries its [`StartTiming`], so
+//! each second (by due time) keeps the generator's start lag apart from the
+//! wait for a free user.
 
 mod aggregate;
 mod inbox;
@@ -33,8 +40,8 @@ use std::{
 use reports::{histogram::Histogram, results::LatencyBasis};
 use scenario::{Timeline, duration::whole_micros};
 
-pub use sink::{FailureKind, Outcome, Sample, SampleSink};
-pub use tally::{NameStats, PhaseTally, Recording, Tally};
+pub use sink::{FailureKind, Outcome, Sample, SampleSink, StartTiming};
+pub use tally::{NameStats, PhaseTally, Recording, StartTally, Tally};
 pub use watches::{AbortWatch, Aborted, limits, watchable};
 
 use crate::run::clock::StageClock;
@@ -94,7 +101,7 @@ impl JudgedSpans {
 
     /// Whether a request that started at `start_us` is judged; with no
     /// spans, every request is.
-    pub(super) fn contains(&self, start_us: u64) -> bool {
+    pub(crate) fn contains(&self, start_us: u64) -> bool {
         self.0.is_empty()
             || self
                 .0

@@ -8,13 +8,22 @@ use reports::{
     results::{ErrorCounts, LatencyBasis, SecondStats},
 };
 
+use super::{
+    sink::{Outcome, Sample},
+    tally::{StartTally, record},
+};
+use crate::run::generator_cpu::CpuReading;
+
 /// A second still open for late samples.
 #[derive(Debug)]
 pub(super) struct OpenSecond {
-    pub(super) histogram: Histogram,
-    pub(super) service: Option<Histogram>,
-    pub(super) count: u64,
-    pub(super) errors: ErrorCounts,
+    histogram: Histogram,
+    service: Option<Histogram>,
+    /// Requests sent; the second's dropped arrivals are in `errors`.
+    count: u64,
+    errors: ErrorCounts,
+    /// How the arrivals due in this second started (open model).
+    starts: Option<StartTally>,
     /// Responses by status class: index 1 counts 1xx, … 5xx; 0 and above
     /// 5 catch codes outside 100–599. Named ("2xx") only when the second
     /// closes, so a sample costs an index, not a string.
@@ -28,16 +37,34 @@ impl OpenSecond {
             service: basis.has_raw().then(new_histogram),
             count: 0,
             errors: ErrorCounts::default(),
+            starts: (basis == LatencyBasis::IntendedStart).then(StartTally::new),
             classes: [0; 10],
         }
     }
 
-    /// Counts a response with `status`.
-    pub(super) fn count_status(&mut self, status: u16) {
-        self.classes[usize::from(status / 100).min(9)] += 1;
+    /// Adds a sample that started (or, on a schedule, was due) in this
+    /// second; a dropped arrival counts as a failure, not a request.
+    pub(super) fn add(&mut self, sample: &Sample, basis: LatencyBasis) {
+        record(&mut self.histogram, sample.latency_us, basis);
+        if let Outcome::Failed { kind, .. } = sample.outcome {
+            kind.count_into(&mut self.errors);
+        }
+        if let Some(starts) = &mut self.starts {
+            starts.add(sample);
+        }
+        if !sample.was_sent() {
+            return;
+        }
+        self.count += 1;
+        if let Some(service) = &mut self.service {
+            service.saturating_record(sample.service_us.max(1));
+        }
+        if let Some(status) = sample.outcome.status() {
+            self.classes[usize::from(status / 100).min(9)] += 1;
+        }
     }
 
-    pub(super) fn close(self, second: u32, users: u32, generator_cpu: Option<f64>) -> SecondStats {
+    pub(super) fn close(self, second: u32, users: u32, cpu: CpuReading) -> SecondStats {
         let q = |q| {
             if self.histogram.is_empty() {
                 0
@@ -65,7 +92,18 @@ impl OpenSecond {
                 .filter(|h| !h.is_empty())
                 .map(|h| h.value_at_quantile(0.99)),
             users,
-            generator_cpu,
+            generator_cpu: cpu.process,
+            generator_thread_cpu: cpu.busiest_thread,
+            start_lag_p99_us: self
+                .starts
+                .as_ref()
+                .filter(|s| !s.start_lag.is_empty())
+                .map(|s| s.start_lag.value_at_quantile(0.99)),
+            waiting_for_users_p99_us: self
+                .starts
+                .as_ref()
+                .filter(|s| !s.waiting_for_users.is_empty())
+                .map(|s| s.waiting_for_users.value_at_quantile(0.99)),
         }
     }
 }

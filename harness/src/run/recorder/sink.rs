@@ -36,6 +36,9 @@ pub enum FailureKind {
     Status,
     Check,
     Other,
+    /// No request at all: an open model's arrival given up unsent
+    /// ([`Sample::dropped`]).
+    Dropped,
 }
 
 impl FailureKind {
@@ -46,15 +49,32 @@ impl FailureKind {
             Self::Status => errors.status += 1,
             Self::Check => errors.check += 1,
             Self::Other => errors.other += 1,
+            Self::Dropped => errors.dropped += 1,
         }
     }
 }
 
-/// One request, as measured.
+/// How an open model's arrival started, on the first request it sent:
+/// the generator's lateness apart from the wait for a free user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StartTiming {
+    /// From when it was due to when a user claimed it, if every user was
+    /// busy then (0 for an arrival claimed ahead of time): the target's
+    /// slowness for the users.
+    pub waited_for_user_us: u32,
+    /// From when it was due, or claimed if later, to the send: the
+    /// generator's own lateness.
+    pub start_lag_us: u32,
+}
+
+/// One request, as measured; or an open model's arrival that never
+/// became one ([`Sample::dropped`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
-    /// Index of the request name in [`RecorderConfig::names`](super::RecorderConfig::names).
-    pub name: u16,
+    /// Index of the request name in [`RecorderConfig::names`](super::RecorderConfig::names);
+    /// `None` for a dropped arrival, which had drawn no request yet and so
+    /// counts in the overall figures only.
+    pub name: Option<u16>,
     /// When the request started, from the run's start: when it was due,
     /// for a request on a schedule (open model); else when it was sent.
     pub start_us: u64,
@@ -69,7 +89,44 @@ pub struct Sample {
     /// From the send to the response's headers (includes `connect_us`);
     /// 0 when no response came.
     pub ttfb_us: u64,
+    /// On the first request of an open model's arrival: how it started;
+    /// on an arrival a user had claimed but not started by the end, how
+    /// far it had got.
+    pub start: Option<StartTiming>,
     pub outcome: Outcome,
+}
+
+impl Sample {
+    /// An arrival due at `due_us` (from the run's start) that was given up
+    /// unsent after waiting `waited_us` for a user: a failure of kind
+    /// [`FailureKind::Dropped`] with that wait as its latency, and no
+    /// request (no name, no service time).
+    pub fn dropped(due_us: u64, waited_us: u64) -> Self {
+        Self {
+            name: None,
+            start_us: due_us,
+            latency_us: waited_us,
+            service_us: 0,
+            connect_us: 0,
+            ttfb_us: 0,
+            start: None,
+            outcome: Outcome::Failed {
+                kind: FailureKind::Dropped,
+                status: None,
+            },
+        }
+    }
+
+    /// Whether a request was sent: false for a dropped arrival.
+    pub fn was_sent(&self) -> bool {
+        !matches!(
+            self.outcome,
+            Outcome::Failed {
+                kind: FailureKind::Dropped,
+                ..
+            }
+        )
+    }
 }
 
 impl Outcome {

@@ -27,14 +27,55 @@ pub struct NameStats {
 /// Counts and a histogram over some samples.
 #[derive(Debug, Clone)]
 pub struct Tally {
+    /// Requests sent. A dropped arrival is no request: it is counted in
+    /// `errors.dropped` and not here, so it fails the error rate without
+    /// adding to the rate.
     pub count: u64,
     pub errors: ErrorCounts,
     /// Latency on the run's basis: from each request's start (its due
-    /// time, on a schedule), corrected for a pace.
+    /// time, on a schedule), corrected for a pace; a dropped arrival's from
+    /// its due time to when it was given up.
     pub histogram: Histogram,
     /// The raw service time (from the send), kept apart only when the
     /// basis differs from it.
     pub service: Option<Histogram>,
+}
+
+/// How an open model's arrivals started: two histograms (µs), one
+/// question each. The start lag is the generator's lateness; the wait for a
+/// free user is the target's slowness for the users (a dropped arrival
+/// waited until it was given up).
+#[derive(Debug, Clone)]
+pub struct StartTally {
+    pub start_lag: Histogram,
+    pub waiting_for_users: Histogram,
+}
+
+impl StartTally {
+    pub(super) fn new() -> Self {
+        Self {
+            start_lag: new_histogram(),
+            waiting_for_users: new_histogram(),
+        }
+    }
+
+    /// Records `sample` if it began an arrival or was one dropped. A
+    /// dropped arrival no user claimed waited for a user all along; one a
+    /// user had claimed but not started carries its timing up to the end.
+    pub(super) fn add(&mut self, sample: &Sample) {
+        match sample.start {
+            Some(start) => {
+                self.start_lag
+                    .saturating_record(u64::from(start.start_lag_us));
+                self.waiting_for_users
+                    .saturating_record(u64::from(start.waited_for_user_us));
+            }
+            None if !sample.was_sent() => {
+                self.waiting_for_users.saturating_record(sample.latency_us);
+            }
+            None => {}
+        }
+    }
 }
 
 /// Connect, time-to-first-byte and transfer histograms.
@@ -96,13 +137,16 @@ impl Tally {
     }
 
     pub(super) fn add(&mut self, sample: &Sample, basis: LatencyBasis) {
-        self.count += 1;
         record(&mut self.histogram, sample.latency_us, basis);
-        if let Some(service) = &mut self.service {
-            service.saturating_record(sample.service_us.max(1));
-        }
         if let Outcome::Failed { kind, .. } = sample.outcome {
             kind.count_into(&mut self.errors);
+        }
+        if !sample.was_sent() {
+            return;
+        }
+        self.count += 1;
+        if let Some(service) = &mut self.service {
+            service.saturating_record(sample.service_us.max(1));
         }
     }
 }
@@ -134,7 +178,11 @@ impl NameStats {
 pub struct Recording {
     pub names: Vec<String>,
     pub per_name: Vec<NameStats>,
+    /// Every request, and every dropped arrival.
     pub overall: NameStats,
+    /// An open model's arrivals, whole run: the start lag and the wait for
+    /// a free user.
+    pub starts: Option<StartTally>,
     pub seconds: Vec<SecondStats>,
     pub judged: JudgedSpans,
     pub run_duration: Duration,

@@ -15,12 +15,13 @@ fn clock() -> Arc<StageClock> {
 
 fn sample(name: u16, start_ms: u64, latency_ms: u64, outcome: Outcome) -> Sample {
     Sample {
-        name,
+        name: Some(name),
         start_us: start_ms * 1000,
         latency_us: latency_ms * 1000,
         service_us: latency_ms * 1000,
         connect_us: 0,
         ttfb_us: latency_ms * 500,
+        start: None,
         outcome,
     }
 }
@@ -81,6 +82,80 @@ async fn samples_bin_by_start_second_and_split_by_name_and_judged_span() {
     assert_eq!(rec.seconds[1].status_classes.get("5xx"), Some(&1));
     assert_eq!(rec.seconds[2].errors.connect, 1);
     assert_eq!(rec.judged.duration_within(3_000_000), 1_000_000);
+}
+
+#[tokio::test]
+async fn a_dropped_arrival_fails_overall_and_in_its_second_without_being_a_request() {
+    let recorder = Recorder::start(RecorderConfig {
+        names: vec!["a".into()],
+        clock: clock(),
+        judged: JudgedSpans(vec![(1_000_000, 3_000_000)]),
+        longest_timeout: Duration::from_secs(1),
+        basis: LatencyBasis::IntendedStart,
+        abort_watches: Vec::new(),
+    });
+    let mut sink = recorder.sink();
+    // Three requests sent, the first starting on time, the second after
+    // waiting 40 ms for a user, the third after a 30 ms start lag.
+    let started = |name, ms, waited_for_user_us, start_lag_us| Sample {
+        start: Some(StartTiming {
+            waited_for_user_us,
+            start_lag_us,
+        }),
+        ..sample(name, ms, 10, OK)
+    };
+    sink.record(started(0, 1_100, 0, 200));
+    sink.record(started(0, 1_200, 40_000, 100));
+    sink.record(started(0, 2_300, 0, 30_000));
+    // Two arrivals due in second 2 given up unsent after 5 s, one due in
+    // second 0 (not judged).
+    sink.record(Sample::dropped(2_400_000, 5_000_000));
+    sink.record(Sample::dropped(2_500_000, 5_000_000));
+    sink.record(Sample::dropped(500_000, 5_000_000));
+    sink.flush();
+    drop(sink);
+    let rec = recorder.finish(Duration::from_secs(3)).await;
+
+    let overall = &rec.overall;
+    assert_eq!(overall.all.count, 3, "dropped arrivals are no requests");
+    assert_eq!(overall.all.errors.dropped, 3);
+    assert_eq!(overall.all.errors.total(), 3);
+    assert_eq!(overall.judged.count, 3);
+    assert_eq!(
+        overall.judged.errors.dropped, 2,
+        "by due time, in the judged span"
+    );
+    assert!(
+        overall.all.histogram.max() >= 4_990_000,
+        "their wait is in the overall latency"
+    );
+    assert_eq!(overall.all.histogram.len(), 6);
+    assert_eq!(
+        overall.all.service.as_ref().unwrap().len(),
+        3,
+        "no service time without a send"
+    );
+    let named = &rec.per_name[0];
+    assert_eq!(named.all.count, 3);
+    assert_eq!(named.all.errors.total(), 0, "a dropped arrival had no name");
+    assert!(named.all.histogram.max() < 1_000_000);
+
+    let second = |s: u32| rec.seconds.iter().find(|x| x.second == s).unwrap();
+    assert_eq!(second(2).count, 1);
+    assert_eq!(second(2).errors.dropped, 2);
+    assert_eq!(second(0).errors.dropped, 1);
+    assert_eq!(second(0).count, 0);
+    // Each second keeps the generator's lag apart from the wait for users.
+    assert_eq!(second(1).start_lag_p99_us, Some(200));
+    assert!(second(1).waiting_for_users_p99_us.unwrap() >= 39_000);
+    assert!(second(2).start_lag_p99_us.unwrap() >= 29_000);
+    assert!(
+        second(2).waiting_for_users_p99_us.unwrap() >= 4_990_000,
+        "a dropped arrival waited until it was given up"
+    );
+    let starts = rec.starts.as_ref().expect("an open model keeps its starts");
+    assert_eq!(starts.start_lag.len(), 3);
+    assert_eq!(starts.waiting_for_users.len(), 6);
 }
 
 #[tokio::test]
@@ -149,6 +224,31 @@ fn a_watch_fires_only_after_its_breach_has_lasted() {
         "{}",
         aborted.reason
     );
+}
+
+#[test]
+fn a_watch_counts_dropped_arrivals_overall_only_as_failures() {
+    let watch = |scope| AbortWatch {
+        scope,
+        metric: BudgetMetric::MaxErrorRate,
+        limit: 0.5,
+        window: Duration::from_secs(1),
+        after: Duration::ZERO,
+    };
+    let mut watches = Watches::new(vec![watch(Some(0)), watch(None)]);
+    let names = ["a".to_owned()];
+    // One request, fine; three arrivals dropped: 75% failed overall, 0% for `a`.
+    watches.take(0, &sample(0, 0, 1, OK), LatencyBasis::IntendedStart);
+    for _ in 0..3 {
+        watches.take(
+            0,
+            &Sample::dropped(0, 2_000_000),
+            LatencyBasis::IntendedStart,
+        );
+    }
+    let aborted = watches.check(1, &names).expect("overall breached");
+    assert_eq!(aborted.scope, "overall");
+    assert!(aborted.reason.contains("75%"), "{}", aborted.reason);
 }
 
 #[test]

@@ -69,10 +69,12 @@ struct WatchSecond {
     slots: Vec<WindowTally>,
 }
 
-/// Counts and latencies of the samples one watched scope received.
+/// Counts and latencies of the samples one watched scope received: as
+/// in a results window, a dropped arrival is a failure but no request.
 #[derive(Debug, Clone)]
 struct WindowTally {
     count: u64,
+    dropped: u64,
     errors: u64,
     histogram: Histogram,
 }
@@ -81,6 +83,7 @@ impl WindowTally {
     fn new() -> Self {
         Self {
             count: 0,
+            dropped: 0,
             errors: 0,
             histogram: new_histogram(),
         }
@@ -95,6 +98,9 @@ impl WindowTally {
 impl Samples for WindowTally {
     fn count(&self) -> u64 {
         self.count
+    }
+    fn dropped(&self) -> u64 {
+        self.dropped
     }
     fn failed(&self) -> u64 {
         self.errors
@@ -155,8 +161,12 @@ impl Watches {
             return;
         };
         for (slot, scope) in bucket.slots.iter_mut().zip(&self.scopes) {
-            if scope.is_none_or(|name| name == sample.name) {
-                slot.count += 1;
+            if scope.is_none_or(|name| Some(name) == sample.name) {
+                if sample.was_sent() {
+                    slot.count += 1;
+                } else {
+                    slot.dropped += 1;
+                }
                 slot.errors += u64::from(matches!(sample.outcome, Outcome::Failed { .. }));
                 record(&mut slot.histogram, sample.latency_us, basis);
             }
@@ -184,6 +194,7 @@ impl Watches {
             {
                 let tally = &second.slots[slot];
                 window.count += tally.count;
+                window.dropped += tally.dropped;
                 window.errors += tally.errors;
                 let _ = window.histogram.add(&tally.histogram);
             }
