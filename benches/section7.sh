@@ -40,7 +40,7 @@
 #
 # Usage: benches/section7.sh [--scale F] [--duration D] [--out DIR] [ROW...]
 #   ROW: health list_servers create_server get_server get_metrics
-#        (default: all five, in §7's order; about 8 minutes)
+#        (default: all five, in §7's order; about 7 minutes)
 #   --scale F      passed to loadgate: rates, max_users, stage lengths and
 #                  min_rps times F
 #   --duration D   passed to loadgate: the ramp and the hold shrunk in
