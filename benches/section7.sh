@@ -24,7 +24,8 @@
 # Everything is on loopback; every wait is bounded.
 #
 # The table, per row (measured over the judged hold):
-#   §7 rps p50 p95 p99   the architecture's row (at --scale F, rps × F)
+#   §7 rps p50 p95 p99   the architecture's row
+#   intended/s           the row's rate as run (§7's rps × F at --scale F)
 #   achieved/s           requests sent per second (what min_rps judges)
 #   p50 p95 p99          latency from when each arrival was due, in ms
 #   err%                 failed requests
