@@ -25,6 +25,25 @@ pub fn shipped(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Every shipped scenario: each `.yaml` under `scenarios/`, subfolders
+/// included, sorted.
+pub fn every_shipped() -> Vec<PathBuf> {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "yaml") {
+                found.push(path);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&shipped(""), &mut found);
+    found.sort();
+    found
+}
+
 /// Writes `yaml` as `name` in `dir`.
 pub fn scenario(dir: &Path, name: &str, yaml: &str) -> PathBuf {
     let path = dir.join(name);

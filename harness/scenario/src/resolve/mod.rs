@@ -230,4 +230,6 @@ impl Builder<'_> {
 }
 
 #[cfg(test)]
+mod shipped_tests;
+#[cfg(test)]
 mod tests;

@@ -1,4 +1,4 @@
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use super::users::parse_keys;
@@ -831,87 +831,6 @@ fn unreadable_file_is_an_error_too() {
     );
 }
 
-// ---- shipped scenarios ----
-
-fn scenarios_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
-}
-
-#[test]
-fn every_shipped_scenario_validates() {
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(scenarios_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "yaml") {
-            if let Err(e) = load_plan(&path, &Vars::new()) {
-                panic!("{e}");
-            }
-            names.push(path.file_stem().unwrap().to_string_lossy().into_owned());
-        }
-    }
-    names.sort();
-    assert_eq!(
-        names,
-        [
-            "endurance",
-            "normal",
-            "peak",
-            "peak-open",
-            "smoke",
-            "spike",
-            "spike-open",
-            "stress"
-        ]
-    );
-}
-
-fn shipped(name: &str) -> Plan {
-    load_plan(&scenarios_dir().join(format!("{name}.yaml")), &Vars::new()).unwrap()
-}
-
-#[test]
-fn shipped_shapes_match_the_architecture() {
-    let cases = [
-        ("smoke", 8, "8,2s;8,6s;0,2s"),
-        ("normal", 100, "100,30s;100,5m;0,15s"),
-        ("peak", 500, "500,1m;500,10m;0,30s"),
-        ("stress", 1000, "1000,2m;1000,5m;0,30s"),
-        ("spike", 500, "500,30s;500,2m;0,30s"),
-        ("endurance", 200, "200,2m;200,4h;0,1m"),
-    ];
-    for (name, peak, outline) in cases {
-        let plan = shipped(name);
-        assert_eq!(plan.peak_users(), peak, "{name}");
-        assert_eq!(shape(&plan), outline, "{name}");
-        assert_eq!(
-            plan.budgets().during,
-            Some(vec!["steady".to_owned()]),
-            "{name}"
-        );
-        assert_eq!(plan.budgets().overall.p95_us, Some(200_000), "{name}");
-        assert_eq!(plan.budgets().overall.p99_us, Some(500_000), "{name}");
-        assert_eq!(plan.budgets().overall.max_error_rate, Some(0.01), "{name}");
-        let rows = [
-            ("health", 5_000, 10_000, 15_000, 10_000.0),
-            ("list_servers", 50_000, 150_000, 300_000, 5_000.0),
-            ("create_server", 100_000, 250_000, 500_000, 1_000.0),
-            ("get_server", 30_000, 80_000, 150_000, 8_000.0),
-            ("get_metrics", 40_000, 100_000, 200_000, 6_000.0),
-        ];
-        for (request, p50, p95, p99, rps) in rows {
-            let budget = &plan.budgets().requests[request];
-            assert_eq!(
-                (budget.p50_us, budget.p95_us, budget.p99_us),
-                (Some(p50), Some(p95), Some(p99)),
-                "{name} {request}"
-            );
-            let want_rps = (name != "smoke").then_some(rps);
-            assert_eq!(budget.min_rps, want_rps, "{name} {request}");
-        }
-    }
-    assert_eq!(shipped("smoke").total_duration(), Duration::from_secs(10));
-}
-
 /// A cheap stand-in for fuzzing: every prefix of every shipped scenario, and
 /// a few degenerate documents, must give a plan or errors, never a panic.
 #[test]
@@ -928,11 +847,7 @@ fn truncated_and_degenerate_input_never_panics() {
     ] {
         assert!(parse(text).is_err(), "{text:?}");
     }
-    for entry in std::fs::read_dir(scenarios_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "yaml") {
-            continue;
-        }
+    for path in super::shipped_tests::shipped_files() {
         let text = std::fs::read_to_string(&path).unwrap();
         let mut cut = 0;
         while cut < text.len() {
