@@ -74,13 +74,14 @@ mod tests {
 
     fn sample() -> Sample {
         Sample {
-            name: 0,
+            name: Some(0),
             start_us: 1,
             latency_us: 2,
             service_us: 2,
             connect_us: 0,
             ttfb_us: 1,
             outcome: Outcome::Ok { status: 200 },
+            start: None,
         }
     }
 
