@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Open-model (arrival-rate) load on GET /health of the reference service, by
-# loadgate and by oha with wrk2-style pacing, at a ladder of intended rates.
-# Finds the highest rate that one core of each generator sustains.
+# Open-model (arrival-rate) load on GET /health of the reference service (or,
+# with TARGET=hello, GET /json of the bare axum `hello` of benches/src/bin),
+# by loadgate and by oha with wrk2-style pacing, at a ladder of intended
+# rates. Finds the highest rate that one core of each generator sustains.
 #
-# How: the service runs pinned to core 1; each generator runs pinned to core
+# How: the target runs pinned to core 1; each generator runs pinned to core
 # 0, alone, one after the other at every rate, on 127.0.0.1.
 #   - loadgate: a `model: open` scenario (format version 2), ramping to the
 #     rate over 1 s and then holding it for SECONDS (the judged `steady`
@@ -37,8 +38,8 @@
 #   default: 10 s per run, rates 5000 10000 20000 22500 25000 30000 40000
 #   60000 70000 80000 per second (about 4.5 minutes); the ladder reaches
 #   past where either generator falls behind on a 2-core machine.
-#   env: PORT (18092), OHA_CONNECTIONS (64), OHA_THREADS (1), OHA (path),
-#        CARGO_TARGET_DIR
+#   env: TARGET (health or hello), PORT (18092), OHA_CONNECTIONS (64),
+#        OHA_THREADS (1), OHA (path), CARGO_TARGET_DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,6 +48,7 @@ shift || true
 RATES=("$@")
 [ "${#RATES[@]}" -gt 0 ] || RATES=(5000 10000 20000 22500 25000 30000 40000 60000 70000 80000)
 PORT="${PORT:-18092}"
+TARGET="${TARGET:-health}"
 MAX_USERS=256
 OHA_CONNECTIONS="${OHA_CONNECTIONS:-64}"
 OHA_THREADS="${OHA_THREADS:-1}"
@@ -60,7 +62,7 @@ if [ ! -x "$OHA" ]; then
     cargo install oha --locked
     OHA="$(command -v oha || echo "$HOME/.cargo/bin/oha")"
 fi
-cargo build --release -q -p target-service -p harness
+cargo build --release -q -p target-service -p harness -p benches
 
 work="$(mktemp -d)"
 service_pid=""
@@ -71,15 +73,24 @@ cleanup() {
 trap cleanup EXIT
 
 base="http://127.0.0.1:$PORT"
-if curl -fs "$base/health" >/dev/null 2>&1; then
+case "$TARGET" in
+health) path=/health ;;
+hello) path=/json ;;
+*) echo "TARGET is health or hello, not $TARGET" >&2; exit 2 ;;
+esac
+if curl -fs "$base$path" >/dev/null 2>&1; then
     echo "something already answers at $base; set PORT" >&2
     exit 1
 fi
-RUST_LOG=warn taskset -c "$SERVICE_CPU" "$bin/target-service" \
-    --bind "127.0.0.1:$PORT" --seed-users 30 --servers-per-user 1 --metric-points 1 &
+if [ "$TARGET" = hello ]; then
+    taskset -c "$SERVICE_CPU" "$bin/hello" "127.0.0.1:$PORT" </dev/null &
+else
+    RUST_LOG=warn taskset -c "$SERVICE_CPU" "$bin/target-service" \
+        --bind "127.0.0.1:$PORT" --seed-users 30 --servers-per-user 1 --metric-points 1 &
+fi
 service_pid=$!
-for _ in $(seq 1 100); do curl -fs "$base/health" >/dev/null 2>&1 && break; sleep 0.2; done
-curl -fs "$base/health" >/dev/null || { echo "the service did not answer at $base" >&2; exit 1; }
+for _ in $(seq 1 100); do curl -fs "$base$path" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -fs "$base$path" >/dev/null || { echo "$TARGET did not answer at $base$path" >&2; exit 1; }
 
 loadgate_flags=(--target "$base")
 if "$bin/loadgate" run --help 2>&1 | grep -q -- '--no-server-metrics'; then
@@ -90,7 +101,7 @@ run_loadgate() { # RATE -> "achieved p99_us svc_p99_us dropped% late%"
     local rate="$1" rc=0
     cat > "$work/open-$rate.yaml" <<YAML
 version: 2
-name: openloop-health
+name: openloop-$TARGET
 load:
   model: open
   max_users: $MAX_USERS
@@ -98,7 +109,7 @@ load:
     - {rate: $rate/s, ramp: 1s}
     - {name: steady, hold: ${SECONDS_PER_RUN}s}
 requests:
-  - {name: health, method: GET, path: /health}
+  - {name: $TARGET, method: GET, path: $path}
 budgets:
   during: [steady]
 YAML
@@ -130,7 +141,7 @@ run_oha() { # RATE -> "achieved p99_us unsent%"
     local rate="$1"
     taskset -c "$GENERATOR_CPU" "$OHA" -q "$rate" -z "${SECONDS_PER_RUN}s" -c "$OHA_CONNECTIONS" \
         --worker-threads "$OHA_THREADS" --latency-correction --no-tui --output-format json \
-        "$base/health" >"$work/oha-$rate.json" 2>"$work/oha-$rate.log" || {
+        "$base$path" >"$work/oha-$rate.json" 2>"$work/oha-$rate.log" || {
         echo "oha failed at $rate/s:" >&2
         tail -n 20 "$work/oha-$rate.log" >&2
         exit 1
@@ -153,7 +164,7 @@ sustained() { # RATE ACHIEVED DROPPED% -> exit 0 when the rate was kept
     awk -v r="$1" -v a="$2" -v d="$3" 'BEGIN { exit !(a >= 0.99 * r && d < 1) }'
 }
 
-echo "GET /health, ${SECONDS_PER_RUN}s per run, service on core $SERVICE_CPU, generator on core $GENERATOR_CPU" >&2
+echo "GET $path of $TARGET, ${SECONDS_PER_RUN}s per run, target on core $SERVICE_CPU, generator on core $GENERATOR_CPU" >&2
 best_loadgate=0
 best_oha=0
 rows=()
@@ -190,4 +201,4 @@ echo
 echo "highest rate sustained (achieved >= 99% of intended, dropped/unsent < 1%):"
 printf '  loadgate %s   oha %s   loadgate/oha %s\n' "$(show "$best_loadgate")" "$(show "$best_oha")" \
     "$(awk -v a="$best_loadgate" -v b="$best_oha" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
-echo "(one core each, GET /health, ${SECONDS_PER_RUN}s per rate; p99 counts from each request's intended start)"
+echo "(one core each, GET $path of $TARGET, ${SECONDS_PER_RUN}s per rate; p99 counts from each request's intended start)"

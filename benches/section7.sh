@@ -30,10 +30,10 @@
 #   p50 p95 p99          latency from when each arrival was due, in ms
 #   err%                 failed requests
 #   drop%                arrivals dropped (the max_dropped_rate budget)
-#   lag p99              the generator's own start lag, ms, when
-#                        results.json carries it; "-" otherwise
-#   sat                  the generator's saturated seconds, when
-#                        results.json carries them; "-" otherwise
+#   lag p99              the generator's own start lag (due or claim to
+#                        send), ms: the p99 of the worst judged second
+#   sat                  judged seconds the generator was saturated in:
+#                        start-lag p99 over 1 ms, or a thread over 90%
 #   verdict              PASS when every budget of the row held, FAIL when
 #                        one did not (listed under the table), ERROR when
 #                        loadgate could not run the row
@@ -131,7 +131,7 @@ if curl -fs "$base/health" >/dev/null 2>&1; then
     exit 1
 fi
 
-cargo build --release -q -p target-service -p harness
+cargo build --release -q -p target-service -p harness -p benches
 mkdir -p "$OUT"
 
 # admin_sql SQL: on the server's `postgres` database, without the NOTICE
@@ -233,25 +233,6 @@ except (OSError, ValueError):
     print("- - - - - - - - ERROR(%d)" % code)
     sys.exit()
 
-def start_lag_p99_us(r):
-    """The generator's start-lag p99 in µs, under whatever key a newer
-    results format gives it (`start_lag...p99_us`, or a `start_lag...`
-    summary with `p99_us`); None when the file has none."""
-    def walk(node):
-        if not isinstance(node, dict):
-            return None
-        for key, value in node.items():
-            if "start_lag" in key:
-                if isinstance(value, dict) and isinstance(value.get("p99_us"), (int, float)):
-                    return value["p99_us"]
-                if key.endswith("p99_us") and isinstance(value, (int, float)):
-                    return value
-            found = walk(value)
-            if found is not None:
-                return found
-        return None
-    return walk({k: r.get(k) for k in ("generator", "arrivals", "overall")})
-
 def ms(us):
     return "%.2f" % (us / 1000)
 
@@ -270,17 +251,13 @@ if dropped is None and r.get("arrivals"):
     dropped = a["dropped"] / max(a["intended"], 1)
 measured.append("-" if dropped is None else "%.2f" % (100 * dropped))
 
-# Start lag and saturation: read where results.json carries them (newer
-# results formats); "-" when it does not.
-lag = start_lag_p99_us(r)
-measured.append("-" if lag is None else ms(lag))
-sat = "-"
+# The generator's own lateness (results format 4): the worst judged
+# second's start-lag p99, and the judged seconds the fixed rule (start-lag
+# p99 over 1 ms, or a thread over 90% of a core) called saturated.
 generator = r.get("generator") or {}
-if "saturated_seconds" in generator:
-    sat = "%ds" % generator["saturated_seconds"]
-elif "saturated" in generator:
-    sat = "yes" if generator["saturated"] else "no"
-measured.append(sat)
+lag = generator.get("start_lag_p99_max_us")
+measured.append("-" if lag is None else ms(lag))
+measured.append("%ds" % generator.get("saturated_seconds", 0))
 
 verdict = {0: "PASS", 1: "FAIL"}.get(code, "ERROR(%d)" % code)
 print(" ".join(measured + [verdict]))

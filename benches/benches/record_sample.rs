@@ -1,15 +1,16 @@
 //! What one `harness::run::recorder::SampleSink::record` costs: a virtual user
 //! handing one finished request to its recorder buffer. Every request of a
 //! run goes through it, on the generator's own cores, so whatever it costs
-//! is taken from the load the generator can send; the budget is 50 ns.
+//! is taken from the load the generator can send; the goal is under 20 ns.
 //!
 //! The sink is the real one, from `Recorder::start(..).sink()` inside a
 //! multi-threaded tokio runtime whose one worker runs the real aggregator,
-//! as in a run: every 256th call hands a full batch over the channel and
-//! allocates the next buffer, and that amortised cost is in the number.
-//! The aggregator drains concurrently; after each timed loop the bench
-//! waits, untimed, until it has taken every sample, so the queue (and the
-//! memory) cannot grow without bound and the next loop starts clean.
+//! as in a run: every 256th call leaves a full batch in the aggregator's
+//! inbox and takes back a recycled buffer (a new one only until the
+//! buffers go round), and that amortised cost is in the number. The
+//! aggregator drains the inbox every 50 ms, concurrently; after each timed
+//! loop the bench waits, untimed, until it has taken every sample, so the
+//! memory cannot grow without bound and the next loop starts clean.
 //!
 //! `Instant::now()` alone is measured beside it, as the floor of any
 //! per-call clock read.

@@ -115,6 +115,8 @@ async fn bare_hyper(address: SocketAddr) -> f64 {
     tokio::spawn(connection);
     let uri: hyper::Uri = "/json".parse().unwrap();
     let host = HeaderValue::from_str(&address.to_string()).unwrap();
+    let user_agent = HeaderValue::from_static("loadgate/0.1.0");
+    let gzip = HeaderValue::from_static("gzip");
     let mut seq = 0_u64;
     let mut text = String::new();
     let mut send = async || {
@@ -126,7 +128,10 @@ async fn bare_hyper(address: SocketAddr) -> f64 {
         let mut request = Request::new(Full::new(Bytes::new()));
         *request.uri_mut() = uri.clone();
         let headers = request.headers_mut();
+        // The same head loadgate sends: its own headers, then the step's.
         headers.insert(hyper::header::HOST, host.clone());
+        headers.insert(hyper::header::USER_AGENT, user_agent.clone());
+        headers.insert(hyper::header::ACCEPT_ENCODING, gzip.clone());
         headers.insert("x-user", HeaderValue::from_str(&text).unwrap());
         sender.ready().await.unwrap();
         let response = sender.send_request(request).await.unwrap();

@@ -57,11 +57,13 @@ pub struct Figures {
 impl Figures {
     /// The figures of a loadgate window; none but the sample count for an
     /// empty one ([`metric::value`]), so a scope that measured nothing
-    /// never compares as 0 ms or 0 rps.
+    /// never compares as 0 ms or 0 rps. Dropped arrivals count as samples:
+    /// a run that dropped everything it was meant to send is a 100% error
+    /// rate, not too few samples to judge.
     pub fn of(window: &Window) -> Self {
         let value = |m| metric::value(window, m);
         Self {
-            samples: window.count,
+            samples: window.attempts(),
             p50_us: value(Metric::P50),
             p95_us: value(Metric::P95),
             p99_us: value(Metric::P99),
