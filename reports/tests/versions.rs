@@ -62,3 +62,24 @@ fn a_version_3_results_file_still_reads_and_renders() {
         "the old rule, as written"
     );
 }
+
+/// An open-model file of version 3: its `arrivals` have none of the
+/// judged counts, start lag or waiting that version 4 added, and its error
+/// counts no `dropped`; it reads, with those absent, and renders.
+#[test]
+fn a_version_3_open_model_file_still_reads_and_renders() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v3-open.json");
+    let results = Results::read(&path).expect("a version 3 open-model file reads");
+    assert_eq!(results.version, 3);
+    let arrivals = results
+        .arrivals
+        .as_ref()
+        .expect("an open model has arrivals");
+    assert_eq!(arrivals.intended, 500);
+    assert_eq!(arrivals.started + arrivals.dropped, arrivals.intended);
+    assert!(arrivals.start_lag.is_none() && arrivals.waiting_for_users.is_none());
+    assert_eq!(results.overall.all.errors.dropped, 0);
+    assert_eq!(results.overall.all.attempts(), results.overall.all.count);
+    let dir = tempfile::tempdir().unwrap();
+    reports::render_all(&results, dir.path()).expect("version 3 open model renders");
+}

@@ -10,11 +10,12 @@
 //! Goose is configured in code (it never reads loadgate's argv) with its
 //! own metrics off: loadgate's recorder replaces them, so recording costs
 //! nothing net. Setup is the `on_start` transaction; iterations run in one
-//! transaction, a [`BURST`] at a time, each drawing its work from the
-//! weighted mix with the user's own seeded generator. Goose's weighted transactions are not used: its
-//! schedulers walk one list shuffled once per run, so over a short run the
-//! mix, and with it every endpoint's rate, differs from run to run by tens
-//! of percent, which a comparison against a baseline would read as a change.
+//! transaction, a burst of up to 100 ms at a time, each drawing its work
+//! from the weighted mix with the user's own seeded generator. Goose's
+//! weighted transactions are not used: its schedulers walk one list
+//! shuffled once per run, so over a short run the mix, and with it every
+//! endpoint's rate, differs from run to run by tens of percent, which a
+//! comparison against a baseline would read as a change.
 
 use std::{
     future::Future,
