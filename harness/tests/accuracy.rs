@@ -447,28 +447,7 @@ async fn an_interrupted_open_model_intends_nothing_after_the_stop() {
     // 200 users for 100/s of 500 ms requests: half of them always free.
     let path = scenario(dir.path(), "s.yaml", &open_scenario(100, 60, 200, "/slow"));
     let out = dir.path().join("out");
-    let child = tokio::process::Command::from(loadgate())
-        .arg("run")
-        .arg(&path)
-        .args(["--target", &url, "--out"])
-        .arg(&out)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    let pid = child.id().unwrap().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
-        .await
-        .expect("loadgate stops soon after Ctrl-C")
-        .unwrap();
+    let output = run_scenario_until(&path, &url, &out, Duration::from_secs(4), "-INT").await;
     assert_exit(&output, 130);
     let results = read_results(&out);
     let arrivals = results.arrivals.clone().unwrap();

@@ -138,26 +138,7 @@ async fn interrupted_by(signal: &str, code: i32) {
     let dir = tempfile::tempdir().unwrap();
     let path = scenario(dir.path(), "s.yaml", &simple_scenario(2, 60, "/slow", ""));
     let out = dir.path().join("out");
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadgate"))
-        .arg("run")
-        .arg(&path)
-        .args(["--target", &url, "--out"])
-        .arg(&out)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args([signal, &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
-        .await
-        .expect("loadgate stops soon after the signal")
-        .unwrap();
+    let output = run_scenario_until(&path, &url, &out, Duration::from_secs(3), signal).await;
     assert_exit(&output, code);
     let results = read_results(&out);
     assert_eq!(results.run.status, RunStatus::Interrupted);

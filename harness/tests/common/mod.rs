@@ -83,6 +83,35 @@ pub async fn run_scenario(scenario: &Path, target: &str, out: &Path) -> Output {
         .unwrap()
 }
 
+/// `loadgate run SCENARIO --target URL --out OUT`, sent `signal` (`-INT`,
+/// `-TERM`) after `after`; its output once it has stopped, which it must
+/// within 30 s.
+pub async fn run_scenario_until(
+    scenario: &Path,
+    target: &str,
+    out: &Path,
+    after: Duration,
+    signal: &str,
+) -> Output {
+    let child = tokio::process::Command::from(loadgate())
+        .arg("run")
+        .arg(scenario)
+        .args(["--target", target, "--out"])
+        .arg(out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(after).await;
+    let pid = child.id().unwrap().to_string();
+    let sent = Command::new("kill").args([signal, &pid]).status().unwrap();
+    assert!(sent.success(), "kill {signal} {pid}");
+    tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("loadgate stops soon after the signal")
+        .unwrap()
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
