@@ -8,8 +8,7 @@
 //! user's own [`Buffers`], which keep their capacity from one request to
 //! the next.
 
-use bytes::Bytes;
-use hyper::{
+use http::{
     Method, Uri,
     header::{HeaderName, HeaderValue},
 };
@@ -19,7 +18,7 @@ use scenario::{
     yaml,
 };
 
-use super::exchange::{Outgoing, Transport};
+use super::exchange::{HeaderList, Outgoing, Transport};
 
 /// Every step of a plan, prepared: setup, and each work item of the mix
 /// in the plan's order ([`Plan::pick_index`] picks one).
@@ -60,8 +59,6 @@ pub struct PreparedStep {
     /// The request target of a literal path below the target, parsed once.
     literal_uri: Option<Uri>,
     headers: Vec<(HeaderName, HeaderPart)>,
-    /// The body, when it has no placeholders.
-    literal_body: Option<Bytes>,
     /// Why the step can never be sent (a header name that is not one);
     /// each attempt fails with this, as a request the client refused.
     invalid: Option<String>,
@@ -90,9 +87,8 @@ pub enum Unsendable {
 #[derive(Debug, Default)]
 pub struct Buffers {
     path: String,
-    text: String,
-    headers: Vec<(HeaderName, HeaderValue)>,
-    body: Option<Bytes>,
+    headers: HeaderList,
+    body: String,
 }
 
 impl Clone for Buffers {
@@ -137,11 +133,6 @@ impl PreparedStep {
                 .as_literal()
                 .and_then(|path| transport.request_target(path)),
             headers,
-            literal_body: step
-                .body
-                .as_ref()
-                .and_then(|b| b.as_literal())
-                .map(|text| Bytes::copy_from_slice(text.as_bytes())),
             invalid,
             step: step.clone(),
         }
@@ -159,7 +150,6 @@ impl PreparedStep {
         }
         let Buffers {
             path,
-            text,
             headers,
             body,
         } = buffers;
@@ -176,30 +166,28 @@ impl PreparedStep {
         };
         headers.clear();
         for (name, part) in &self.headers {
-            let value = match part {
-                HeaderPart::Fixed(value) => value.clone(),
+            match part {
+                HeaderPart::Fixed(value) => headers.push_fixed(name.clone(), value.clone()),
                 HeaderPart::Templated(i) => {
-                    text.clear();
                     let (_, template) = &self.step.headers[*i];
-                    template
-                        .render(user, text)
-                        .map_err(|_| Unsendable::Unfilled)?;
-                    HeaderValue::from_str(text).map_err(|_| {
-                        Unsendable::Invalid(format!("invalid header {name}: {text:?}"))
-                    })?
+                    headers
+                        .push_rendered(name.clone(), |text| template.render(user, text))
+                        .map_err(|_| Unsendable::Unfilled)?
+                        .map_err(|refused| {
+                            Unsendable::Invalid(format!("invalid header {name}: {:?}", refused.0))
+                        })?;
                 }
-            };
-            headers.push((name.clone(), value));
+            }
         }
-        *body = match (&self.step.body, &self.literal_body) {
-            (None, _) => None,
-            (Some(_), Some(literal)) => Some(literal.clone()),
-            (Some(template), None) => {
-                text.clear();
+        let body = match &self.step.body {
+            None => None,
+            Some(template) if let Some(literal) = template.as_literal() => Some(literal.as_bytes()),
+            Some(template) => {
+                body.clear();
                 template
-                    .render(user, text)
+                    .render(user, body)
                     .map_err(|_| Unsendable::Unfilled)?;
-                Some(Bytes::copy_from_slice(text.as_bytes()))
+                Some(body.as_bytes())
             }
         };
         Ok(Outgoing {
@@ -207,7 +195,7 @@ impl PreparedStep {
             path,
             uri: self.literal_uri.as_ref(),
             headers,
-            body: body.as_ref(),
+            body,
             timeout: self.step.timeout,
             redirects: self.step.redirects,
         })

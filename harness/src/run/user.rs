@@ -290,7 +290,11 @@ impl VirtualUser {
             Err(Unsendable::Invalid(why)) => (Timing::default(), Err(SendError::Other(why))),
         };
         let outcome = match result {
-            Ok(exchange) => self.judge(step, &exchange),
+            Ok(exchange) => {
+                let outcome = self.judge(step, &exchange);
+                self.client.recycle(exchange);
+                outcome
+            }
             Err(error) => Outcome::Failed {
                 kind: match error {
                     SendError::Connect(_) => FailureKind::Connect,

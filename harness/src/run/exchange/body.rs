@@ -5,7 +5,7 @@
 use std::{borrow::Cow, io::Read};
 
 use bytes::Bytes;
-use hyper::header::{CONTENT_ENCODING, HeaderMap};
+use http::header::{CONTENT_ENCODING, HeaderMap};
 
 /// How the body on the wire is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +54,7 @@ pub fn decode(raw: &Bytes, encoding: Encoding) -> Result<Cow<'_, [u8]>, std::io:
 mod tests {
     use std::io::Write;
 
-    use hyper::header::HeaderValue;
+    use http::header::HeaderValue;
 
     use super::*;
 

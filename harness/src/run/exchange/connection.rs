@@ -1,67 +1,141 @@
-//! One HTTP/1.1 connection, owned by one user: hyper's
-//! `client::conn::http1` over a `TcpStream` (with `TCP_NODELAY`), or over
-//! rustls for `https://`.
+//! One HTTP/1.1 connection, owned by one user: a `TcpStream` (with
+//! `TCP_NODELAY`), or rustls over one for `https://`, and the buffer its
+//! responses are read into (`http1.rs` parses them).
 //!
-//! The connection is driven inside the user's own task, polled beside the
-//! request that waits on it, rather than spawned as a task of its own: a
-//! request then costs no wake-up of a second task, neither to write it nor
-//! to hand the response back. Between requests nothing polls it, which
-//! HTTP/1.1 does not need; a close the server sent meanwhile is seen on the
-//! next use, and the user opens a new connection.
+//! It is driven by the user's own task, and only while that user has a
+//! request on it: a request is one write, a response is read until it is
+//! whole, and no second task or channel stands between. Between requests
+//! nothing reads it, which HTTP/1.1 does not need; a close the server sent
+//! meanwhile is seen by [`Connection::ready`] before the next request is
+//! spent on it.
 
 use std::{
-    future::{Future, poll_fn},
-    pin::{Pin, pin},
+    future::poll_fn,
+    io,
+    pin::Pin,
     sync::Arc,
+    task::{Context, Poll},
     time::Duration,
 };
 
 use bytes::{Bytes, BytesMut};
-use http_body_util::{BodyExt, Full};
-use hyper::{
-    Request, Response,
-    body::Incoming,
-    client::conn::{TrySendError, http1},
-};
-use hyper_util::rt::TokioIo;
+use http::HeaderMap;
 use rustls::pki_types::ServerName;
-use sync_wrapper::SyncWrapper;
 use tokio::{
-    io::{AsyncRead, AsyncWrite},
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf},
     net::TcpStream,
 };
-use tokio_rustls::TlsConnector;
+use tokio_rustls::{TlsConnector, client::TlsStream};
 
-use super::origin::Origin;
-
-/// What a request carries as its body.
-pub type RequestBody = Full<Bytes>;
+use super::{
+    http1::{self, BodyReader, Head, Names, Progress, ProtocolError},
+    origin::Origin,
+};
 
 /// Longest a connection may take to open, whatever the request's timeout,
 /// as reqwest's `connect_timeout` did before; running out of it is a
 /// timeout, as it was with reqwest.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What one read asks the socket for, at least: a typical response whole.
+/// Reading less than was asked for also tells tokio the socket is drained,
+/// so the next [`Connection::ready`] costs no system call.
+const READ_SIZE: usize = 8 * 1024;
+
+/// Room left in the read buffer below which it is grown (or rewound)
+/// before a read for a response's head.
+const MIN_READ: usize = 2 * 1024;
+
+/// Most a body read grows the buffer by at once.
+const MAX_RESERVE: usize = 1024 * 1024;
+
 /// Why a connection did not open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpenError {
     /// Not within [`CONNECT_TIMEOUT`].
     Timeout,
-    /// Refused, unresolvable, or a failed TLS or HTTP handshake.
+    /// Refused, unresolvable, or a failed TLS handshake.
     Failed(String),
 }
 
-type Driver = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
+/// Why an exchange on an open connection failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExchangeError {
+    /// The server closed the connection before a byte of the response:
+    /// on a connection that carried a request before, the sign of a
+    /// keep-alive timeout that crossed this request, which can be sent
+    /// again on a new connection.
+    #[error("connection closed before the response began")]
+    ClosedBeforeResponse,
+    /// The request could not be written: it may be sent again.
+    #[error("{0}")]
+    NotSent(io::Error),
+    #[error("connection closed before the response was complete")]
+    ClosedMidResponse,
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("{0}")]
+    Protocol(#[from] ProtocolError),
+}
 
-/// An open connection and the state of its one request in flight.
+/// The bytes a connection carries: plain TCP, or TLS over it.
+enum Stream {
+    Plain(TcpStream),
+    /// Boxed: rustls's state is large, and plain connections are the rule.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            Self::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
+            Self::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
+            Self::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            Self::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// An open connection.
 pub struct Connection {
-    sender: http1::SendRequest<RequestBody>,
-    /// hyper's connection future: reads and writes the socket; `None` once
-    /// it has finished, and dropped then, so that a request still queued
-    /// for it comes back at once instead of waiting for a closed socket.
-    /// Wrapped so the user (which the engine needs `Sync`) stays `Sync`;
-    /// it is only ever polled through `&mut`.
-    driver: Option<SyncWrapper<Driver>>,
+    stream: Stream,
+    /// Where responses are read into. A response's head and body are
+    /// split off it, so they cost no copy.
+    read: BytesMut,
+    /// The header names its responses used.
+    names: Names,
+    /// Whether it can carry another request: not once the server said it
+    /// closes, a response ran to the close, or an exchange failed.
+    reusable: bool,
     /// An exchange started and has not finished; still set when one was
     /// cut off (a timeout), which leaves the connection in an unknown
     /// state, so it is not used again.
@@ -71,7 +145,8 @@ pub struct Connection {
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
-            .field("closed", &self.driver.is_none())
+            .field("tls", &matches!(self.stream, Stream::Tls(_)))
+            .field("reusable", &self.reusable)
             .field("busy", &self.busy)
             .finish_non_exhaustive()
     }
@@ -91,111 +166,135 @@ impl Connection {
             .await
             .map_err(|e| e.to_string())?;
         tcp.set_nodelay(true).map_err(|e| e.to_string())?;
-        if !origin.tls {
-            return Self::handshake(tcp).await;
-        }
-        let name = ServerName::try_from(origin.host.clone()).map_err(|e| e.to_string())?;
-        let stream = TlsConnector::from(tls.clone())
-            .connect(name, tcp)
-            .await
-            .map_err(|e| format!("TLS handshake: {e}"))?;
-        Self::handshake(stream).await
-    }
-
-    async fn handshake<S>(io: S) -> Result<Self, String>
-    where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        let (sender, connection) = http1::Builder::new()
-            .handshake(TokioIo::new(io))
-            .await
-            .map_err(|e| e.to_string())?;
+        let stream = if origin.tls {
+            let name = ServerName::try_from(origin.host.clone()).map_err(|e| e.to_string())?;
+            let tls = TlsConnector::from(tls.clone())
+                .connect(name, tcp)
+                .await
+                .map_err(|e| format!("TLS handshake: {e}"))?;
+            Stream::Tls(Box::new(tls))
+        } else {
+            Stream::Plain(tcp)
+        };
         Ok(Self {
-            sender,
-            driver: Some(SyncWrapper::new(Box::pin(connection))),
+            stream,
+            read: BytesMut::with_capacity(READ_SIZE),
+            names: Names::default(),
+            reusable: true,
             busy: false,
         })
     }
 
-    /// Whether a request can go out on it now. A close the server sent
-    /// since the last request is read here, so a dead connection is
-    /// replaced before a request is spent on it.
+    /// Whether a request can go out on it now. A close (or anything else)
+    /// the server sent since the last response is read here, so a dead
+    /// connection is replaced before a request is spent on it. When
+    /// nothing came, tokio knows without a system call.
     pub async fn ready(&mut self) -> bool {
-        if self.busy || self.driver.is_none() {
+        if self.busy || !self.reusable {
             return false;
         }
-        let Self { sender, driver, .. } = self;
-        drive(driver, sender.ready()).await.is_ok() && self.driver.is_some()
+        let Self { stream, read, .. } = self;
+        read.reserve(1);
+        poll_fn(|cx| {
+            let mut unread = ReadBuf::uninit(read.spare_capacity_mut());
+            Poll::Ready(
+                Pin::new(&mut *stream)
+                    .poll_read(cx, &mut unread)
+                    .is_pending(),
+            )
+        })
+        .await
     }
 
-    /// Sends `request` and waits for the response's head. A request the
-    /// connection could not take (it closed first) comes back in the error.
+    /// Sends `request` (its head and body, as one buffer: one write) and
+    /// reads the response's head, into `headers` when it holds a map to
+    /// reuse. `to_head`: the request is a `HEAD`.
     pub async fn round_trip(
         &mut self,
-        request: Request<RequestBody>,
-    ) -> Result<Response<Incoming>, TrySendError<Request<RequestBody>>> {
+        request: &[u8],
+        to_head: bool,
+        headers: &mut Option<HeaderMap>,
+    ) -> Result<Head, ExchangeError> {
         self.busy = true;
-        let Self { sender, driver, .. } = self;
-        let response = drive(driver, sender.try_send_request(request)).await;
-        if response.is_err() {
-            self.driver = None;
+        let head = self.exchange_head(request, to_head, headers).await;
+        if head.is_err() {
+            self.reusable = false;
         }
-        response
+        head
     }
 
-    /// Reads the whole body of the response `round_trip` returned.
-    pub async fn read_body(&mut self, body: Incoming) -> Result<Bytes, hyper::Error> {
-        match drive(&mut self.driver, whole_body(body)).await {
-            Ok(bytes) => {
-                self.busy = false;
-                Ok(bytes)
-            }
-            Err(error) => {
-                self.driver = None;
-                Err(error)
-            }
-        }
-    }
-}
-
-/// A body's data frames as one buffer. A body that comes in one frame (most
-/// do) is that frame, with nothing copied or allocated; `collect` would
-/// allocate a list of frames for every body.
-async fn whole_body(mut body: Incoming) -> Result<Bytes, hyper::Error> {
-    let mut first = Bytes::new();
-    let mut joined: Option<BytesMut> = None;
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame?.into_data() else {
-            continue; // trailers
+    async fn exchange_head(
+        &mut self,
+        request: &[u8],
+        to_head: bool,
+        headers: &mut Option<HeaderMap>,
+    ) -> Result<Head, ExchangeError> {
+        let sent = async {
+            self.stream.write_all(request).await?;
+            self.stream.flush().await
         };
-        match &mut joined {
-            Some(joined) => joined.extend_from_slice(&data),
-            None if first.is_empty() => first = data,
-            None => {
-                let mut both = BytesMut::with_capacity(first.len() + data.len());
-                both.extend_from_slice(&first);
-                both.extend_from_slice(&data);
-                joined = Some(both);
+        sent.await.map_err(ExchangeError::NotSent)?;
+        loop {
+            // 1xx heads (100 Continue, 103 Early Hints) come before the
+            // response itself, which is what is returned.
+            if let Some(head) = http1::take_head(&mut self.read, to_head, &mut self.names, headers)?
+            {
+                if (100..200).contains(&head.status) && head.status != 101 {
+                    *headers = Some(head.headers);
+                    continue;
+                }
+                return Ok(head);
+            }
+            let began = !self.read.is_empty();
+            match self.fill(MIN_READ).await {
+                Ok(0) if began => return Err(ExchangeError::ClosedMidResponse),
+                Ok(0) => return Err(ExchangeError::ClosedBeforeResponse),
+                Ok(_) => {}
+                // A reset before the response is the same close, by a
+                // server that had not read all of what it was sent.
+                Err(e) if !began && e.kind() == io::ErrorKind::ConnectionReset => {
+                    return Err(ExchangeError::ClosedBeforeResponse);
+                }
+                Err(e) => return Err(e.into()),
             }
         }
     }
-    Ok(joined.map_or(first, BytesMut::freeze))
-}
 
-/// Runs `work` while polling the connection's driver, driver first, so
-/// that a response it has just parsed is handed to `work` in the same poll.
-async fn drive<F: Future>(driver: &mut Option<SyncWrapper<Driver>>, work: F) -> F::Output {
-    let mut work = pin!(work);
-    poll_fn(|cx| {
-        if let Some(running) = driver
-            && running.get_mut().as_mut().poll(cx).is_ready()
-        {
-            // The connection ended. Dropping it hands back a request still
-            // queued and ends a body still open, so whatever waited on it
-            // sees why at once.
-            *driver = None;
+    /// Reads the whole body of the response whose head `round_trip`
+    /// returned.
+    pub async fn read_body(&mut self, head: &Head) -> Result<Bytes, ExchangeError> {
+        let body = self.read_body_now(head).await;
+        match &body {
+            Ok(_) if head.keep_alive && self.read.is_empty() => self.busy = false,
+            // Bytes after the response, which nothing asked for: the
+            // connection is no longer in step with its requests.
+            _ => self.reusable = false,
         }
-        work.as_mut().poll(cx)
-    })
-    .await
+        body
+    }
+
+    async fn read_body_now(&mut self, head: &Head) -> Result<Bytes, ExchangeError> {
+        let mut reader = BodyReader::new(head.framing);
+        let mut closed = false;
+        loop {
+            match reader.take(&mut self.read, closed)? {
+                Progress::Done(body) => return Ok(body),
+                Progress::More(_) if closed => return Err(ExchangeError::ClosedMidResponse),
+                Progress::More(at_least) => {
+                    closed = self.fill(at_least.clamp(MIN_READ, MAX_RESERVE)).await? == 0;
+                }
+            }
+        }
+    }
+
+    /// One read into the buffer, which first gets room for `at_least`
+    /// bytes when it has less; 0 at the end of the stream. Once every
+    /// earlier response has been dropped, making room rewinds the buffer
+    /// into the space they took instead of allocating another.
+    async fn fill(&mut self, at_least: usize) -> io::Result<usize> {
+        if self.read.capacity() - self.read.len() < at_least {
+            self.read.reserve(at_least.max(READ_SIZE));
+        }
+        self.stream.read_buf(&mut self.read).await
+    }
 }

@@ -7,7 +7,7 @@
 //! URL is only built when the jar holds a cookie or a response sets one.
 
 use cookie_store::{CookieStore, RawCookie};
-use hyper::header::{COOKIE, HeaderMap, HeaderValue, SET_COOKIE};
+use http::header::{HeaderMap, HeaderValue, SET_COOKIE};
 use url::Url;
 
 #[derive(Debug, Default)]
@@ -19,21 +19,20 @@ pub struct CookieJar {
 }
 
 impl CookieJar {
-    /// Adds the `Cookie` header for `url` (built only when needed) to `headers`.
-    pub fn add_to(&self, headers: &mut HeaderMap, url: impl FnOnce() -> Option<Url>) {
-        if !self.holds_any || headers.contains_key(COOKIE) {
-            return;
+    /// The `Cookie` header for `url` (built only when needed), if the jar
+    /// holds any cookie for it.
+    pub fn header_for(&self, url: impl FnOnce() -> Option<Url>) -> Option<String> {
+        if !self.holds_any {
+            return None;
         }
-        let Some(url) = url() else { return };
         let value = self
             .store
-            .get_request_values(&url)
+            .get_request_values(&url()?)
             .map(|(name, value)| format!("{name}={value}"))
             .collect::<Vec<_>>()
             .join("; ");
-        if let (false, Ok(value)) = (value.is_empty(), HeaderValue::from_str(&value)) {
-            headers.insert(COOKIE, value);
-        }
+        // A value a header cannot carry is not sent, rather than sent broken.
+        (!value.is_empty() && HeaderValue::from_str(&value).is_ok()).then_some(value)
     }
 
     /// Stores the cookies a response to `url` set.
@@ -68,9 +67,9 @@ mod tests {
         response.append(SET_COOKIE, HeaderValue::from_static("theme=dark"));
         jar.store_from(&response, url("http://127.0.0.1:8080/login"));
 
-        let mut request = HeaderMap::new();
-        jar.add_to(&mut request, url("http://127.0.0.1:8080/servers"));
-        let sent = request.get(COOKIE).unwrap().to_str().unwrap();
+        let sent = jar
+            .header_for(url("http://127.0.0.1:8080/servers"))
+            .unwrap();
         assert!(sent.contains("session=abc"), "{sent}");
         assert!(sent.contains("theme=dark"), "{sent}");
     }
@@ -78,9 +77,7 @@ mod tests {
     #[test]
     fn an_empty_jar_builds_no_url_and_sends_nothing() {
         let jar = CookieJar::default();
-        let mut request = HeaderMap::new();
-        jar.add_to(&mut request, || panic!("no URL is needed"));
-        assert!(request.is_empty());
+        assert_eq!(jar.header_for(|| panic!("no URL is needed")), None);
     }
 
     #[test]
@@ -89,8 +86,6 @@ mod tests {
         let mut response = HeaderMap::new();
         response.append(SET_COOKIE, HeaderValue::from_static("admin=1; Path=/admin"));
         jar.store_from(&response, url("http://127.0.0.1/admin/login"));
-        let mut request = HeaderMap::new();
-        jar.add_to(&mut request, url("http://127.0.0.1/servers"));
-        assert!(request.get(COOKIE).is_none());
+        assert_eq!(jar.header_for(url("http://127.0.0.1/servers")), None);
     }
 }

@@ -5,11 +5,13 @@
 //!
 //! Everything above it (users, checks, the recorder, the reports) sees only
 //! [`Outgoing`] and [`Exchange`]. Below it each user owns its connections
-//! (`connection.rs`): hyper's bare HTTP/1.1 client, with nothing parsed,
-//! pooled or cloned per request that can be done once per run
-//! ([`Transport`]). reqwest, which builds a `Url` from a string, clones its
-//! connector and pool and runs a redirect policy on every request, cost
-//! about twice the CPU per request; it stays for the scraper.
+//! (`connection.rs`), which speak HTTP/1.1 themselves (`http1.rs`), with
+//! nothing parsed, pooled or cloned per request that can be done once per
+//! run ([`Transport`]). reqwest, which builds a `Url` from a string, clones
+//! its connector and pool and runs a redirect policy on every request, cost
+//! about twice the CPU per request; hyper's own client, which hands every
+//! request and response through channels, about a sixth. reqwest stays for
+//! the scraper.
 //!
 //! What a browser-like client does on top is here too, each only when it
 //! is used: redirects (`redirect.rs`), a cookie jar per user (`cookies.rs`),
@@ -18,6 +20,8 @@
 mod body;
 mod connection;
 mod cookies;
+mod headers;
+mod http1;
 mod origin;
 mod redirect;
 mod tls;
@@ -28,17 +32,18 @@ use std::{
 };
 
 use bytes::Bytes;
-use hyper::{
-    Method, Request, Uri,
+use http::{
+    Method, Uri,
     header::{
-        ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue,
+        ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, HeaderMap, HeaderName,
         USER_AGENT,
     },
 };
 
 pub use body::Encoding;
-use connection::{CONNECT_TIMEOUT, Connection, OpenError, RequestBody};
+use connection::{CONNECT_TIMEOUT, Connection, ExchangeError, OpenError};
 use cookies::CookieJar;
+pub use headers::HeaderList;
 pub use origin::UrlError;
 use origin::{Origin, Target, is_absolute, parse_url, request_uri};
 
@@ -51,9 +56,9 @@ pub struct Outgoing<'a> {
     /// `path` as the request target, when it was parsed ahead (a literal
     /// path below the target, by [`Transport::request_target`]).
     pub uri: Option<&'a Uri>,
-    pub headers: &'a [(HeaderName, HeaderValue)],
+    pub headers: &'a HeaderList,
     /// A JSON body, sent with `Content-Type: application/json`.
-    pub body: Option<&'a Bytes>,
+    pub body: Option<&'a [u8]>,
     pub timeout: Duration,
     /// How many redirects to follow; 0 returns the redirect itself.
     pub redirects: u8,
@@ -107,14 +112,13 @@ pub struct Transport {
 }
 
 /// `User-Agent` on every request that does not set its own.
-const USER_AGENT_VALUE: HeaderValue =
-    HeaderValue::from_static(concat!("loadgate/", env!("CARGO_PKG_VERSION")));
+const USER_AGENT_VALUE: &[u8] = concat!("loadgate/", env!("CARGO_PKG_VERSION")).as_bytes();
 
 /// Like browsers and most SDKs, ask for gzip; the timing includes reading
 /// the compressed body, and a check that reads it decodes it.
-const ACCEPT_GZIP: HeaderValue = HeaderValue::from_static("gzip");
+const ACCEPT_GZIP: &[u8] = b"gzip";
 
-const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const JSON: &[u8] = b"application/json";
 
 impl Transport {
     /// `verify_certificates: false` is the scenario's `tls: {insecure: true}`;
@@ -156,6 +160,12 @@ pub struct HttpClient {
     jar: Option<CookieJar>,
     /// Where a path below a target with a path of its own is joined.
     joined: String,
+    /// Where each request is written before it is sent, kept so that
+    /// writing one allocates nothing.
+    wire: Vec<u8>,
+    /// The header map of a response the user is done with
+    /// ([`HttpClient::recycle`]), for the next response to fill.
+    spare_headers: Option<HeaderMap>,
 }
 
 /// A clone is another user's client: the same run, its own connections
@@ -167,12 +177,12 @@ impl Clone for HttpClient {
 }
 
 /// Where one hop of a request goes.
-struct Hop {
+struct Hop<'a> {
     method: Method,
     /// `None`: the target.
     origin: Option<Origin>,
     uri: Uri,
-    body: Option<Bytes>,
+    body: Option<&'a [u8]>,
     /// Whether the request's own `Authorization` goes with it: not once a
     /// redirect has led to another origin.
     credentials: bool,
@@ -187,7 +197,20 @@ impl HttpClient {
             away: Vec::new(),
             jar,
             joined: String::new(),
+            wire: Vec::new(),
+            spare_headers: None,
         }
+    }
+
+    /// Takes back a response the user is done with, so that the next one
+    /// reuses its header map instead of allocating one.
+    pub fn recycle(&mut self, exchange: Exchange) {
+        let mut headers = exchange.headers;
+        // Emptied now, not when the next response arrives: its values are
+        // slices of the connection's read buffer, which can only be
+        // rewound for the next read once nothing holds them.
+        headers.clear();
+        self.spare_headers = Some(headers);
     }
 
     /// Sends `request` and reads the whole body, following redirects;
@@ -227,7 +250,7 @@ impl HttpClient {
         }
     }
 
-    fn first_hop(&mut self, request: &Outgoing<'_>) -> Result<Hop, SendError> {
+    fn first_hop<'a>(&mut self, request: &Outgoing<'a>) -> Result<Hop<'a>, SendError> {
         let invalid = |e: &dyn std::fmt::Display| {
             SendError::Other(format!("invalid URL {:?}: {e}", request.path))
         };
@@ -257,7 +280,7 @@ impl HttpClient {
             method: request.method.clone(),
             origin,
             uri,
-            body: request.body.cloned(),
+            body: request.body,
             credentials: true,
         })
     }
@@ -265,65 +288,84 @@ impl HttpClient {
     /// One request and its response, on a connection to the hop's origin.
     async fn exchange(
         &mut self,
-        hop: &Hop,
+        hop: &Hop<'_>,
         request: &Outgoing<'_>,
         started: Instant,
         timing: &mut Timing,
     ) -> Result<Exchange, SendError> {
+        let mut wire = std::mem::take(&mut self.wire);
+        self.write_request(&mut wire, hop, request);
+        let result = self.exchange_written(hop, &wire, started, timing).await;
+        self.wire = wire;
+        result
+    }
+
+    /// `hop` as the bytes that go on the wire: the head, then the body.
+    fn write_request(&self, wire: &mut Vec<u8>, hop: &Hop<'_>, request: &Outgoing<'_>) {
         let home = &self.transport.target.origin;
         let origin = hop.origin.as_ref().unwrap_or(home);
-        let mut outgoing = Request::new(RequestBody::new(hop.body.clone().unwrap_or_default()));
-        *outgoing.method_mut() = hop.method.clone();
-        *outgoing.uri_mut() = hop.uri.clone();
-        let headers = outgoing.headers_mut();
-        headers.reserve(request.headers.len() + 4);
-        for (name, value) in request.headers {
-            if hop.credentials || *name != AUTHORIZATION {
-                headers.append(name.clone(), value.clone());
-            }
-        }
+        let target = hop.uri.path_and_query().map_or("/", |p| p.as_str());
+        let has = |name: &HeaderName| request.headers.contains(name);
+        let cookie = match &self.jar {
+            Some(jar) if !has(&COOKIE) => jar.header_for(|| origin.url_with(target)),
+            _ => None,
+        };
         // The scenario's own `Host` (a virtual host tested by address, say)
-        // wins; two would be a request servers must refuse.
-        if !headers.contains_key(HOST) {
-            headers.insert(HOST, origin.authority.clone());
+        // wins; two would be a request servers must refuse. So do its own
+        // `User-Agent`, `Accept-Encoding` and `Content-Type`.
+        let defaults = [
+            (!has(&HOST)).then_some((&HOST, origin.authority.as_bytes())),
+            (!has(&USER_AGENT)).then_some((&USER_AGENT, USER_AGENT_VALUE)),
+            (!has(&ACCEPT_ENCODING)).then_some((&ACCEPT_ENCODING, ACCEPT_GZIP)),
+            (hop.body.is_some() && !has(&CONTENT_TYPE)).then_some((&CONTENT_TYPE, JSON)),
+            cookie.as_ref().map(|c| (&COOKIE, c.as_bytes())),
+        ];
+        let own = request
+            .headers
+            .iter()
+            .filter(|(name, _)| hop.credentials || *name != AUTHORIZATION);
+        wire.clear();
+        http1::write_head(
+            wire,
+            &hop.method,
+            target,
+            own.chain(defaults.into_iter().flatten()),
+            hop.body.map(<[u8]>::len),
+        );
+        if let Some(body) = hop.body {
+            wire.extend_from_slice(body);
         }
-        if !headers.contains_key(USER_AGENT) {
-            headers.insert(USER_AGENT, USER_AGENT_VALUE);
-        }
-        if !headers.contains_key(ACCEPT_ENCODING) {
-            headers.insert(ACCEPT_ENCODING, ACCEPT_GZIP);
-        }
-        if hop.body.is_some() && !headers.contains_key(CONTENT_TYPE) {
-            headers.insert(CONTENT_TYPE, JSON);
-        }
-        if let Some(jar) = &self.jar {
-            jar.add_to(headers, || {
-                origin.url_with(hop.uri.path_and_query()?.as_str())
-            });
-        }
+    }
 
+    async fn exchange_written(
+        &mut self,
+        hop: &Hop<'_>,
+        wire: &[u8],
+        started: Instant,
+        timing: &mut Timing,
+    ) -> Result<Exchange, SendError> {
+        let to_head = hop.method == Method::HEAD;
+        let mut spare = self.spare_headers.take();
         let (connection, opened) = self.connection(hop.origin.as_ref(), timing).await?;
-        let response = match connection.round_trip(outgoing).await {
-            Ok(response) => response,
-            // The connection closed before it took the request (a server's
-            // keep-alive timeout): send it once more on a new one.
-            Err(mut refused) if !opened && refused.message().is_some() => {
-                let outgoing = refused.take_message().expect("checked above");
-                let (connection, _) = self.connection(hop.origin.as_ref(), timing).await?;
-                connection
-                    .round_trip(outgoing)
-                    .await
-                    .map_err(|e| SendError::Other(root_cause(e.error())))?
+        let head = match connection.round_trip(wire, to_head, &mut spare).await {
+            Ok(head) => head,
+            // A connection that carried a request before closed as this
+            // one went out (a server's keep-alive timeout): send it once
+            // more on a new one, when doing so cannot repeat its effect.
+            Err(ExchangeError::NotSent(_)) if !opened => {
+                self.round_trip_anew(hop, wire, timing, &mut spare).await?
             }
-            Err(e) => return Err(SendError::Other(root_cause(e.error()))),
+            Err(ExchangeError::ClosedBeforeResponse) if !opened && hop.method.is_idempotent() => {
+                self.round_trip_anew(hop, wire, timing, &mut spare).await?
+            }
+            Err(e) => return Err(SendError::Other(e.to_string())),
         };
         timing.ttfb = Some(started.elapsed());
-        let (head, incoming) = response.into_parts();
         let connection = self.connection_to(hop.origin.as_ref()).expect("just used");
         let body = connection
-            .read_body(incoming)
+            .read_body(&head)
             .await
-            .map_err(|e| SendError::Other(root_cause(&e)))?;
+            .map_err(|e| SendError::Other(e.to_string()))?;
         if let Some(jar) = &mut self.jar {
             let origin = hop.origin.as_ref().unwrap_or(&self.transport.target.origin);
             jar.store_from(&head.headers, || {
@@ -331,10 +373,26 @@ impl HttpClient {
             });
         }
         Ok(Exchange {
-            status: head.status.as_u16(),
+            status: head.status,
             headers: head.headers,
             body,
         })
+    }
+
+    /// Sends `wire` again, on a connection opened for it.
+    async fn round_trip_anew(
+        &mut self,
+        hop: &Hop<'_>,
+        wire: &[u8],
+        timing: &mut Timing,
+        spare: &mut Option<HeaderMap>,
+    ) -> Result<http1::Head, SendError> {
+        self.drop_connection(hop.origin.as_ref());
+        let (connection, _) = self.connection(hop.origin.as_ref(), timing).await?;
+        connection
+            .round_trip(wire, hop.method == Method::HEAD, spare)
+            .await
+            .map_err(|e| SendError::Other(e.to_string()))
     }
 
     /// A ready connection to `origin` (`None`: the target), and whether it
@@ -377,6 +435,13 @@ impl HttpClient {
         Ok((slot, true))
     }
 
+    fn drop_connection(&mut self, origin: Option<&Origin>) {
+        match origin {
+            None => self.home = None,
+            Some(origin) => self.away.retain(|(o, _)| o != origin),
+        }
+    }
+
     fn connection_to(&mut self, origin: Option<&Origin>) -> Option<&mut Connection> {
         match origin {
             None => self.home.as_mut(),
@@ -387,13 +452,4 @@ impl HttpClient {
                 .map(|(_, c)| c),
         }
     }
-}
-
-/// The innermost cause: hyper's own message is often only "connection error".
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }

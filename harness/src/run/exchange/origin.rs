@@ -2,7 +2,7 @@
 //! per run, and the absolute URLs (a request's own, a redirect's
 //! `Location`) that point somewhere else.
 
-use hyper::header::HeaderValue;
+use http::header::HeaderValue;
 use url::Url;
 
 /// A scheme, host and port: what one connection talks to.
@@ -101,8 +101,8 @@ impl Target {
 /// as they are; one with characters a URI cannot carry (a space, non-ASCII
 /// text, often from a captured value) is percent-encoded as a browser, and
 /// reqwest before, would send it.
-pub fn request_uri(path: &str) -> Result<hyper::Uri, String> {
-    if let Ok(uri) = hyper::Uri::try_from(path) {
+pub fn request_uri(path: &str) -> Result<http::Uri, String> {
+    if let Ok(uri) = http::Uri::try_from(path) {
         return Ok(uri);
     }
     let url = Url::parse(&format!("http://placeholder{path}")).map_err(|e| e.to_string())?;
@@ -111,7 +111,7 @@ pub fn request_uri(path: &str) -> Result<hyper::Uri, String> {
         encoded.push('?');
         encoded.push_str(query);
     }
-    hyper::Uri::try_from(encoded).map_err(|e| e.to_string())
+    http::Uri::try_from(encoded).map_err(|e| e.to_string())
 }
 
 /// Parses an absolute URL, naming it in the error.

@@ -4,12 +4,12 @@
 //! a body; 307 and 308 repeat it as it was. A hop to another origin does
 //! not carry the request's `Authorization` there.
 
-use hyper::{Method, Uri, header::LOCATION};
+use http::{Method, Uri, header::LOCATION};
 
 use super::{Exchange, Hop, origin::Origin};
 
 /// The hop a redirect points to; `None` when `exchange` is not one to follow.
-pub(super) fn next(hop: &Hop, home: &Origin, exchange: &Exchange) -> Option<Hop> {
+pub(super) fn next<'a>(hop: &Hop<'a>, home: &Origin, exchange: &Exchange) -> Option<Hop<'a>> {
     if !matches!(exchange.status, 301 | 302 | 303 | 307 | 308) {
         return None;
     }
@@ -31,7 +31,7 @@ pub(super) fn next(hop: &Hop, home: &Origin, exchange: &Exchange) -> Option<Hop>
         },
         origin: (origin != *home).then_some(origin),
         uri: Uri::try_from(path).ok()?,
-        body: if to_get { None } else { hop.body.clone() },
+        body: if to_get { None } else { hop.body },
         credentials,
     })
 }
@@ -39,7 +39,7 @@ pub(super) fn next(hop: &Hop, home: &Origin, exchange: &Exchange) -> Option<Hop>
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
-    use hyper::header::{HeaderMap, HeaderValue};
+    use http::header::{HeaderMap, HeaderValue};
 
     use super::*;
     use crate::run::exchange::origin::Target;
@@ -48,12 +48,12 @@ mod tests {
         Target::parse("http://127.0.0.1:8080").unwrap().origin
     }
 
-    fn hop(method: Method, path: &str) -> Hop {
+    fn hop(method: Method, path: &str) -> Hop<'static> {
         Hop {
             method,
             origin: None,
             uri: Uri::try_from(path).unwrap(),
-            body: Some(Bytes::from_static(b"{}")),
+            body: Some(b"{}"),
             credentials: true,
         }
     }
