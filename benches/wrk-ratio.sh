@@ -26,9 +26,11 @@ cd "$(dirname "$0")/.."
 # 0.47. The recorder's inbox, users iterating in bursts and requests
 # prepared further measured 0.608 (2026-12-02; pairs 0.555 to 0.630):
 # 0.608 - 0.1 = 0.508, so 0.50. A change that costs loadgate a sixth of
-# its rate fails it. Raise it as the engine gets faster; do not lower it to
-# let a change through.
-FLOOR=0.50
+# its rate fails it. loadgate speaking HTTP/1.1 itself, with nothing
+# allocated per request, measured 0.967 (2026-12-02; pairs 0.857 to 1.051):
+# past the goal, so the floor is 0.7. Raise it as the engine gets faster;
+# do not lower it to let a change through.
+FLOOR=0.70
 
 SECONDS_PER_RUN="${1:-3}"
 USERS=32
