@@ -38,7 +38,10 @@
 # comparison. `others CPU s` is the CPU time the rest of the machine used
 # during the run (all cores, less the generator's and hello's): more than a
 # few tenths of a second means other processes took cores from the run, and
-# that run says little. The medians are over RUNS runs of each tool.
+# that run says little; `steal%` is the host's steal time during the run
+# (benches/steal.sh), and a run with more than about 1% of it was slowed
+# by the hypervisor, not by its generator. The medians are over RUNS runs
+# of each tool.
 #
 # Usage: benches/loadgen.sh [SECONDS] [USERS]
 #   default: 10 s per run, 32 users (connections); about 2.5 minutes.
@@ -52,6 +55,8 @@ RUNS="${RUNS:-3}"
 PORT="${PORT:-18090}"
 # shellcheck source=benches/peers.sh
 . benches/peers.sh
+# shellcheck source=benches/steal.sh
+. benches/steal.sh
 
 ensure_wrk
 OHA="${OHA:-$(command -v oha || echo "$HOME/.cargo/bin/oha")}"
@@ -112,6 +117,7 @@ for run in $(seq 1 "$RUNS"); do
         echo "  run $run: $tool" >&2
         h0="$(hello_cpu)"
         m0="$(machine_cpu)"
+        steal0="$(steal_ticks)"
         case "$tool" in
             loadgate) row="$(run_loadgate "$work/hello.yaml" "$run")" ;;
             oha) row="$(run_oha "$run")" ;;
@@ -126,6 +132,7 @@ for run in $(seq 1 "$RUNS"); do
         if [ "$tool" = loadgate ]; then load_s=$((SECONDS_PER_RUN + 1)); fi
         extra="$(awk -v h0="$h0" -v h1="$(hello_cpu)" -v m0="$m0" -v m1="$(machine_cpu)" -v cpu="$cpu" -v s="$load_s" \
             'BEGIN { printf "%.0f %.2f", 100 * (h1 - h0) / s, (m1 - m0) - (h1 - h0) - cpu }')"
+        extra="$extra $(steal_pct "$steal0" "$(steal_ticks)" "$load_s")"
         echo "$run $tool $row $extra" >>"$work/rows"
         sleep 1
     done
@@ -140,14 +147,14 @@ label = {"loadgate": "loadgate (checks, capture)", "oha": "oha (1 thread)",
          "wrk": "wrk -t1", "goose": "goose (bare)"}
 per = {t: [] for t in order}
 head = (f"{'run':>3}  {'generator':<27} {'rps':>8} {'requests':>10} {'CPU s':>7} {'CPU µs/req':>10}"
-        f" {'errors':>6} {'hello cpu%':>10} {'others CPU s':>12}")
+        f" {'errors':>6} {'hello cpu%':>10} {'others CPU s':>12} {'steal%':>6}")
 print(head)
-for run, tool, rps, requests, cpu, errors, busy, others in rows:
+for run, tool, rps, requests, cpu, errors, busy, others, steal in rows:
     rps, requests, cpu = float(rps), int(requests), float(cpu)
     us = 1e6 * cpu / max(requests, 1)
     per[tool].append((rps, us))
     print(f"{run:>3}  {label[tool]:<27} {rps:>8.0f} {requests:>10} {cpu:>7.2f} {us:>10.2f}"
-          f" {errors:>6} {busy:>10} {float(others):>12.2f}")
+          f" {errors:>6} {busy:>10} {float(others):>12.2f} {steal:>6}")
 print()
 med = {t: (statistics.median(r for r, _ in v), statistics.median(u for _, u in v)) for t, v in per.items()}
 print(f"medians over {len(per['loadgate'])} runs")

@@ -28,6 +28,9 @@
 #   late%       loadgate: arrivals handed out > 10 ms after they were due,
 #               of the started ones (their latency still counts from due)
 #   unsent%     oha: requests the schedule called for that were never sent
+#   steal%      the host's steal time during each generator's run, of all
+#               CPUs' time (benches/steal.sh): at more than about 1% the
+#               hypervisor, not the generator, made that run's p99
 # A rate is sustained when achieved >= 99% of intended and dropped (unsent)
 # < 1%; that only counts requests, so read p99 (and late%) beside it: a
 # generator near its limit still keeps the count while its arrivals queue,
@@ -164,31 +167,37 @@ sustained() { # RATE ACHIEVED DROPPED% -> exit 0 when the rate was kept
     awk -v r="$1" -v a="$2" -v d="$3" 'BEGIN { exit !(a >= 0.99 * r && d < 1) }'
 }
 
+# shellcheck source=benches/steal.sh
+. benches/steal.sh
 echo "GET $path of $TARGET, ${SECONDS_PER_RUN}s per run, target on core $SERVICE_CPU, generator on core $GENERATOR_CPU" >&2
 best_loadgate=0
 best_oha=0
 rows=()
 for rate in "${RATES[@]}"; do
     echo "  $rate/s: loadgate" >&2
+    steal0="$(steal_ticks)" began=$SECONDS
     run_loadgate "$rate" >"$work/loadgate-$rate.row"
+    l_steal="$(steal_pct "$steal0" "$(steal_ticks)" $((SECONDS - began)))"
     read -r l_rps l_p99 l_svc l_drop l_late <"$work/loadgate-$rate.row"
     sleep 1
     echo "  $rate/s: oha" >&2
+    steal0="$(steal_ticks)" began=$SECONDS
     run_oha "$rate" >"$work/oha-$rate.row"
+    o_steal="$(steal_pct "$steal0" "$(steal_ticks)" $((SECONDS - began)))"
     read -r o_rps o_p99 o_unsent <"$work/oha-$rate.row"
     sleep 1
     sustained "$rate" "$l_rps" "$l_drop" && [ "$rate" -gt "$best_loadgate" ] && best_loadgate="$rate"
     sustained "$rate" "$o_rps" "$o_unsent" && [ "$rate" -gt "$best_oha" ] && best_oha="$rate"
-    rows+=("$(printf '%10s | %10s %9s %10s %8s %7s | %10s %9s %8s' "$rate" \
-        "$l_rps" "$(ms "$l_p99")" "$(ms "$l_svc")" "$l_drop" "$l_late" \
-        "$o_rps" "$(ms "$o_p99")" "$o_unsent")")
+    rows+=("$(printf '%10s | %10s %9s %10s %8s %7s %6s | %10s %9s %8s %6s' "$rate" \
+        "$l_rps" "$(ms "$l_p99")" "$(ms "$l_svc")" "$l_drop" "$l_late" "$l_steal" \
+        "$o_rps" "$(ms "$o_p99")" "$o_unsent" "$o_steal")")
 done
 
 echo
-printf '%10s | %-49s | %s\n' "" "loadgate open model (max_users $MAX_USERS)" \
+printf '%10s | %-56s | %s\n' "" "loadgate open model (max_users $MAX_USERS)" \
     "oha -q --latency-correction (-c $OHA_CONNECTIONS)"
-printf '%10s | %10s %9s %10s %8s %7s | %10s %9s %8s\n' intended/s \
-    achieved/s "p99 ms" "svc p99 ms" dropped% late% achieved/s "p99 ms" unsent%
+printf '%10s | %10s %9s %10s %8s %7s %6s | %10s %9s %8s %6s\n' intended/s \
+    achieved/s "p99 ms" "svc p99 ms" dropped% late% steal% achieved/s "p99 ms" unsent% steal%
 printf '%s\n' "${rows[@]}"
 
 top_rate="$(printf '%s\n' "${RATES[@]}" | sort -n | tail -n 1)"

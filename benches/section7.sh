@@ -34,6 +34,10 @@
 #                        send), ms: the p99 of the worst judged second
 #   sat                  judged seconds the generator was saturated in:
 #                        start-lag p99 over 1 ms, or a thread over 90%
+#   steal%               the host's steal time during the row, of all
+#                        CPUs' time (benches/steal.sh): a few percent
+#                        means the hypervisor stalled every process for
+#                        milliseconds at a time, and lag and p99 show it
 #   verdict              PASS when every budget of the row held, FAIL when
 #                        one did not (listed under the table), ERROR when
 #                        loadgate could not run the row
@@ -132,6 +136,8 @@ if curl -fs "$base/health" >/dev/null 2>&1; then
 fi
 
 cargo build --release -q -p target-service -p harness -p benches
+# shellcheck source=benches/steal.sh
+. benches/steal.sh
 mkdir -p "$OUT"
 
 # admin_sql SQL: on the server's `postgres` database, without the NOTICE
@@ -280,7 +286,7 @@ PY
 
 scale_note="${SCALE:+, --scale $SCALE}${DURATION:+, --duration $DURATION}"
 echo "§7 rows: ${ROWS[*]}${scale_note}; the service, PostgreSQL and Redis on core $SERVICE_CPU, loadgate on core $GENERATOR_CPU" >&2
-row_format='%-24s | %6s %5s %5s %5s | %10s %10s %7s %7s %7s %6s %6s %8s %5s %s'
+row_format='%-24s | %6s %5s %5s %5s | %10s %10s %7s %7s %7s %6s %6s %8s %5s %6s %s'
 lines=()
 failures="$OUT/failures.txt"
 : >"$failures"
@@ -295,9 +301,12 @@ for name in "${ROWS[@]}"; do
     echo "  $name: loadgate at $intended/s" >&2
     rm -rf "${OUT:?}/$name"
     code=0
+    steal0="$(steal_ticks)"
+    began=$SECONDS
     timeout -s INT -k 30 "$ROW_TIMEOUT" taskset -c "$GENERATOR_CPU" "$bin/loadgate" run \
         "scenarios/benchmarks/$name.yaml" "${loadgate_flags[@]}" --out "$OUT/$name" \
         >"$OUT/$name.log" 2>&1 </dev/null || code=$?
+    steal="$(steal_pct "$steal0" "$(steal_ticks)" $((SECONDS - began)))"
     [ "$code" -eq 0 ] || all_passed=false
     if [ "$code" -gt 1 ]; then
         echo "  $name: loadgate exited $code; the end of $OUT/$name.log:" >&2
@@ -307,7 +316,7 @@ for name in "${ROWS[@]}"; do
     stop_service
     read -r achieved m50 m95 m99 err drop lag sat verdict <<<"$measured"
     lines+=("$(printf "$row_format" "$method $path" "$rps" "$p50" "$p95" "$p99" "$intended" \
-        "$achieved" "$m50" "$m95" "$m99" "$err" "$drop" "$lag" "$sat" "$verdict")")
+        "$achieved" "$m50" "$m95" "$m99" "$err" "$drop" "$lag" "$sat" "$steal" "$verdict")")
     sleep 1
 done
 
@@ -316,7 +325,7 @@ done
     echo "loadgate on core $GENERATOR_CPU; the reference service on PostgreSQL + Redis on core $SERVICE_CPU; 127.0.0.1"
     # (%-25s: "§" is two bytes, one column)
     printf '%-24s | %-25s | %s\n' "" "§7 (ms, rps)" "measured over the judged hold (ms)"
-    printf "$row_format\n" row rps p50 p95 p99 intended/s achieved/s p50 p95 p99 err% drop% "lag p99" sat verdict
+    printf "$row_format\n" row rps p50 p95 p99 intended/s achieved/s p50 p95 p99 err% drop% "lag p99" sat steal% verdict
     printf '%s\n' "${lines[@]}"
     if [ -s "$failures" ]; then
         echo

@@ -195,6 +195,26 @@ async fn a_post_that_meets_a_keep_alive_close_is_a_failure_not_repeated() {
 }
 
 #[tokio::test]
+async fn a_request_that_says_close_is_never_sent_on_its_connection_again() {
+    // The server answers without echoing the close, then hangs up on the
+    // next request: a reused connection would lose every second POST.
+    let (url, seen) = raw_server(one_answer_per_connection);
+    let results = run(
+        &url,
+        "{name: post, method: POST, path: /, headers: {Connection: close}, body: {n: 1}}",
+    )
+    .await;
+    let all = &results.overall.all;
+    assert_eq!(all.errors.total(), 0, "{:?}", all.errors);
+    assert!(all.count > 10, "{} requests", all.count);
+    assert_eq!(
+        seen.connections.load(Ordering::Relaxed),
+        seen.requests.load(Ordering::Relaxed),
+        "one connection per request"
+    );
+}
+
+#[tokio::test]
 async fn bytes_that_are_not_http_are_a_failure_of_every_request() {
     let (url, _) = raw_server(|_| Answer::Keep(b"SSH-2.0-OpenSSH_9.2\r\n\r\n"));
     let results = run(&url, "{name: garbage, method: GET, path: /}").await;

@@ -43,20 +43,30 @@ pub enum ProtocolError {
 /// Writes a request head (and the body's framing) into `out`, which the
 /// caller has cleared: the request line, `headers` as given, then
 /// `Content-Length` when there is a body or the method expects one.
+///
+/// The client frames the body itself: a `Content-Length` or
+/// `Transfer-Encoding` among `headers` is left out, since a templated body
+/// (or a redirect that drops it) need not have the length a scenario
+/// wrote, and a wrong length puts the connection out of step with its
+/// requests. Returns whether the request asks the server to close the
+/// connection (`Connection: close`), after which it is not reused.
 pub fn write_head<'h>(
     out: &mut Vec<u8>,
     method: &Method,
     target: &str,
     headers: impl IntoIterator<Item = (&'h HeaderName, &'h [u8])>,
     body_len: Option<usize>,
-) {
+) -> bool {
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    let mut framed = false;
+    let mut close = false;
     for (name, value) in headers {
-        framed |= *name == http::header::CONTENT_LENGTH || *name == http::header::TRANSFER_ENCODING;
+        if *name == http::header::CONTENT_LENGTH || *name == http::header::TRANSFER_ENCODING {
+            continue;
+        }
+        close |= *name == http::header::CONNECTION && has_token(value, b"close");
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value);
@@ -64,12 +74,12 @@ pub fn write_head<'h>(
     }
     let expects_body = matches!(*method, Method::POST | Method::PUT | Method::PATCH);
     match body_len {
-        _ if framed => {}
         Some(len) => write_content_length(out, len),
         None if expects_body => write_content_length(out, 0),
         None => {}
     }
     out.extend_from_slice(b"\r\n");
+    close
 }
 
 fn write_content_length(out: &mut Vec<u8>, len: usize) {
@@ -174,8 +184,8 @@ pub fn take_head(
     let mut headers = headers.take().unwrap_or_default();
     headers.clear();
     headers.reserve(count);
-    let mut framing = None;
-    let mut chunked = false;
+    let mut length = None;
+    let mut coded = None;
     let mut close = http_1_0;
     for (position, [[name_start, name_end], [value_start, value_end]]) in
         spans[..count].iter().copied().enumerate()
@@ -185,17 +195,14 @@ pub fn take_head(
             HeaderValue::from_maybe_shared(head.slice(value_start as usize..value_end as usize))
                 .map_err(|_| ProtocolError::Head(httparse::Error::HeaderValue))?;
         if name == http::header::CONTENT_LENGTH {
-            let length = content_length(value.as_bytes())?;
-            match framing {
-                Some(Framing::Length(earlier)) if earlier != length => {
-                    return Err(ProtocolError::ContentLength);
-                }
-                _ => framing = Some(Framing::Length(length)),
+            let this = content_length(value.as_bytes())?;
+            if length.is_some_and(|earlier| earlier != this) {
+                return Err(ProtocolError::ContentLength);
             }
+            length = Some(this);
         } else if name == http::header::TRANSFER_ENCODING {
             // Only the last coding frames the body (RFC 9112 §6.1).
-            chunked = last_token_is(value.as_bytes(), b"chunked");
-            framing = Some(if chunked {
+            coded = Some(if last_token_is(value.as_bytes(), b"chunked") {
                 Framing::Chunked
             } else {
                 Framing::UntilClose
@@ -209,14 +216,16 @@ pub fn take_head(
         }
         headers.append(name, value);
     }
-    // Transfer-Encoding overrides Content-Length (RFC 9112 §6.3).
-    if chunked {
-        framing = Some(Framing::Chunked);
-    }
+    // Transfer-Encoding overrides Content-Length, in whichever order they
+    // came, and a response with both is not trusted to end where either
+    // says: the connection closes after it (RFC 9112 §6.3).
+    close |= coded.is_some() && length.is_some();
     let framing = if to_head || (100..200).contains(&status) || status == 204 || status == 304 {
         Framing::Empty
     } else {
-        framing.unwrap_or(Framing::UntilClose)
+        coded
+            .or(length.map(Framing::Length))
+            .unwrap_or(Framing::UntilClose)
     };
     Ok(Some(Head {
         status,
@@ -418,16 +427,31 @@ mod tests {
     }
 
     #[test]
-    fn a_length_the_scenario_set_is_not_sent_twice() {
+    fn the_body_is_framed_by_its_own_length_whatever_the_scenario_set() {
         let mut out = Vec::new();
         write_head(
             &mut out,
             &Method::POST,
             "/",
-            [(&http::header::CONTENT_LENGTH, &b"3"[..])],
+            [
+                (&http::header::CONTENT_LENGTH, &b"99"[..]),
+                (&http::header::TRANSFER_ENCODING, &b"chunked"[..]),
+            ],
             Some(3),
         );
         assert_eq!(out, b"POST / HTTP/1.1\r\ncontent-length: 3\r\n\r\n");
+    }
+
+    #[test]
+    fn a_request_that_says_close_is_told_apart() {
+        let mut out = Vec::new();
+        let close = [(&http::header::CONNECTION, &b"Keep-Alive, Close"[..])];
+        assert!(write_head(&mut out, &Method::GET, "/", close, None));
+        out.clear();
+        let keep = [(&http::header::CONNECTION, &b"keep-alive"[..])];
+        assert!(!write_head(&mut out, &Method::GET, "/", keep, None));
+        out.clear();
+        assert!(!write_head(&mut out, &Method::GET, "/", [], None));
     }
 
     #[test]
@@ -551,6 +575,19 @@ mod tests {
             "HTTP/1.1 200 OK\r\ncontent-length: 4\r\ntransfer-encoding: gzip, chunked\r\n\r\n",
         );
         assert_eq!(head.framing, Framing::Chunked);
+        assert!(!head.keep_alive, "a response with both ends its connection");
+    }
+
+    #[test]
+    fn a_length_after_a_transfer_coding_does_not_frame_the_body() {
+        let (head, _) =
+            head_of("HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\ncontent-length: 10\r\n\r\n");
+        assert_eq!(head.framing, Framing::UntilClose);
+        assert!(!head.keep_alive);
+        let (head, _) =
+            head_of("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 10\r\n\r\n");
+        assert_eq!(head.framing, Framing::Chunked);
+        assert!(!head.keep_alive);
     }
 
     #[test]

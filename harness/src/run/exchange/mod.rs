@@ -294,14 +294,20 @@ impl HttpClient {
         timing: &mut Timing,
     ) -> Result<Exchange, SendError> {
         let mut wire = std::mem::take(&mut self.wire);
-        self.write_request(&mut wire, hop, request);
+        let close = self.write_request(&mut wire, hop, request);
         let result = self.exchange_written(hop, &wire, started, timing).await;
+        if close {
+            // The request asked the server to close: whether or not its
+            // response says so, the connection is not used again.
+            self.drop_connection(hop.origin.as_ref());
+        }
         self.wire = wire;
         result
     }
 
-    /// `hop` as the bytes that go on the wire: the head, then the body.
-    fn write_request(&self, wire: &mut Vec<u8>, hop: &Hop<'_>, request: &Outgoing<'_>) {
+    /// `hop` as the bytes that go on the wire: the head, then the body;
+    /// whether it asks the server to close the connection.
+    fn write_request(&self, wire: &mut Vec<u8>, hop: &Hop<'_>, request: &Outgoing<'_>) -> bool {
         let home = &self.transport.target.origin;
         let origin = hop.origin.as_ref().unwrap_or(home);
         let target = hop.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -325,7 +331,7 @@ impl HttpClient {
             .iter()
             .filter(|(name, _)| hop.credentials || *name != AUTHORIZATION);
         wire.clear();
-        http1::write_head(
+        let close = http1::write_head(
             wire,
             &hop.method,
             target,
@@ -335,6 +341,7 @@ impl HttpClient {
         if let Some(body) = hop.body {
             wire.extend_from_slice(body);
         }
+        close
     }
 
     async fn exchange_written(
