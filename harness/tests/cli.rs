@@ -103,6 +103,46 @@ fn a_closed_port_exits_3_with_results_and_verdict_written() {
     assert!(out.join("histograms.hlog").exists());
 }
 
+#[test]
+fn an_open_model_whose_users_seldom_get_an_arrival_still_sees_a_closed_port() {
+    // 400 users for 20 arrivals a second: each user's next arrival is
+    // about 20 s away, so a user that held its samples until its next one
+    // would keep the refusals from the recorder past the planned end.
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        "s.yaml",
+        "version: 4
+name: seldom
+load:
+  model: open
+  max_users: 400
+  stages:
+    - {rate: 20/s, ramp: 1s}
+    - {name: steady, hold: 24s}
+requests:
+  - {name: a, method: GET, path: /, timeout: 1s}
+",
+    );
+    let out = dir.path().join("out");
+    let target = format!("http://127.0.0.1:{}", closed_port());
+    let output = loadgate()
+        .arg("run")
+        .arg(&path)
+        .args(["--target", &target, "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_exit(&output, 3);
+    let results = read_results(&out);
+    assert_eq!(results.run.status, RunStatus::Unreachable);
+    assert!(
+        results.run.duration_ms < 15_000,
+        "stopped {} ms in, not 5 s after the first refusals",
+        results.run.duration_ms
+    );
+}
+
 #[tokio::test]
 async fn an_impossible_budget_exits_1() {
     let (url, _, _server) = delay_server(|_| Duration::ZERO).await;

@@ -219,6 +219,10 @@ fn iteration(context: SharedContext) -> goose::goose::TransactionFunction {
                 state.run_steps(&context, steps).await;
                 if !state.still_running(&context) || !burst || began.elapsed() >= BURST || stopped()
                 {
+                    if !burst {
+                        // Goose waits the think time next: the user is idle.
+                        state.flush();
+                    }
                     return Ok(());
                 }
             }

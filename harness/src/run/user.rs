@@ -148,6 +148,7 @@ impl VirtualUser {
                 return true;
             }
             self.set_running(false, context);
+            self.sink.flush();
             let next = context
                 .timeline
                 .next_start(self.index, now)
@@ -181,6 +182,7 @@ impl VirtualUser {
         let now = Instant::now();
         let due = self.next_due.unwrap_or(now);
         if due > now {
+            self.sink.flush();
             tokio::time::sleep_until(due.into()).await;
         }
         self.next_due = Some(due.max(now) + pace);
@@ -206,9 +208,14 @@ impl VirtualUser {
         schedule: &Schedule,
         patience: Duration,
     ) -> Option<Arrival> {
-        schedule
+        let next = schedule
             .next(&mut self.held, patience, &mut self.sink)
-            .await
+            .await;
+        if next.is_none() {
+            // No arrival for this user within its patience: it is idle.
+            self.sink.flush();
+        }
+        next
     }
 
     /// Open model: keeps `arrival` claimed without starting it (the run
@@ -265,7 +272,8 @@ impl VirtualUser {
         self.templates.rng.random::<f64>()
     }
 
-    /// Hands over buffered samples; called as the user stops.
+    /// Hands over buffered samples; called as the user stops, and before
+    /// the engine waits a think time.
     pub fn flush(&mut self) {
         self.sink.flush();
     }
@@ -281,6 +289,7 @@ impl VirtualUser {
         let sent = Instant::now();
         let started = arrival.map_or(sent, |a| a.due).min(sent);
         let start_us = context.clock.offset_us(started);
+        self.sink.flush_if_older(context.clock.offset_us(sent));
         let (timing, result) = match prepared.render(&mut self.templates, &mut self.buffers) {
             Ok(request) => self.client.send(request).await,
             Err(Unsendable::Unfilled) => {

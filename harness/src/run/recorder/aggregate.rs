@@ -24,7 +24,7 @@ use super::Aborted;
 use super::{
     JudgedSpans, Live, RecorderConfig,
     inbox::{DRAIN_EVERY, Inbox},
-    series::OpenSecond,
+    series::{OpenSecond, late_into},
     sink::{FailureKind, Outcome, Sample},
     tally::{NameStats, Recording, StartTally},
     watches::Watches,
@@ -41,6 +41,16 @@ const GRACE_SLACK: Duration = Duration::from_secs(2);
 /// How long after each whole second of the run the tick comes: late enough
 /// that the second has ended, early enough that the next has barely begun.
 const TICK_PAST: Duration = Duration::from_millis(5);
+
+/// The longest a sample can take from its start to its end: a request's
+/// timeout, and on a schedule also the wait for a free user, which lasts
+/// at most as long before the arrival is dropped.
+fn longest_latency(timeout: Duration, basis: LatencyBasis) -> Duration {
+    match basis {
+        LatencyBasis::IntendedStart => timeout * 2,
+        LatencyBasis::Sent | LatencyBasis::Corrected { .. } => timeout,
+    }
+}
 
 /// What the aggregator shares with the rest of the run.
 #[derive(Debug)]
@@ -67,7 +77,12 @@ pub(super) struct Aggregate {
     users_at: VecDeque<(u32, u32)>,
     /// The generator's CPU use in each second not yet closed.
     cpu: BTreeMap<u32, CpuReading>,
-    closed: Vec<SecondStats>,
+    /// Seconds reduced to their summary, by second. A sample that arrives
+    /// for one of them after all is merged into it ([`late_into`]).
+    closed: BTreeMap<u32, SecondStats>,
+    /// Samples merged into a second already closed: in its counts, not in
+    /// its percentiles.
+    late: u64,
     clock: Arc<StageClock>,
     watches: Watches,
 }
@@ -84,11 +99,12 @@ impl Aggregate {
             overall: NameStats::new(basis),
             starts: (basis == LatencyBasis::IntendedStart).then(StartTally::new),
             judged: config.judged,
-            grace: config.longest_timeout + GRACE_SLACK,
+            grace: longest_latency(config.longest_timeout, basis) + GRACE_SLACK,
             open: BTreeMap::new(),
             users_at: VecDeque::new(),
             cpu: BTreeMap::new(),
-            closed: Vec::new(),
+            closed: BTreeMap::new(),
+            late: 0,
             clock: config.clock,
             watches: Watches::new(config.abort_watches),
         }
@@ -193,10 +209,15 @@ impl Aggregate {
                 self.watches.take(arrival_second, sample, basis);
             }
             let second = u32::try_from(sample.start_us / 1_000_000).unwrap_or(u32::MAX);
-            self.open
-                .entry(second)
-                .or_insert_with(|| OpenSecond::new(basis))
-                .add(sample, basis);
+            if let Some(closed) = self.closed.get_mut(&second) {
+                late_into(closed, sample);
+                self.late += 1;
+            } else {
+                self.open
+                    .entry(second)
+                    .or_insert_with(|| OpenSecond::new(basis))
+                    .add(sample, basis);
+            }
             if sample.was_sent() {
                 live.requests += 1;
                 live.tick_requests += 1;
@@ -222,7 +243,7 @@ impl Aggregate {
             let (s, open) = entry.remove_entry();
             let users = self.users_after(s);
             let cpu = self.cpu_during(s);
-            self.closed.push(open.close(s, users, cpu));
+            self.closed.insert(s, open.close(s, users, cpu));
         }
     }
 
@@ -245,8 +266,13 @@ impl Aggregate {
         self.close_before(u32::MAX);
         // Seconds in which nothing started still belong in the series.
         let last = u32::try_from(run_duration.as_secs()).unwrap_or(u32::MAX);
-        let mut by_second: BTreeMap<u32, SecondStats> =
-            self.closed.drain(..).map(|s| (s.second, s)).collect();
+        if self.late > 0 {
+            tracing::warn!(
+                "{} samples arrived after their second had closed: the per-second series counts them, its percentiles do not",
+                self.late
+            );
+        }
+        let mut by_second = std::mem::take(&mut self.closed);
         let seconds = (0..=last.max(by_second.keys().last().copied().unwrap_or(0)))
             .map(|second| {
                 by_second.remove(&second).unwrap_or_else(|| {
@@ -267,5 +293,59 @@ impl Aggregate {
             run_duration,
             basis: self.basis,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(start_ms: u64, status: u16) -> Sample {
+        Sample {
+            name: Some(0),
+            start_us: start_ms * 1000,
+            latency_us: 4_000,
+            service_us: 4_000,
+            connect_us: 0,
+            ttfb_us: 2_000,
+            start: None,
+            outcome: if status < 400 {
+                Outcome::Ok { status }
+            } else {
+                Outcome::Failed {
+                    kind: FailureKind::Status,
+                    status: Some(status),
+                }
+            },
+        }
+    }
+
+    #[test]
+    fn a_sample_for_a_closed_second_is_merged_into_it_not_put_in_its_place() {
+        let clock = Arc::new(StageClock::new(Duration::ZERO));
+        clock.start();
+        let mut aggregate = Aggregate::new(RecorderConfig {
+            names: vec!["a".into()],
+            clock,
+            judged: JudgedSpans(Vec::new()),
+            longest_timeout: Duration::from_secs(1),
+            basis: LatencyBasis::Sent,
+            abort_watches: Vec::new(),
+        });
+        let live = Mutex::new(Live::default());
+        aggregate.take(&[sample(100, 200), sample(200, 200)], &live);
+        aggregate.take(&[sample(1_100, 200)], &live);
+        aggregate.close_before(1);
+        // Handed over after its second closed: a user that sat on it.
+        aggregate.take(&[sample(300, 503)], &live);
+        let recording = aggregate.into_recording(Duration::from_secs(2));
+        let first = &recording.seconds[0];
+        assert_eq!(first.count, 3, "{first:?}");
+        assert_eq!(first.errors.status, 1);
+        assert_eq!(first.status_classes.get("2xx"), Some(&2));
+        assert_eq!(first.status_classes.get("5xx"), Some(&1));
+        let in_series: u64 = recording.seconds.iter().map(|s| s.count).sum();
+        assert_eq!(in_series, recording.overall.all.count);
+        assert_eq!(in_series, 4);
     }
 }

@@ -10,9 +10,13 @@
 //! for every live recorder, so an idle user would stall the series.
 //!
 //! A second's histogram stays open for a grace period after the second
-//! ends (a request may take until its timeout to finish), then it is
-//! reduced to its summary, so a 4-hour run holds a few dozen histograms,
-//! not 14 400.
+//! ends (a request may take until its timeout to finish; on a schedule,
+//! after waiting as long for a free user), then it is reduced to its
+//! summary, so a 4-hour run holds a few dozen histograms, not 14 400.
+//! Users hand their samples over before they wait and before a request
+//! when what they hold is older than 200 ms, so a sample seldom arrives
+//! after its second closed; one that does is merged into that second's
+//! counts (not its percentiles), never put in its place.
 //!
 //! The aggregator also ticks once a second: it samples the running users
 //! and the generator's own CPU for the series, and checks the budgets that

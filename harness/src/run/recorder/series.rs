@@ -60,7 +60,7 @@ impl OpenSecond {
             service.saturating_record(sample.service_us.max(1));
         }
         if let Some(status) = sample.outcome.status() {
-            self.classes[usize::from(status / 100).min(9)] += 1;
+            self.classes[class_of(status)] += 1;
         }
     }
 
@@ -81,7 +81,7 @@ impl OpenSecond {
                 .iter()
                 .enumerate()
                 .filter(|&(_, &n)| n > 0)
-                .map(|(class, &n)| (format!("{class}xx"), n))
+                .map(|(class, &n)| (class_name(class), n))
                 .collect::<BTreeMap<_, _>>(),
             p50_us: q(0.50),
             p95_us: q(0.95),
@@ -106,4 +106,35 @@ impl OpenSecond {
                 .map(|s| s.waiting_for_users.value_at_quantile(0.99)),
         }
     }
+}
+
+/// Merges `sample` into a second already reduced to `stats`, which it
+/// started in but reached the aggregator too late for: its counts, errors,
+/// status class and the maximum take it in, so that the series still adds
+/// up to the totals; the percentiles, whose histogram is gone, do not.
+pub(super) fn late_into(stats: &mut SecondStats, sample: &Sample) {
+    if let Outcome::Failed { kind, .. } = sample.outcome {
+        kind.count_into(&mut stats.errors);
+    }
+    stats.max_us = stats.max_us.max(sample.latency_us);
+    if !sample.was_sent() {
+        return;
+    }
+    stats.count += 1;
+    if let Some(status) = sample.outcome.status() {
+        *stats
+            .status_classes
+            .entry(class_name(class_of(status)))
+            .or_default() += 1;
+    }
+}
+
+/// The index of a status code's class: 1 for 1xx, … 5 for 5xx; 0 and
+/// above 5 for codes outside 100–599.
+fn class_of(status: u16) -> usize {
+    usize::from(status / 100).min(9)
+}
+
+fn class_name(class: usize) -> String {
+    format!("{class}xx")
 }

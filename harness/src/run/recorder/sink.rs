@@ -178,13 +178,29 @@ impl SampleSink {
         }
     }
 
+    /// Hands over the buffer if its oldest sample ended [`BATCH_AGE`] or
+    /// more before `now_us` (µs from the run's start). Called as a request
+    /// goes out: samples must not wait in a user's buffer for as long as
+    /// that request takes, which may be its whole timeout, while their
+    /// seconds close and the live view and abort watches go without them.
+    pub fn flush_if_older(&mut self, now_us: u64) {
+        if self
+            .oldest_end_us
+            .is_some_and(|oldest| now_us.saturating_sub(oldest) >= BATCH_AGE_US)
+        {
+            self.flush();
+        }
+    }
+
     /// Samples buffered and not yet handed over.
     #[cfg(test)]
     pub(super) fn buffered(&self) -> usize {
         self.samples.len()
     }
 
-    /// Hands over everything buffered (also called before a user stops).
+    /// Hands over everything buffered: called before a user waits (for an
+    /// arrival, its think time, its pace, its stage) and as it stops, so
+    /// that an idle user holds back nothing it measured.
     pub fn flush(&mut self) {
         if self.samples.is_empty() {
             return;
