@@ -289,7 +289,9 @@ impl VirtualUser {
         let sent = Instant::now();
         let started = arrival.map_or(sent, |a| a.due).min(sent);
         let start_us = context.clock.offset_us(started);
-        self.sink.flush_if_older(context.clock.offset_us(sent));
+        // The start, not a second clock read: on a schedule it is the due
+        // time, at most the start lag before now.
+        self.sink.flush_if_older(start_us);
         let (timing, result) = match prepared.render(&mut self.templates, &mut self.buffers) {
             Ok(request) => self.client.send(request).await,
             Err(Unsendable::Unfilled) => {
