@@ -178,11 +178,12 @@ impl SampleSink {
         }
     }
 
-    /// Hands over the buffer if its oldest sample ended [`BATCH_AGE`] or
-    /// more before `now_us` (µs from the run's start). Called as a request
-    /// goes out: samples must not wait in a user's buffer for as long as
-    /// that request takes, which may be its whole timeout, while their
-    /// seconds close and the live view and abort watches go without them.
+    /// Hands over the buffer if its oldest sample ended the batch age
+    /// (200 ms) or more before `now_us` (µs from the run's start). Called
+    /// as a request goes out: samples must not wait in a user's buffer for
+    /// as long as that request takes, which may be its whole timeout,
+    /// while their seconds close and the live view and abort watches go
+    /// without them.
     pub fn flush_if_older(&mut self, now_us: u64) {
         if self
             .oldest_end_us
