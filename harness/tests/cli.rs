@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use reports::results::RunStatus;
+use reports::results::{Results, RunStatus};
 
 #[test]
 fn every_shipped_scenario_validates() {
@@ -57,6 +57,23 @@ fn bad_command_lines_exit_2() {
     assert_exit(&output, 2);
 }
 
+/// Runs the scenario at `path` against a port nothing listens on, and
+/// reads the results it must still write, as an unreachable run (exit 3).
+fn run_against_a_closed_port(path: &std::path::Path, out: &std::path::Path) -> Results {
+    let target = format!("http://127.0.0.1:{}", closed_port());
+    let output = loadgate()
+        .arg("run")
+        .arg(path)
+        .args(["--target", &target, "--out"])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert_exit(&output, 3);
+    let results = read_results(out);
+    assert_eq!(results.run.status, RunStatus::Unreachable);
+    results
+}
+
 #[test]
 fn a_closed_port_exits_3_with_results_and_verdict_written() {
     let dir = tempfile::tempdir().unwrap();
@@ -71,17 +88,7 @@ fn a_closed_port_exits_3_with_results_and_verdict_written() {
         ),
     );
     let out = dir.path().join("out");
-    let target = format!("http://127.0.0.1:{}", closed_port());
-    let output = loadgate()
-        .arg("run")
-        .arg(&path)
-        .args(["--target", &target, "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_exit(&output, 3);
-    let results = read_results(&out);
-    assert_eq!(results.run.status, RunStatus::Unreachable);
+    let results = run_against_a_closed_port(&path, &out);
     assert!(
         results
             .run
@@ -125,17 +132,7 @@ requests:
 ",
     );
     let out = dir.path().join("out");
-    let target = format!("http://127.0.0.1:{}", closed_port());
-    let output = loadgate()
-        .arg("run")
-        .arg(&path)
-        .args(["--target", &target, "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_exit(&output, 3);
-    let results = read_results(&out);
-    assert_eq!(results.run.status, RunStatus::Unreachable);
+    let results = run_against_a_closed_port(&path, &out);
     assert!(
         results.run.duration_ms < 15_000,
         "stopped {} ms in, not 5 s after the first refusals",
