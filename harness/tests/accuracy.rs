@@ -562,3 +562,46 @@ budgets:
     assert!(out.join("report.html").exists());
     assert!(stdout(&output).contains("ABORTED"), "{}", stdout(&output));
 }
+
+#[tokio::test]
+async fn a_paced_iteration_that_runs_late_counts_from_when_it_was_due() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (url, _, _server) = delay_server(|_| Duration::from_millis(250)).await;
+    // Three 250 ms steps on a 600 ms pace: every iteration after the first
+    // starts 150 ms late, though no request is slower than the pace.
+    let yaml = "version: 3
+name: paced-flow
+pace: 600ms
+load:
+  stages:
+    - {users: 1, ramp: 1s}
+    - {name: steady, hold: 6s}
+flows:
+  - name: three_steps
+    steps:
+      - {name: first, method: GET, path: /slow}
+      - {name: second, method: GET, path: /slow}
+      - {name: third, method: GET, path: /slow}
+";
+    let results = run_against(&url, yaml).await;
+    let by_name = |name: &str| {
+        results
+            .requests
+            .iter()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("{name} was measured"))
+            .all
+            .latency
+    };
+    let (first, second) = (by_name("first"), by_name("second"));
+    eprintln!("paced flow: first {first:?}, second {second:?}");
+    assert!(
+        first.p50_us >= 390_000,
+        "the first step counts the 150 ms its iteration started late: p50 {} µs",
+        first.p50_us
+    );
+    assert!(
+        second.p50_us < 300_000,
+        "later steps count from their send: {second:?}"
+    );
+}

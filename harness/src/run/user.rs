@@ -101,6 +101,9 @@ pub struct VirtualUser {
     sink: SampleSink,
     /// When a paced user's next iteration is due.
     next_due: Option<Instant>,
+    /// A paced user's iteration about to run, as an arrival due when the
+    /// pace said: its first request counts from then.
+    paced: Option<Arrival>,
     /// Open model: the arrival this user has claimed and waits for.
     held: Option<Arrival>,
 }
@@ -117,6 +120,7 @@ impl VirtualUser {
             setup_done: false,
             sink,
             next_due: None,
+            paced: None,
             held: None,
         }
     }
@@ -175,9 +179,12 @@ impl VirtualUser {
     }
 
     /// For a paced plan: waits until this user's next iteration is due and
-    /// books the one after. A user that fell behind starts at once and does
-    /// not catch up in a burst; the recorder's correction accounts for the
-    /// iterations it could not send.
+    /// books the one after. The iteration's first request (its setup's, if
+    /// that runs first) counts from the due time, as an open model's
+    /// arrival does, so an iteration that started late shows it even when
+    /// no single request was slow. A user that fell behind starts at once
+    /// and does not catch up in a burst; the recorder fills in the
+    /// iterations it skipped, from how late it started.
     pub async fn wait_for_pace(&mut self, pace: Duration) {
         let now = Instant::now();
         let due = self.next_due.unwrap_or(now);
@@ -185,6 +192,7 @@ impl VirtualUser {
             self.sink.flush();
             tokio::time::sleep_until(due.into()).await;
         }
+        self.paced = Some(Arrival { due, claimed: due });
         self.next_due = Some(due.max(now) + pace);
     }
 
@@ -196,9 +204,14 @@ impl VirtualUser {
         self.setup_done
     }
 
-    /// Runs `steps` in order, stopping at the first that fails; whether all passed.
+    /// Runs `steps` in order, stopping at the first that fails; whether all
+    /// passed. The first step sent takes a paced iteration's due time.
     pub async fn run_steps(&mut self, context: &RunContext, steps: &[PreparedStep]) -> bool {
-        self.run_steps_from(context, steps, &mut None).await
+        let mut paced = self.paced.take();
+        let passed = self.run_steps_from(context, steps, &mut paced).await;
+        // Not sent (a placeholder without a value): the next steps' first.
+        self.paced = paced;
+        passed
     }
 
     /// Open model: the next arrival to start, by [`Schedule::next`], which

@@ -98,7 +98,6 @@ impl Aggregate {
             basis,
             overall: NameStats::new(basis),
             starts: (basis == LatencyBasis::IntendedStart).then(StartTally::new),
-            judged: config.judged,
             grace: longest_latency(config.longest_timeout, basis) + GRACE_SLACK,
             open: BTreeMap::new(),
             users_at: VecDeque::new(),
@@ -106,7 +105,8 @@ impl Aggregate {
             closed: BTreeMap::new(),
             late: 0,
             clock: config.clock,
-            watches: Watches::new(config.abort_watches),
+            watches: Watches::new(config.abort_watches, config.judged.last_second()),
+            judged: config.judged,
         }
     }
 
@@ -173,7 +173,11 @@ impl Aggregate {
         let mut live = shared.live.lock().expect("live lock");
         let all_refused =
             live.tick_requests > 0 && live.tick_connect_failures == live.tick_requests;
-        live.connect_only_streak = if all_refused {
+        // A second in which nothing ended is no sign of a connection: a
+        // black-holed target's connects hang until they time out, and the
+        // seconds between the failures carry the streak on.
+        let nothing_ended = live.tick_requests == 0 && live.connect_only_streak > 0;
+        live.connect_only_streak = if all_refused || nothing_ended {
             live.connect_only_streak + 1
         } else {
             0
@@ -191,8 +195,7 @@ impl Aggregate {
         inbox.recycle(batches);
     }
 
-    fn take(&mut self, batch: &[Sample], live: &Mutex<Live>) {
-        let arrival_second = u32::try_from(self.clock.elapsed().as_secs()).unwrap_or(u32::MAX);
+    pub(super) fn take(&mut self, batch: &[Sample], live: &Mutex<Live>) {
         let basis = self.basis;
         let mut live = live.lock().expect("live lock");
         for sample in batch {
@@ -206,7 +209,7 @@ impl Aggregate {
                 starts.add(sample);
             }
             if judged {
-                self.watches.take(arrival_second, sample, basis);
+                self.watches.take(sample, basis);
             }
             let second = u32::try_from(sample.start_us / 1_000_000).unwrap_or(u32::MAX);
             if let Some(closed) = self.closed.get_mut(&second) {
@@ -234,8 +237,15 @@ impl Aggregate {
         }
     }
 
+    /// What the abort watches hold, by start second: for the tests that
+    /// check they agree with the series.
+    #[cfg(test)]
+    pub(super) fn watched_by_second(&self) -> BTreeMap<u32, (u64, u64, u64)> {
+        self.watches.by_second()
+    }
+
     /// Reduces every open second before `second` to its summary.
-    fn close_before(&mut self, second: u32) {
+    pub(super) fn close_before(&mut self, second: u32) {
         while let Some(entry) = self.open.first_entry() {
             if *entry.key() >= second {
                 break;
@@ -299,6 +309,7 @@ impl Aggregate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run::recorder::AbortWatch;
 
     fn sample(start_ms: u64, status: u16) -> Sample {
         Sample {
@@ -347,5 +358,64 @@ mod tests {
         let in_series: u64 = recording.seconds.iter().map(|s| s.count).sum();
         assert_eq!(in_series, recording.overall.all.count);
         assert_eq!(in_series, 4);
+    }
+
+    fn slow_watch(after: Duration) -> AbortWatch {
+        AbortWatch {
+            scope: None,
+            metric: reports::results::BudgetMetric::P99,
+            limit: 100_000.0,
+            window: Duration::from_secs(1),
+            after,
+        }
+    }
+
+    fn aggregate_with(judged: JudgedSpans, watch: AbortWatch) -> Aggregate {
+        let clock = Arc::new(StageClock::new(Duration::ZERO));
+        clock.start();
+        Aggregate::new(RecorderConfig {
+            names: vec!["a".into()],
+            clock,
+            judged,
+            longest_timeout: Duration::from_secs(1),
+            basis: LatencyBasis::Sent,
+            abort_watches: vec![watch],
+        })
+    }
+
+    fn slow(start_ms: u64) -> Sample {
+        Sample {
+            latency_us: 500_000,
+            ..sample(start_ms, 200)
+        }
+    }
+
+    #[test]
+    fn a_watch_sees_a_sample_in_the_second_it_started_not_the_one_it_arrived_in() {
+        let mut aggregate = aggregate_with(JudgedSpans(Vec::new()), slow_watch(Duration::ZERO));
+        let live = Mutex::new(Live::default());
+        // Arrives at once (the clock is at 0 s) but started in second 5.
+        aggregate.take(&[slow(5_200)], &live);
+        let names = ["a".to_owned()];
+        assert_eq!(aggregate.watches.check(5, &names), None);
+        let aborted = aggregate
+            .watches
+            .check(6, &names)
+            .expect("second 5 breached");
+        assert_eq!(aborted.at_ms, 6_000);
+    }
+
+    #[test]
+    fn a_breach_is_not_carried_past_the_judged_spans_by_empty_windows() {
+        let judged = JudgedSpans(vec![(0, 2_000_000)]);
+        let mut aggregate = aggregate_with(judged, slow_watch(Duration::from_secs(2)));
+        let live = Mutex::new(Live::default());
+        aggregate.take(&[slow(500), slow(1_500)], &live);
+        let names = ["a".to_owned()];
+        // Breached in both judged seconds (1 s long); after them, nothing
+        // judged can arrive, and the empty windows are no evidence.
+        for now in 1..=8 {
+            assert_eq!(aggregate.watches.check(now, &names), None, "check {now}");
+        }
     }
 }

@@ -124,6 +124,13 @@ impl JudgedSpans {
             .sum()
     }
 
+    /// The second the last span ends in, rounded up; `None` when the whole
+    /// run is judged.
+    pub(crate) fn last_second(&self) -> Option<u32> {
+        let end = self.0.iter().map(|&(_, to)| to).max()?;
+        Some(u32::try_from(end.div_ceil(1_000_000)).unwrap_or(u32::MAX))
+    }
+
     pub fn is_whole_run(&self) -> bool {
         self.0.is_empty()
     }
@@ -136,7 +143,9 @@ pub struct Live {
     pub errors: u64,
     /// Requests that arrived since the last [`Recorder::take_recent`].
     pub(super) recent: Option<Histogram>,
-    /// Consecutive arrival ticks in which every request failed to connect.
+    /// Consecutive arrival ticks since one in which every request failed to
+    /// connect, in each of which every request that ended failed to
+    /// connect, or none ended.
     pub connect_only_streak: u32,
     pub(super) tick_requests: u64,
     pub(super) tick_connect_failures: u64,
@@ -148,7 +157,8 @@ pub struct Recent {
     pub requests: u64,
     pub errors: u64,
     pub p95_us: u64,
-    /// Seconds in a row in which requests were sent and none connected.
+    /// Seconds in a row in which requests failed to connect and none
+    /// connected.
     pub connect_only_streak: u32,
 }
 

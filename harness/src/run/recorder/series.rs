@@ -45,7 +45,7 @@ impl OpenSecond {
     /// Adds a sample that started (or, on a schedule, was due) in this
     /// second; a dropped arrival counts as a failure, not a request.
     pub(super) fn add(&mut self, sample: &Sample, basis: LatencyBasis) {
-        record(&mut self.histogram, sample.latency_us, basis);
+        record(&mut self.histogram, sample, basis);
         if let Outcome::Failed { kind, .. } = sample.outcome {
             kind.count_into(&mut self.errors);
         }

@@ -89,9 +89,10 @@ pub struct Sample {
     /// From the send to the response's headers (includes `connect_us`);
     /// 0 when no response came.
     pub ttfb_us: u64,
-    /// On the first request of an open model's arrival: how it started;
-    /// on an arrival a user had claimed but not started by the end, how
-    /// far it had got.
+    /// On the first request of an open model's arrival, or of a paced
+    /// iteration: how it started (a pace has no wait for a user, only the
+    /// lateness); on an arrival a user had claimed but not started by the
+    /// end, how far it had got.
     pub start: Option<StartTiming>,
     pub outcome: Outcome,
 }

@@ -111,18 +111,30 @@ impl PhaseTally {
     }
 }
 
-/// Records `latency_us` into `histogram` on `basis`: for a paced run,
-/// with HdrHistogram's coordinated-omission correction.
-pub(super) fn record(histogram: &mut Histogram, latency_us: u64, basis: LatencyBasis) {
-    let value = latency_us.clamp(1, HIGHEST_TRACKABLE_US);
-    match basis {
+/// Records `sample`'s latency into `histogram` on `basis`. On a pace, the
+/// first request of an iteration counts from when the iteration was due,
+/// and carries how late it started ([`Sample::start`]); each whole pace of
+/// that lateness is an iteration the user skipped to keep its pace, and is
+/// filled in as the request it would have started, a pace less late each
+/// (HdrHistogram's `record_correct`, driven by the lateness, not by the
+/// request's own latency: a slow request delays the next iteration, which
+/// is where it shows). Later requests of an iteration count as they are.
+pub(super) fn record(histogram: &mut Histogram, sample: &Sample, basis: LatencyBasis) {
+    let value = sample.latency_us.clamp(1, HIGHEST_TRACKABLE_US);
+    histogram.saturating_record(value);
+    if let (
         LatencyBasis::Corrected {
             expected_interval_us,
-        } => {
-            // In range by the clamp; the corrected fill-ins are smaller.
-            let _ = histogram.record_correct(value, expected_interval_us);
+        },
+        Some(start),
+    ) = (basis, sample.start)
+        && expected_interval_us > 0
+    {
+        let skipped = u64::from(start.start_lag_us) / expected_interval_us;
+        for missed in 1..=skipped {
+            let filled = value.saturating_sub(missed * expected_interval_us);
+            histogram.saturating_record(filled.max(1));
         }
-        LatencyBasis::Sent | LatencyBasis::IntendedStart => histogram.saturating_record(value),
     }
 }
 
@@ -137,7 +149,7 @@ impl Tally {
     }
 
     pub(super) fn add(&mut self, sample: &Sample, basis: LatencyBasis) {
-        record(&mut self.histogram, sample.latency_us, basis);
+        record(&mut self.histogram, sample, basis);
         if let Outcome::Failed { kind, .. } = sample.outcome {
             kind.count_into(&mut self.errors);
         }

@@ -1,7 +1,9 @@
 //! The abort watches: each budget limit with an `abort` rule, checked every
-//! second over the samples that arrived in its window.
+//! second over the samples that *started* in its window, as the per-second
+//! series bins them, so a watch and the series never disagree on a second.
+//! A slow request is seen once it ends, in the second it began.
 
-use std::{collections::VecDeque, time::Duration};
+use std::{collections::BTreeMap, time::Duration};
 
 use reports::{
     histogram::{Histogram, new_histogram},
@@ -61,14 +63,6 @@ pub struct AbortWatch {
     pub after: Duration,
 }
 
-/// The samples of one arrival second for the abort watches, one slot per
-/// watched scope.
-#[derive(Debug)]
-struct WatchSecond {
-    second: u32,
-    slots: Vec<WindowTally>,
-}
-
 /// Counts and latencies of the samples one watched scope received: as
 /// in a results window, a dropped arrival is a failure but no request.
 #[derive(Debug, Clone)]
@@ -122,12 +116,23 @@ pub(super) struct Watches {
     /// Per watch: the check at which its current breach began, and the
     /// value last seen breaching.
     breach: Vec<Option<(u32, f64)>>,
-    recent: VecDeque<WatchSecond>,
+    /// Per start second, one tally per watched scope.
+    recent: BTreeMap<u32, Vec<WindowTally>>,
     longest_window: u32,
+    /// The end of the last judged span, in whole seconds (rounded up);
+    /// `None` when the whole run is judged. A window wholly past it holds
+    /// no judged sample, so it is no evidence and no check looks at it.
+    judged_until: Option<u32>,
+    /// The latest check: a window never reaches back past `last_check -
+    /// longest_window`, so a sample that started before that is no
+    /// watch's business.
+    last_check: u32,
 }
 
 impl Watches {
-    pub(super) fn new(watches: Vec<AbortWatch>) -> Self {
+    /// Watches over samples judged until `judged_until` (whole seconds of
+    /// the run; `None`: all of it).
+    pub(super) fn new(watches: Vec<AbortWatch>, judged_until: Option<u32>) -> Self {
         let mut scopes = Vec::new();
         for watch in &watches {
             if !scopes.contains(&watch.scope) {
@@ -143,24 +148,28 @@ impl Watches {
                 .unwrap_or(0),
             watches,
             scopes,
-            recent: VecDeque::new(),
+            recent: BTreeMap::new(),
+            judged_until,
+            last_check: 0,
         }
     }
 
-    pub(super) fn take(&mut self, second: u32, sample: &Sample, basis: LatencyBasis) {
+    /// Takes a judged sample into the second it started in, whenever it
+    /// arrives.
+    pub(super) fn take(&mut self, sample: &Sample, basis: LatencyBasis) {
         if self.watches.is_empty() {
             return;
         }
-        if self.recent.back().is_none_or(|s| s.second < second) {
-            self.recent.push_back(WatchSecond {
-                second,
-                slots: vec![WindowTally::new(); self.scopes.len()],
-            });
-        }
-        let Some(bucket) = self.recent.iter_mut().rev().find(|s| s.second <= second) else {
+        let second = u32::try_from(sample.start_us / 1_000_000).unwrap_or(u32::MAX);
+        if second.saturating_add(self.longest_window) < self.last_check {
             return;
-        };
-        for (slot, scope) in bucket.slots.iter_mut().zip(&self.scopes) {
+        }
+        let scopes = self.scopes.len();
+        let slots = self
+            .recent
+            .entry(second)
+            .or_insert_with(|| vec![WindowTally::new(); scopes]);
+        for (slot, scope) in slots.iter_mut().zip(&self.scopes) {
             if scope.is_none_or(|name| Some(name) == sample.name) {
                 if sample.was_sent() {
                     slot.count += 1;
@@ -168,31 +177,39 @@ impl Watches {
                     slot.dropped += 1;
                 }
                 slot.errors += u64::from(matches!(sample.outcome, Outcome::Failed { .. }));
-                record(&mut slot.histogram, sample.latency_us, basis);
+                record(&mut slot.histogram, sample, basis);
             }
         }
     }
 
+    /// Requests, dropped arrivals and failures held for the first watched
+    /// scope, by start second.
+    #[cfg(test)]
+    pub(super) fn by_second(&self) -> BTreeMap<u32, (u64, u64, u64)> {
+        self.recent
+            .iter()
+            .map(|(&second, slots)| (second, (slots[0].count, slots[0].dropped, slots[0].errors)))
+            .collect()
+    }
+
     /// Checks every watch over the seconds before `now`; the first watch
-    /// whose breach has lasted its `after` stops the run.
+    /// whose breach has lasted its `after` stops the run. A watch whose
+    /// window lies wholly past the judged spans is done: it neither
+    /// breaches nor carries a breach on.
     pub(super) fn check(&mut self, now: u32, names: &[String]) -> Option<Aborted> {
-        while self
+        self.last_check = self.last_check.max(now);
+        self.recent = self
             .recent
-            .front()
-            .is_some_and(|s| s.second + self.longest_window < now)
-        {
-            self.recent.pop_front();
-        }
+            .split_off(&now.saturating_sub(self.longest_window));
         for (i, watch) in self.watches.iter().enumerate() {
             let from = now.saturating_sub(window_secs(watch.window));
+            if self.judged_until.is_some_and(|until| from >= until) {
+                continue;
+            }
             let slot = self.scopes.iter().position(|s| *s == watch.scope)?;
             let mut window = WindowTally::new();
-            for second in self
-                .recent
-                .iter()
-                .filter(|s| (from..now).contains(&s.second))
-            {
-                let tally = &second.slots[slot];
+            for (_, slots) in self.recent.range(from..now) {
+                let tally = &slots[slot];
                 window.count += tally.count;
                 window.dropped += tally.dropped;
                 window.errors += tally.errors;
