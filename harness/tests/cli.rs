@@ -141,6 +141,52 @@ requests:
 }
 
 #[tokio::test]
+async fn a_target_that_never_accepts_a_connection_is_unreachable() {
+    // A listener whose accept queue is full and never drained: the kernel
+    // drops every further SYN, so a connect hangs instead of failing.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut queued = Vec::new();
+    while let Ok(stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+        queued.push(stream);
+        assert!(queued.len() < 64, "the accept queue never filled");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        "s.yaml",
+        "version: 1
+name: black-hole
+load:
+  stages:
+    - {users: 2, ramp: 1s}
+    - {name: steady, hold: 30s}
+requests:
+  - {name: a, method: GET, path: /, timeout: 1s}
+",
+    );
+    let out = dir.path().join("out");
+    let output = run_scenario(&path, &format!("http://{addr}"), &out).await;
+    assert_exit(&output, 3);
+    let results = read_results(&out);
+    assert_eq!(results.run.status, RunStatus::Unreachable);
+    let errors = &results.overall.all.errors;
+    assert!(errors.connect > 0, "{errors:?}");
+    assert_eq!(
+        errors.timeout, 0,
+        "a connect that hangs is no slow response"
+    );
+    assert!(
+        results.run.duration_ms < 20_000,
+        "stopped {} ms in, not after the 31 s planned",
+        results.run.duration_ms
+    );
+    drop((listener, queued));
+}
+
+#[tokio::test]
 async fn an_impossible_budget_exits_1() {
     let (url, _, _server) = delay_server(|_| Duration::ZERO).await;
     let dir = tempfile::tempdir().unwrap();
@@ -191,4 +237,94 @@ async fn sigint_exits_130_with_what_was_measured() {
 #[tokio::test]
 async fn sigterm_exits_143_with_what_was_measured() {
     interrupted_by("-TERM", 143).await;
+}
+
+/// Answers at once for 2 s, then holds every request for a minute: a
+/// run stopped after that drains until its requests time out.
+fn hangs_after_two_seconds(elapsed: Duration) -> Duration {
+    if elapsed < Duration::from_secs(2) {
+        Duration::from_millis(2)
+    } else {
+        Duration::from_secs(60)
+    }
+}
+
+/// A scenario of two users whose requests time out after `timeout`.
+fn hanging_scenario(dir: &std::path::Path, timeout: &str) -> std::path::PathBuf {
+    scenario(
+        dir,
+        "s.yaml",
+        &format!(
+            "version: 1
+name: drain
+load:
+  stages:
+    - {{users: 2, ramp: 1s}}
+    - {{name: steady, hold: 60s}}
+requests:
+  - {{name: slow, method: GET, path: /slow, timeout: {timeout}}}
+"
+        ),
+    )
+}
+
+#[tokio::test]
+async fn a_second_ctrl_c_during_the_drain_stops_at_once_and_still_writes_results() {
+    let (url, _, _server) = delay_server(hangs_after_two_seconds).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = hanging_scenario(dir.path(), "30s");
+    let out = dir.path().join("out");
+    let began = std::time::Instant::now();
+    let signals = [
+        (Duration::from_secs(4), "-INT"),
+        (Duration::from_secs(1), "-INT"),
+    ];
+    let output = run_scenario_signalled(&path, &url, &out, &signals).await;
+    assert_exit(&output, 130);
+    assert!(
+        began.elapsed() < Duration::from_secs(20),
+        "waited {:?}: the second Ctrl-C did not cut the 30 s drain short",
+        began.elapsed()
+    );
+    let results = read_results(&out);
+    assert_eq!(results.run.status, RunStatus::Interrupted);
+    assert!(results.overall.all.count > 0, "the first 2 s were measured");
+}
+
+#[tokio::test]
+async fn a_stopped_run_drains_through_a_ctrl_c_and_rates_only_until_the_stop() {
+    // SIGTERM stops the run; the Ctrl-C that follows, during the drain,
+    // is a first press: the run goes on stopping gracefully.
+    let (url, _, _server) = delay_server(hangs_after_two_seconds).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = hanging_scenario(dir.path(), "5s");
+    let out = dir.path().join("out");
+    let signals = [
+        (Duration::from_secs(4), "-TERM"),
+        (Duration::from_secs(1), "-INT"),
+    ];
+    let output = run_scenario_signalled(&path, &url, &out, &signals).await;
+    assert_exit(&output, 143);
+    let results = read_results(&out);
+    assert_eq!(results.run.status, RunStatus::Interrupted);
+    assert!(results.overall.all.count > 0);
+    let all = &results.overall.all;
+    assert!(
+        all.errors.timeout > 0,
+        "the drain waited for the hung requests: {:?}",
+        all.errors
+    );
+    // Stopped about 4 s in; the requests that hung from about 2 s in time
+    // out 5 s later, about 7 s in. The rate counts the time until the
+    // stop, in which requests started, not the drain.
+    assert!(
+        results.run.duration_ms >= 6_000,
+        "{}",
+        results.run.duration_ms
+    );
+    assert!(
+        all.duration_ms <= 5_000,
+        "rated over {} ms",
+        all.duration_ms
+    );
 }

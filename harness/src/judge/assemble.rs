@@ -47,9 +47,15 @@ pub fn status(ending: &Ending) -> (RunStatus, Option<String>) {
 /// The results of a run of `plan` on `timeline`.
 pub fn assemble(plan: &Plan, timeline: &Timeline, measured: &Measured, meta: RunMeta) -> Results {
     let recording = &measured.recording;
-    // The windows end with the timeline: the engine takes a moment more to
-    // stop its users, in which none of them runs.
-    let run_us = whole_micros(recording.run_duration.min(timeline.total()));
+    // The windows end with the timeline, or at the stop: the engine takes a
+    // moment more to stop its users (after a stop, until their requests end
+    // or time out), in which no new request starts.
+    let ended = measured
+        .stopped_after
+        .map_or(recording.run_duration, |stop| {
+            stop.min(recording.run_duration)
+        });
+    let run_us = whole_micros(ended.min(timeline.total()));
     let judged_us = recording.judged.duration_within(run_us);
     let endpoint = |name: &str, stats: &NameStats| EndpointStats {
         name: name.to_owned(),

@@ -1,11 +1,11 @@
 //! The goose adapter, the only module that names goose: goose launches
 //! every user at the start, keeps them for the [`Timeline`]'s length and
-//! stops them at its end (its test plan), waits the think time between
-//! iterations, and handles Ctrl-C. The timeline, not goose, decides which
+//! stops them at its end (its test plan) or at a [`stop`], and waits the
+//! think time between iterations. Ctrl-C is [`super::interrupt`]'s. The timeline, not goose, decides which
 //! users run when (see [`test_plan`]), and everything a user sends goes
 //! through [`super::user`]. The rest of the harness talks to the
 //! engine through the timeline, the users, [`TICK`], [`OPEN_LAUNCH`],
-//! [`stop`] and [`stopped`].
+//! [`stop`], [`stopped`] and [`clear_stop`].
 //!
 //! Goose is configured in code (it never reads loadgate's argv) with its
 //! own metrics off: loadgate's recorder replaces them, so recording costs
@@ -68,6 +68,13 @@ impl Engine {
 /// Stops the run: the users stop, and [`Engine::run`] returns.
 pub fn stop(reason: &str) {
     goose::trigger_killswitch(reason);
+}
+
+/// Forgets a stop left by an earlier run in this process: goose's
+/// killswitch is process-wide, and goose clears it only once its run has
+/// begun, after the tasks that watch for a stop have started.
+pub fn clear_stop() {
+    goose::reset_killswitch();
 }
 
 /// Whether the run has been stopped, by [`stop`] or by Ctrl-C.

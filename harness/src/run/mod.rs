@@ -10,7 +10,8 @@
 //! * [`recorder`]: HDR histograms (µs) per request name and per second, and
 //!   the abort watches;
 //! * [`scrape`]: the target's Prometheus metrics, before, during and after;
-//! * [`generator_cpu`]: the generator's own CPU use.
+//! * [`generator_cpu`]: the generator's own CPU use;
+//! * [`interrupt`]: Ctrl-C, graceful once, at once twice.
 //!
 //! What it returns, a [`Measured`], is judged by [`crate::judge`].
 
@@ -18,6 +19,7 @@ pub mod clock;
 pub mod engine;
 pub mod exchange;
 pub mod generator_cpu;
+pub mod interrupt;
 pub mod recorder;
 pub mod request;
 pub mod schedule;
@@ -95,6 +97,10 @@ pub enum Ending {
 #[derive(Debug)]
 pub struct Measured {
     pub recording: Recording,
+    /// When the run was stopped early, from the clock's epoch. The engine
+    /// then waits for its users' requests (up to their timeout), which
+    /// [`Recording::run_duration`] includes and rates must not.
+    pub stopped_after: Option<Duration>,
     /// The clock's epoch as wall-clock time: the first user's start (plus
     /// the launch lead, in an open model), or when the run began if no
     /// user ever started.
@@ -166,6 +172,7 @@ pub async fn measure(
     ));
     let engine = engine::build(&context, &recorder, target, timeline)
         .map_err(|e| MeasureError::Engine(format!("target {target:?}: {e}")))?;
+    engine::clear_stop();
     let stop = Arc::new(Stop::default());
     let watcher = tokio::spawn(watch(
         recorder.clone(),
@@ -175,10 +182,22 @@ pub async fn measure(
         target.to_owned(),
     ));
     let terminate = tokio::spawn(on_sigterm(stop.clone()));
-    let stop_watch = tokio::spawn(end_schedule_on_stop(context.clone()));
+    let stop_watch = tokio::spawn(note_stop(context.clone()));
     let blocker = debug_block_runtime.map(|block| tokio::spawn(block_runtime(block)));
 
-    let outcome = engine.run().await;
+    interrupt::install();
+    // A second Ctrl-C stops waiting for the users to finish what they are
+    // in: the results hold what had ended by then.
+    tokio::select! {
+        outcome = engine.run() => {
+            if let Err(e) = outcome {
+                tracing::warn!("the engine ended with an error: {e}");
+            }
+        }
+        () = interrupt::pressed_again() => {
+            tracing::warn!("Ctrl-C again: stopped at once; requests still in flight are not counted");
+        }
+    }
     let ended = Instant::now();
     let run_duration = clock.epoch().map_or(Duration::ZERO, |epoch| {
         ended.saturating_duration_since(epoch)
@@ -186,13 +205,14 @@ pub async fn measure(
     watcher.abort();
     terminate.abort();
     stop_watch.abort();
+    let stopped_after = match (stop_watch.await, clock.epoch()) {
+        (Ok(stopped), Some(epoch)) => Some(stopped.saturating_duration_since(epoch)),
+        _ => None,
+    };
     if let Some(blocker) = blocker {
         blocker.abort();
     }
     let _ = watcher.await;
-    if let Err(e) = outcome {
-        tracing::warn!("the engine ended with an error: {e}");
-    }
 
     let ending = if let Some(cause) = stop.unreachable.get() {
         Ending::Unreachable(cause.clone())
@@ -200,7 +220,7 @@ pub async fn measure(
         Ending::Terminated
     } else if let Some(aborted) = recorder.aborted() {
         Ending::Aborted(aborted.clone())
-    } else if engine::stopped() {
+    } else if interrupt::pressed() {
         Ending::Interrupted
     } else {
         Ending::Completed
@@ -227,6 +247,7 @@ pub async fn measure(
     };
     Ok(Measured {
         recording,
+        stopped_after,
         started_at: clock.started_at().unwrap_or(began),
         ending,
         arrivals: context.arrivals.as_ref().map(Schedule::snapshot),
@@ -330,20 +351,23 @@ async fn watch(
     observer.finish();
 }
 
-/// Ends an open model's schedule at the moment the run is stopped (by
-/// Ctrl-C, which the engine handles, or by [`engine::stop`]), so that the
-/// arrivals that fall due while the engine drains its users are never
-/// intended. Users that notice the stop first end it themselves.
-async fn end_schedule_on_stop(context: Arc<RunContext>) {
-    let Some(schedule) = &context.arrivals else {
-        return;
-    };
+/// Notes the moment the run is stopped (by Ctrl-C or by [`engine::stop`]):
+/// rates end there, not when the engine has drained its users. It also
+/// ends an open model's schedule then, so that the arrivals that fall due
+/// during the drain are never intended (users that notice the stop first
+/// end it themselves). Runs until the stop, or until aborted when the run
+/// ends without one.
+async fn note_stop(context: Arc<RunContext>) -> Instant {
     let mut poll = tokio::time::interval(STOP_POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    while !schedule.has_stopped() {
+    loop {
         poll.tick().await;
         if engine::stopped() {
-            schedule.stop(Instant::now());
+            let now = Instant::now();
+            if let Some(schedule) = &context.arrivals {
+                schedule.stop(now);
+            }
+            return now;
         }
     }
 }

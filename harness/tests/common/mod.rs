@@ -93,6 +93,17 @@ pub async fn run_scenario_until(
     after: Duration,
     signal: &str,
 ) -> Output {
+    run_scenario_signalled(scenario, target, out, &[(after, signal)]).await
+}
+
+/// As [`run_scenario_until`], with each signal sent the given time after
+/// the one before (the first, after the start).
+pub async fn run_scenario_signalled(
+    scenario: &Path,
+    target: &str,
+    out: &Path,
+    signals: &[(Duration, &str)],
+) -> Output {
     let child = tokio::process::Command::from(loadgate())
         .arg("run")
         .arg(scenario)
@@ -102,10 +113,12 @@ pub async fn run_scenario_until(
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    tokio::time::sleep(after).await;
     let pid = child.id().unwrap().to_string();
-    let sent = Command::new("kill").args([signal, &pid]).status().unwrap();
-    assert!(sent.success(), "kill {signal} {pid}");
+    for &(after, signal) in signals {
+        tokio::time::sleep(after).await;
+        let sent = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(sent.success(), "kill {signal} {pid}");
+    }
     tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
         .await
         .expect("loadgate stops soon after the signal")

@@ -33,8 +33,9 @@ use super::{
 };
 
 /// Longest a connection may take to open, whatever the request's timeout,
-/// as reqwest's `connect_timeout` did before; running out of it is a
-/// timeout, as it was with reqwest.
+/// as reqwest's `connect_timeout` did before. Running out of it (or of the
+/// request's timeout while opening) is a failure to connect: a target that
+/// black-holes its connections is unreachable, not slow.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What one read asks the socket for, at least: a typical response whole.

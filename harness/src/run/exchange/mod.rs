@@ -166,6 +166,9 @@ pub struct HttpClient {
     /// The header map of a response the user is done with
     /// ([`HttpClient::recycle`]), for the next response to fill.
     spare_headers: Option<HeaderMap>,
+    /// Set while a connection is being opened: a request timeout that
+    /// cuts the opening off is a failure to connect, not a slow response.
+    opening: bool,
 }
 
 /// A clone is another user's client: the same run, its own connections
@@ -199,6 +202,7 @@ impl HttpClient {
             joined: String::new(),
             wire: Vec::new(),
             spare_headers: None,
+            opening: false,
         }
     }
 
@@ -218,10 +222,17 @@ impl HttpClient {
     pub async fn send(&mut self, request: Outgoing<'_>) -> (Timing, Result<Exchange, SendError>) {
         let started = Instant::now();
         let mut timing = Timing::default();
-        let result =
-            tokio::time::timeout(request.timeout, self.follow(request, started, &mut timing))
-                .await
-                .unwrap_or(Err(SendError::Timeout(request.timeout)));
+        let timeout = request.timeout;
+        self.opening = false;
+        let result = tokio::time::timeout(timeout, self.follow(request, started, &mut timing))
+            .await
+            .unwrap_or_else(|_| {
+                Err(if std::mem::take(&mut self.opening) {
+                    SendError::Connect(format!("no connection within {timeout:?}"))
+                } else {
+                    SendError::Timeout(timeout)
+                })
+            });
         timing.total = started.elapsed();
         (timing, result)
     }
@@ -423,12 +434,15 @@ impl HttpClient {
         // Boxed: opening (TCP, TLS, handshake) is rare, and its future is
         // the largest part of a request's; inline, every request's future
         // would carry it and copy it about.
-        let connection = Box::pin(Connection::open(to, &transport.tls))
-            .await
-            .map_err(|e| match e {
-                OpenError::Timeout => SendError::Timeout(CONNECT_TIMEOUT),
-                OpenError::Failed(why) => SendError::Connect(why),
-            })?;
+        self.opening = true;
+        let opened = Box::pin(Connection::open(to, &transport.tls)).await;
+        self.opening = false;
+        let connection = opened.map_err(|e| match e {
+            OpenError::Timeout => {
+                SendError::Connect(format!("no connection within {CONNECT_TIMEOUT:?}"))
+            }
+            OpenError::Failed(why) => SendError::Connect(why),
+        })?;
         let took = opening.elapsed();
         timing.connect = Some(timing.connect.map_or(took, |earlier| earlier + took));
         let slot = match origin {
