@@ -93,7 +93,7 @@ impl Basis {
             LatencyBasis::Corrected {
                 expected_interval_us,
             } => format!(
-                "Latencies are coordinated-omission corrected for a pace of one request every {} per user",
+                "Latencies are coordinated-omission corrected for a pace of one iteration every {} per user",
                 units::latency_us(expected_interval_us as f64)
             ),
         }
@@ -112,9 +112,10 @@ impl Basis {
                  that, and the service time, from the actual send, is shown beside it"
             }
             LatencyBasis::Corrected { .. } => {
-                "HdrHistogram's `record_correct` fills in the requests a stalled user could not \
-                 send, and budgets judge that corrected histogram; the raw (uncorrected) figures, \
-                 from each actual send, are shown beside it"
+                "each iteration's first request counts from when it was due, and the iterations a \
+                 late user skipped are filled in from how late it started; budgets judge that \
+                 corrected histogram, and the raw (uncorrected) figures, from each actual send, \
+                 are shown beside it"
             }
         }
     }
@@ -141,7 +142,7 @@ impl Basis {
             LatencyBasis::Corrected {
                 expected_interval_us,
             } => format!(
-                "coordinated-omission corrected for a pace of one request every {} per user; \
+                "coordinated-omission corrected for a pace of one iteration every {} per user; \
                  raw (uncorrected), from the send, beside it",
                 units::latency_us(expected_interval_us as f64)
             ),

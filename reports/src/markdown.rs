@@ -224,6 +224,9 @@ fn server_lines(out: &mut String, server: &ServerStats) {
     if let Some(mismatch) = &server.count_mismatch {
         let _ = writeln!(out, "> ⚠️ Request counts disagree: {}.\n", cell(mismatch));
     }
+    if let Some(why) = &server.count_unchecked {
+        let _ = writeln!(out, "> {}.\n", cell(why));
+    }
 }
 
 /// Why the run is not a complete one, as a sentence. An aborted run names

@@ -40,7 +40,7 @@ pub fn verdict_table(results: &Results) -> String {
         out,
         "\n{} requests in {:.1}s ({rps}/s), {} failed{dropped}; p50 {} p95 {} p99 {}",
         overall.count,
-        results.run.duration_ms as f64 / 1000.0,
+        overall.duration_ms as f64 / 1000.0,
         overall.errors.requests_failed(),
         latency(Metric::P50),
         latency(Metric::P95),
@@ -63,6 +63,9 @@ pub fn verdict_table(results: &Results) -> String {
             server.scrapes,
             server.failed_scrapes,
         );
+        if let Some(why) = &server.count_unchecked {
+            let _ = writeln!(out, "server: {why}");
+        }
     }
     let warnings = [
         results

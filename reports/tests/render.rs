@@ -500,7 +500,7 @@ fn the_html_says_what_latencies_count_from_before_the_budgets() {
     let basis = section(&html, "aria-label=\"latency basis\"");
     assert!(basis.contains("coordinated-omission corrected"), "{basis}");
     assert!(
-        basis.contains("one request every 200 ms per user"),
+        basis.contains("one iteration every 200 ms per user"),
         "{basis}"
     );
     // Corrected and raw, side by side.

@@ -1,6 +1,7 @@
 //! Older results files keep reading: a version 1 file (written before the
 //! open model) reads, renders, and lacks only what versions 2 and 3 added;
-//! a version 3 file lacks only what version 4 added.
+//! a version 3 file lacks only what version 4 added, and a version 4 file
+//! what version 5 added.
 
 use std::path::Path;
 
@@ -82,4 +83,24 @@ fn a_version_3_open_model_file_still_reads_and_renders() {
     assert_eq!(results.overall.all.attempts(), results.overall.all.count);
     let dir = tempfile::tempdir().unwrap();
     reports::render_all(&results, dir.path()).expect("version 3 open model renders");
+}
+
+/// A paced file of version 4: its correction was made per request, and it
+/// says nothing of whether the server's count was checked; it reads and
+/// renders as written.
+#[test]
+fn a_version_4_results_file_still_reads_and_renders() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v4-paced.json");
+    let results = Results::read(&path).expect("version 4 reads");
+    assert_eq!(results.version, 4);
+    assert!(matches!(
+        results.run.latency_basis,
+        LatencyBasis::Corrected { .. }
+    ));
+    let server = results.server.as_ref().expect("version 4 has the scrape");
+    assert_eq!(server.count_unchecked, None);
+    let dir = tempfile::tempdir().unwrap();
+    let rendered = reports::render_all(&results, dir.path()).expect("version 4 renders");
+    let html = std::fs::read_to_string(&rendered.html).unwrap();
+    assert!(html.contains("from a version 4 results file"));
 }

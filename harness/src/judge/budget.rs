@@ -265,6 +265,7 @@ mod tests {
             client_requests: 100,
             client_responses: 100,
             count_mismatch: None,
+            count_unchecked: None,
             latency: None,
             cache_layers: Vec::new(),
             cache_hit_ratio: Some(0.9),

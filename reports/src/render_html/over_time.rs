@@ -31,7 +31,7 @@ pub(super) fn render(
             start_text(a),
         ),
         (None, LatencyBasis::Corrected { .. }) => format!(
-            " Users were paced at one request every {}: the percentiles are coordinated-omission corrected; the grey line is the p99 raw (uncorrected), from each actual send, and the gap between them is the requests stalled users could not send.",
+            " Users were paced at one iteration every {}: the percentiles are coordinated-omission corrected; the grey line is the p99 raw (uncorrected), from each actual send, and the gap between them is the lateness of iterations that started late, and the iterations late users skipped.",
             basis.pace().unwrap_or_default()
         ),
         (None, _) => String::new(),

@@ -51,6 +51,9 @@ pub(super) fn render(
             with_code(mismatch)
         );
     }
+    if let Some(why) = &server.count_unchecked {
+        let _ = writeln!(page, "<p class=\"plain\">{}.</p>", with_code(why));
+    }
     let requests = match server.requests {
         Some(n) => units::count(n),
         None => "not exported".to_owned(),

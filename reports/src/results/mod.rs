@@ -56,7 +56,15 @@ pub use server::{CacheLayerStats, PoolUtilization, ServerLatency, ServerSample, 
 /// fixed saturation rule ([`GeneratorStats`]).
 /// Older files read as version 4 files without them; their `error_rate`
 /// and `saturated_seconds` keep the meaning they were written with.
-pub const RESULTS_VERSION: u32 = 4;
+/// Version 5 says why the server's request count was not held against the
+/// client's ([`ServerStats::count_unchecked`]), and changes what two
+/// figures measure: a paced run ([`LatencyBasis::Corrected`]) counts each
+/// iteration's first request from when it was due and fills in the
+/// iterations a late start skipped (version 4 corrected each request on
+/// its own latency), and a run stopped early rates its requests over the
+/// time until the stop, not the drain after it ([`Window::duration_ms`]).
+/// Older files read as they were written.
+pub const RESULTS_VERSION: u32 = 5;
 /// The oldest results format version still read.
 pub const OLDEST_RESULTS_VERSION: u32 = 1;
 /// The `format` tag of every results file.
@@ -224,9 +232,12 @@ pub enum LatencyBasis {
     /// From when each arrival was due (open model), as wrk2 measures:
     /// time spent waiting for a free user counts.
     IntendedStart,
-    /// A paced closed model: HdrHistogram's `record_correct` with the pace
-    /// as the expected interval adds the samples a stalled user could not
-    /// send. The raw (uncorrected) figures are the `service_*` ones.
+    /// A paced closed model: each iteration's first request counts from
+    /// when the iteration was due, and each whole pace it started late is
+    /// an iteration the user skipped, filled in a pace less late each (as
+    /// HdrHistogram's `record_correct` does, with the pace as the expected
+    /// interval). The raw (uncorrected) figures, from each send, are the
+    /// `service_*` ones.
     Corrected {
         /// The pace, in µs.
         expected_interval_us: u64,

@@ -24,8 +24,13 @@ pub struct ServerStats {
     /// Of those, the ones a response came back for.
     pub client_responses: u64,
     /// Set when the server's count is outside `client_responses..=client_requests`.
+    /// Only set when the scrapes before and after the run both worked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count_mismatch: Option<String>,
+    /// Why the counts were not compared: the scrape before or after the
+    /// run failed, so the server's count covers part of the run (version 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count_unchecked: Option<String>,
     /// Server-side latency (`http_request_duration_seconds`), interpolated
     /// within its histogram's buckets as Prometheus' `histogram_quantile` does.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -94,7 +94,7 @@ impl Scraper {
             Ok(tally) => tally,
             Err(e) => std::panic::resume_unwind(e.into_panic()),
         };
-        tally.record(self.source.scrape().await, Moment::During);
+        tally.record(self.source.scrape().await, Moment::After);
         tally.into_stats(self.source.url, client)
     }
 }
@@ -234,11 +234,13 @@ impl Snapshot {
     }
 }
 
-/// Whether a scrape came before the run or during (or right after) it.
+/// Whether a scrape came before the run, during it, or after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Moment {
     Before,
     During,
+    /// The last scrape, once the client has stopped.
+    After,
 }
 
 /// The DB pool gauges at one scrape.
@@ -265,6 +267,10 @@ struct Tally {
     series: Vec<ServerSample>,
     pool_before: Option<PoolReading>,
     pool_during: Vec<PoolReading>,
+    /// Whether the scrape before the run and the one after it worked: the
+    /// server's count spans the client's only when both did.
+    before_worked: bool,
+    after_worked: bool,
 }
 
 impl Tally {
@@ -278,6 +284,8 @@ impl Tally {
             series: Vec::new(),
             pool_before: None,
             pool_during: Vec::new(),
+            before_worked: false,
+            after_worked: false,
         }
     }
 
@@ -298,9 +306,11 @@ impl Tally {
         self.scrapes += 1;
         match (moment, snapshot.pool()) {
             (Moment::Before, pool) => self.pool_before = pool,
-            (Moment::During, Some(pool)) => self.pool_during.push(pool),
-            (Moment::During, None) => {}
+            (Moment::During | Moment::After, Some(pool)) => self.pool_during.push(pool),
+            (Moment::During | Moment::After, None) => {}
         }
+        self.before_worked |= moment == Moment::Before;
+        self.after_worked |= moment == Moment::After;
         if let Some(previous) = &self.last {
             let epoch = self.clock.epoch().unwrap_or(snapshot.at);
             self.series.push(interval(previous, &snapshot, epoch));
@@ -320,6 +330,7 @@ impl Tally {
             client_requests: client.requests,
             client_responses: client.responses,
             count_mismatch: None,
+            count_unchecked: None,
             latency: None,
             cache_layers: Vec::new(),
             cache_hit_ratio: None,
@@ -335,7 +346,12 @@ impl Tally {
         stats.requests = last
             .increase_since(first, |s| s.name == REQUESTS)
             .map(to_count);
-        stats.count_mismatch = stats.requests.and_then(|server| mismatch(server, client));
+        match unchecked(self.before_worked, self.after_worked) {
+            None => {
+                stats.count_mismatch = stats.requests.and_then(|server| mismatch(server, client));
+            }
+            Some(why) => stats.count_unchecked = stats.requests.map(|_| why),
+        }
         stats.latency = latency(first, last);
         stats.cache_layers = cache_layers(first, last);
         stats.cache_hit_ratio = cache_hit_ratio(&stats.cache_layers);
@@ -370,6 +386,21 @@ fn interval(earlier: &Snapshot, later: &Snapshot, epoch: Instant) -> ServerSampl
         cache_hit_ratio: cache_hit_ratio(&cache_layers(earlier, later)),
         db_pool_utilization: later.pool().map(PoolReading::utilization),
     }
+}
+
+/// Why the server's count cannot be held against the client's: without
+/// the scrape before the run it starts mid-run, and without the one after,
+/// it ends up to a scrape interval early. Either way it would look short.
+fn unchecked(before_worked: bool, after_worked: bool) -> Option<String> {
+    let failed = match (before_worked, after_worked) {
+        (true, true) => return None,
+        (false, true) => "the scrape before the run",
+        (true, false) => "the scrape after the run",
+        (false, false) => "the scrapes before and after the run",
+    };
+    Some(format!(
+        "request counts not compared: {failed} failed, so the server's count covers only part of the run"
+    ))
 }
 
 /// Set when the server's count is outside what the client can account

@@ -7,14 +7,14 @@ fn snapshot(epoch: Instant, at_ms: u64, text: &str) -> Snapshot {
 }
 
 /// A tally of `texts`, scraped one second apart from `epoch` on, the
-/// first one before the run.
+/// first one before the run and the last after it.
 fn tally(epoch: Instant, texts: &[&str]) -> Tally {
     let mut tally = Tally::new(Arc::new(StageClock::starting_at(epoch)));
     for (i, text) in texts.iter().enumerate() {
-        let moment = if i == 0 {
-            Moment::Before
-        } else {
-            Moment::During
+        let moment = match i {
+            0 => Moment::Before,
+            i if i + 1 == texts.len() => Moment::After,
+            _ => Moment::During,
         };
         tally.record(Ok(snapshot(epoch, i as u64 * 1000, text)), moment);
     }
@@ -335,6 +335,7 @@ fn with_fewer_than_two_scrapes_nothing_is_derived() {
             client_requests: 7,
             client_responses: 6,
             count_mismatch: None,
+            count_unchecked: None,
             latency: None,
             cache_layers: Vec::new(),
             cache_hit_ratio: None,
@@ -355,4 +356,44 @@ fn an_empty_or_foreign_body_is_not_a_scrape() {
         Snapshot::read("<html><body>hi</body></html>\n", now, ROUTE),
         Err(ScrapeError::NotPrometheus(_))
     ));
+}
+
+#[test]
+fn counts_are_compared_only_when_the_scrapes_before_and_after_worked() {
+    let series = |n: u32| format!("http_requests_total{{route=\"/a\"}} {n}\n");
+    let client = ClientCounts {
+        requests: 100,
+        responses: 100,
+    };
+    // The scrape before the run failed: the first one that worked was taken
+    // mid-run, at 40, so the server's 60 looks 40 short.
+    let epoch = Instant::now();
+    let mut tally = Tally::new(Arc::new(StageClock::starting_at(epoch)));
+    tally.record(Err(ScrapeError::Empty), Moment::Before);
+    tally.record(Ok(snapshot(epoch, 1000, &series(40))), Moment::During);
+    tally.record(Ok(snapshot(epoch, 2000, &series(100))), Moment::After);
+    let stats = tally.into_stats("http://t/metrics".to_owned(), client);
+    assert_eq!(stats.requests, Some(60));
+    assert_eq!(stats.count_mismatch, None, "a false \"-40\"");
+    let why = stats.count_unchecked.expect("says why it did not compare");
+    assert!(why.contains("the scrape before the run failed"), "{why}");
+
+    // The final scrape failed: the last that worked is up to an interval stale.
+    let mut tally = Tally::new(Arc::new(StageClock::starting_at(epoch)));
+    tally.record(Ok(snapshot(epoch, 0, &series(0))), Moment::Before);
+    tally.record(Ok(snapshot(epoch, 1000, &series(70))), Moment::During);
+    tally.record(Err(ScrapeError::Empty), Moment::After);
+    let stats = tally.into_stats("http://t/metrics".to_owned(), client);
+    assert_eq!(stats.count_mismatch, None, "a false \"-30\"");
+    assert!(
+        stats
+            .count_unchecked
+            .expect("why")
+            .contains("after the run")
+    );
+
+    // Both worked: compared, and a real shortfall is flagged.
+    let stats = derive(&[&series(0), &series(70)], client);
+    assert_eq!(stats.count_unchecked, None);
+    assert!(stats.count_mismatch.expect("-30").contains("(-30)"));
 }
