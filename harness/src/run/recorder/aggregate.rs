@@ -171,17 +171,11 @@ impl Aggregate {
             let _ = shared.aborted.set(aborted);
         }
         let mut live = shared.live.lock().expect("live lock");
-        let all_refused =
-            live.tick_requests > 0 && live.tick_connect_failures == live.tick_requests;
-        // A second in which nothing ended is no sign of a connection: a
-        // black-holed target's connects hang until they time out, and the
-        // seconds between the failures carry the streak on.
-        let nothing_ended = live.tick_requests == 0 && live.connect_only_streak > 0;
-        live.connect_only_streak = if all_refused || nothing_ended {
-            live.connect_only_streak + 1
-        } else {
-            0
-        };
+        live.connect_only_streak = next_streak(
+            live.connect_only_streak,
+            live.tick_requests,
+            live.tick_connect_failures,
+        );
         live.tick_requests = 0;
         live.tick_connect_failures = 0;
     }
@@ -306,6 +300,20 @@ impl Aggregate {
     }
 }
 
+/// The connect-only streak after a second in which `ended` requests ended,
+/// `refused` of them failing to connect. A second in which nothing ended
+/// is no evidence either way: it neither ends the streak (a black-holed
+/// target's connects hang until they time out, and the seconds between
+/// the failures must not reset it) nor adds to it (an idle user after one
+/// refused connect is no unreachable target).
+fn next_streak(streak: u32, ended: u64, refused: u64) -> u32 {
+    match ended {
+        0 => streak,
+        _ if refused == ended => streak + 1,
+        _ => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,5 +425,14 @@ mod tests {
         for now in 1..=8 {
             assert_eq!(aggregate.watches.check(now, &names), None, "check {now}");
         }
+    }
+
+    #[test]
+    fn a_second_in_which_nothing_ended_neither_ends_nor_extends_a_connect_only_streak() {
+        assert_eq!(next_streak(0, 0, 0), 0);
+        assert_eq!(next_streak(0, 3, 3), 1);
+        assert_eq!(next_streak(1, 0, 0), 1, "a quiet second keeps the streak");
+        assert_eq!(next_streak(1, 2, 2), 2);
+        assert_eq!(next_streak(4, 2, 1), 0, "a request got through");
     }
 }

@@ -143,9 +143,9 @@ pub struct Live {
     pub errors: u64,
     /// Requests that arrived since the last [`Recorder::take_recent`].
     pub(super) recent: Option<Histogram>,
-    /// Consecutive arrival ticks since one in which every request failed to
-    /// connect, in each of which every request that ended failed to
-    /// connect, or none ended.
+    /// Arrival ticks in which every request that ended failed to connect,
+    /// since the last in which one ended otherwise; ticks in which nothing
+    /// ended neither add to it nor end it.
     pub connect_only_streak: u32,
     pub(super) tick_requests: u64,
     pub(super) tick_connect_failures: u64,
@@ -157,8 +157,9 @@ pub struct Recent {
     pub requests: u64,
     pub errors: u64,
     pub p95_us: u64,
-    /// Seconds in a row in which requests failed to connect and none
-    /// connected.
+    /// Seconds in which requests failed to connect and none connected,
+    /// since the last in which one did (seconds in which nothing ended
+    /// aside).
     pub connect_only_streak: u32,
 }
 
