@@ -69,6 +69,7 @@ fn record_sample(c: &mut Criterion) {
             clock
         },
         judged: JudgedSpans::default(),
+        timeline_end: Duration::from_secs(60),
         longest_timeout: Duration::from_secs(30),
         basis: LatencyBasis::Sent,
         abort_watches: Vec::new(),

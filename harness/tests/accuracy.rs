@@ -567,8 +567,9 @@ budgets:
 async fn a_paced_iteration_that_runs_late_counts_from_when_it_was_due() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let (url, _, _server) = delay_server(|_| Duration::from_millis(250)).await;
-    // Three 250 ms steps on a 600 ms pace: every iteration after the first
-    // starts 150 ms late, though no request is slower than the pace.
+    // Three 250 ms steps on a 600 ms pace: each iteration starts 150 ms
+    // later against the pace's grid than the one before (150, 300, 450,
+    // 600 ms late), though no request is slower than the pace.
     let yaml = "version: 3
 name: paced-flow
 pace: 600ms
@@ -599,6 +600,11 @@ flows:
         first.p50_us >= 390_000,
         "the first step counts the 150 ms its iteration started late: p50 {} µs",
         first.p50_us
+    );
+    assert!(
+        first.max_us >= 700_000,
+        "the lateness adds up on the pace's grid, not forgiven at each start: max {} µs",
+        first.max_us
     );
     assert!(
         second.p50_us < 300_000,

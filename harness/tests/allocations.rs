@@ -181,6 +181,7 @@ flows:
         names: names.clone(),
         clock: clock.clone(),
         judged: JudgedSpans::default(),
+        timeline_end: Duration::from_secs(60),
         longest_timeout: Duration::from_secs(30),
         basis: LatencyBasis::Sent,
         abort_watches: Vec::new(),

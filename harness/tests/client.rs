@@ -133,6 +133,30 @@ async fn an_https_target_with_a_self_signed_certificate_is_loaded_when_insecure(
 }
 
 #[tokio::test]
+async fn a_tls_handshake_that_never_completes_is_a_timeout_not_a_failure_to_connect() {
+    // Accepts every connection and never says a word: the target is
+    // there, so a request that runs out of time on it is a timeout.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            held.push(tcp);
+        }
+    });
+    let yaml = scenario_v4(
+        1,
+        "  []",
+        "  - {name: hello, method: GET, path: /hello, timeout: 400ms}",
+    )
+    .replace("requests:", "tls: {insecure: true}\nrequests:");
+    let results = run(&format!("https://localhost:{port}"), &yaml).await;
+    let errors = &results.overall.all.errors;
+    assert!(errors.timeout > 0, "{errors:?}");
+    assert_eq!(errors.connect, 0, "TCP connected every time: {errors:?}");
+}
+
+#[tokio::test]
 async fn a_self_signed_certificate_fails_to_connect_when_certificates_are_checked() {
     let app = Router::new().route("/hello", get(|| async { "hello" }));
     let url = tls_server(app).await;

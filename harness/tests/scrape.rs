@@ -65,6 +65,7 @@ async fn the_server_counts_what_the_client_sent_and_shows_its_cache_and_pool() {
         .finish(ClientCounts {
             requests: 50,
             responses: 50,
+            all_counted: true,
         })
         .await;
     service.shutdown().await.expect("a clean shutdown");
@@ -106,6 +107,7 @@ async fn a_client_count_the_server_disagrees_with_is_a_mismatch() {
         .finish(ClientCounts {
             requests: 8,
             responses: 7,
+            all_counted: true,
         })
         .await;
     service.shutdown().await.expect("a clean shutdown");
@@ -126,6 +128,7 @@ async fn an_unreachable_metrics_url_is_counted_and_nothing_derived() {
         .finish(ClientCounts {
             requests: 3,
             responses: 2,
+            all_counted: true,
         })
         .await;
 

@@ -5,7 +5,7 @@
 //! users run when (see [`test_plan`]), and everything a user sends goes
 //! through [`super::user`]. The rest of the harness talks to the
 //! engine through the timeline, the users, [`TICK`], [`OPEN_LAUNCH`],
-//! [`stop`], [`stopped`] and [`clear_stop`].
+//! [`stop`], [`stopped`], [`keep_stopped`] and [`clear_stop`].
 //!
 //! Goose is configured in code (it never reads loadgate's argv) with its
 //! own metrics off: loadgate's recorder replaces them, so recording costs
@@ -20,7 +20,7 @@
 use std::{
     future::Future,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -65,21 +65,46 @@ impl Engine {
     }
 }
 
+/// Why the run was stopped, once it has been: loadgate's own record of
+/// the stop, since goose's killswitch does not keep one. Goose clears its
+/// killswitch as its run begins (and as it fails to install a Ctrl-C
+/// handler, loadgate's being in place), so a stop that came before then,
+/// a Ctrl-C or SIGTERM in the first moments, would be lost;
+/// [`keep_stopped`] sets it again.
+static STOP: Mutex<Option<String>> = Mutex::new(None);
+
+fn stop_reason() -> std::sync::MutexGuard<'static, Option<String>> {
+    STOP.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Stops the run: the users stop, and [`Engine::run`] returns.
 pub fn stop(reason: &str) {
+    stop_reason().get_or_insert_with(|| reason.to_owned());
     goose::trigger_killswitch(reason);
 }
 
-/// Forgets a stop left by an earlier run in this process: goose's
-/// killswitch is process-wide, and goose clears it only once its run has
-/// begun, after the tasks that watch for a stop have started.
+/// Forgets a stop left by an earlier run in this process: both records of
+/// it are process-wide.
 pub fn clear_stop() {
+    *stop_reason() = None;
     goose::reset_killswitch();
 }
 
 /// Whether the run has been stopped, by [`stop`] or by Ctrl-C.
 pub fn stopped() -> bool {
-    goose::is_killswitch_triggered()
+    stop_reason().is_some() || goose::is_killswitch_triggered()
+}
+
+/// Sets goose's killswitch again if the run was stopped and goose has
+/// cleared it since (see [`STOP`]); polled for the whole run.
+pub fn keep_stopped() {
+    if goose::is_killswitch_triggered() {
+        return;
+    }
+    if let Some(reason) = stop_reason().as_deref() {
+        goose::trigger_killswitch(reason);
+    }
 }
 
 /// The timeline in goose's test-plan form: every user launched at the
@@ -312,6 +337,19 @@ mod tests {
         parse_plan("t.yaml", &yaml, Path::new("."), &Vars::new())
             .unwrap()
             .timeline(TICK)
+    }
+
+    #[test]
+    fn a_stop_before_goose_begins_its_run_survives_goose_clearing_it() {
+        clear_stop();
+        stop("SIGINT received");
+        // What goose does as its run begins.
+        goose::reset_killswitch();
+        assert!(stopped(), "the users still see the stop");
+        keep_stopped();
+        assert!(goose::is_killswitch_triggered(), "and goose is told again");
+        clear_stop();
+        assert!(!stopped());
     }
 
     #[test]

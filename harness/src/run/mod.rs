@@ -151,6 +151,7 @@ pub async fn measure(
         names: names.clone(),
         clock: clock.clone(),
         judged: judged.clone(),
+        timeline_end: timeline.total(),
         longest_timeout,
         basis: latency_basis(plan),
         abort_watches: abort_watches(plan, &names),
@@ -182,22 +183,25 @@ pub async fn measure(
         target.to_owned(),
     ));
     let terminate = tokio::spawn(on_sigterm(stop.clone()));
-    let stop_watch = tokio::spawn(note_stop(context.clone()));
+    let stopped_at = Arc::new(OnceLock::new());
+    let stop_watch = tokio::spawn(note_stop(context.clone(), stopped_at.clone()));
     let blocker = debug_block_runtime.map(|block| tokio::spawn(block_runtime(block)));
 
     interrupt::install();
     // A second Ctrl-C stops waiting for the users to finish what they are
     // in: the results hold what had ended by then.
-    tokio::select! {
+    let cut_short = tokio::select! {
         outcome = engine.run() => {
             if let Err(e) = outcome {
                 tracing::warn!("the engine ended with an error: {e}");
             }
+            false
         }
         () = interrupt::pressed_again() => {
             tracing::warn!("Ctrl-C again: stopped at once; requests still in flight are not counted");
+            true
         }
-    }
+    };
     let ended = Instant::now();
     let run_duration = clock.epoch().map_or(Duration::ZERO, |epoch| {
         ended.saturating_duration_since(epoch)
@@ -205,8 +209,9 @@ pub async fn measure(
     watcher.abort();
     terminate.abort();
     stop_watch.abort();
-    let stopped_after = match (stop_watch.await, clock.epoch()) {
-        (Ok(stopped), Some(epoch)) => Some(stopped.saturating_duration_since(epoch)),
+    let _ = stop_watch.await;
+    let stopped_after = match (stopped_at.get(), clock.epoch()) {
+        (Some(stopped), Some(epoch)) => Some(stopped.saturating_duration_since(epoch)),
         _ => None,
     };
     if let Some(blocker) = blocker {
@@ -240,6 +245,7 @@ pub async fn measure(
                 .finish(ClientCounts {
                     requests: recording.overall.all.count,
                     responses: recording.overall.status_codes.values().sum(),
+                    all_counted: !cut_short,
                 })
                 .await,
         ),
@@ -351,23 +357,24 @@ async fn watch(
     observer.finish();
 }
 
-/// Notes the moment the run is stopped (by Ctrl-C or by [`engine::stop`]):
-/// rates end there, not when the engine has drained its users. It also
-/// ends an open model's schedule then, so that the arrivals that fall due
-/// during the drain are never intended (users that notice the stop first
-/// end it themselves). Runs until the stop, or until aborted when the run
-/// ends without one.
-async fn note_stop(context: Arc<RunContext>) -> Instant {
+/// Notes the moment the run is stopped (by Ctrl-C or by [`engine::stop`])
+/// in `stopped_at`: rates end there, not when the engine has drained its
+/// users. It also ends an open model's schedule then, so that the arrivals
+/// that fall due during the drain are never intended (users that notice
+/// the stop first end it themselves). And it keeps the engine stopped
+/// ([`engine::keep_stopped`]). Runs until aborted.
+async fn note_stop(context: Arc<RunContext>, stopped_at: Arc<OnceLock<Instant>>) {
     let mut poll = tokio::time::interval(STOP_POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         poll.tick().await;
-        if engine::stopped() {
+        engine::keep_stopped();
+        if stopped_at.get().is_none() && engine::stopped() {
             let now = Instant::now();
             if let Some(schedule) = &context.arrivals {
                 schedule.stop(now);
             }
-            return now;
+            let _ = stopped_at.set(now);
         }
     }
 }

@@ -361,6 +361,7 @@ mod tests {
             names: vec!["a".into()],
             clock,
             judged: JudgedSpans::default(),
+            timeline_end: Duration::from_secs(60),
             longest_timeout: Duration::from_secs(1),
             basis: LatencyBasis::IntendedStart,
             abort_watches: Vec::new(),

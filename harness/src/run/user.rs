@@ -193,7 +193,7 @@ impl VirtualUser {
             tokio::time::sleep_until(due.into()).await;
         }
         self.paced = Some(Arrival { due, claimed: due });
-        self.next_due = Some(due.max(now) + pace);
+        self.next_due = Some(next_due(due, now, pace));
     }
 
     /// Runs the setup steps unless done; whether the user is ready for work.
@@ -302,9 +302,10 @@ impl VirtualUser {
         let sent = Instant::now();
         let started = arrival.map_or(sent, |a| a.due).min(sent);
         let start_us = context.clock.offset_us(started);
-        // The start, not a second clock read: on a schedule it is the due
-        // time, at most the start lag before now.
-        self.sink.flush_if_older(start_us);
+        // The send, not the start: a late arrival's or paced iteration's
+        // due time lies in the past, and against it what the user holds
+        // would look newer than it is.
+        self.sink.flush_if_older(context.clock.offset_us(sent));
         let (timing, result) = match prepared.render(&mut self.templates, &mut self.buffers) {
             Ok(request) => self.client.send(request).await,
             Err(Unsendable::Unfilled) => {
@@ -411,6 +412,17 @@ impl VirtualUser {
     }
 }
 
+/// When a paced iteration due at `due` and started at `now` (or at `due`,
+/// if that is later) books the next: the first slot of the pace's grid
+/// after the start. Re-anchoring on the start instead (`now + pace`) would
+/// forgive a late user its lateness at every iteration, so one that can
+/// never keep its pace would look merely a little late each time.
+fn next_due(due: Instant, now: Instant, pace: Duration) -> Instant {
+    let behind = now.saturating_duration_since(due).as_nanos();
+    let skipped = behind / pace.as_nanos().max(1);
+    due + pace * u32::try_from(skipped + 1).unwrap_or(u32::MAX)
+}
+
 /// The checks beyond the status.
 fn passes_checks(checks: &Checks, exchange: &Exchange) -> bool {
     if !checks
@@ -497,3 +509,36 @@ impl TemplateContext for TemplateState {
 
 /// Shared ownership of the run context, as the engine's closures need it.
 pub type SharedContext = Arc<RunContext>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_late_iteration_keeps_the_next_on_the_paces_grid() {
+        let t = Instant::now();
+        let ms = Duration::from_millis;
+        let pace = ms(600);
+        assert_eq!(next_due(t, t, pace), t + ms(600), "on time");
+        assert_eq!(
+            next_due(t + ms(600), t, pace),
+            t + ms(1200),
+            "early: slept till due"
+        );
+        assert_eq!(
+            next_due(t, t + ms(150), pace),
+            t + ms(600),
+            "late, not by a pace"
+        );
+        assert_eq!(
+            next_due(t, t + ms(1500), pace),
+            t + ms(1800),
+            "two slots skipped"
+        );
+        assert_eq!(
+            next_due(t, t + ms(1200), pace),
+            t + ms(1800),
+            "exactly on a slot"
+        );
+    }
+}

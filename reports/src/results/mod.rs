@@ -234,10 +234,11 @@ pub enum LatencyBasis {
     IntendedStart,
     /// A paced closed model: each iteration's first request counts from
     /// when the iteration was due, and each whole pace it started late is
-    /// an iteration the user skipped, filled in a pace less late each (as
-    /// HdrHistogram's `record_correct` does, with the pace as the expected
-    /// interval). The raw (uncorrected) figures, from each send, are the
-    /// `service_*` ones.
+    /// an iteration the user skipped, filled in a pace less late each:
+    /// floor(lateness / pace) fill-ins, so the last may be under a pace
+    /// (HdrHistogram's `record_correct` is driven by the latency instead,
+    /// and stops at the pace). The raw (uncorrected) figures, from each
+    /// send, are the `service_*` ones.
     Corrected {
         /// The pace, in µs.
         expected_interval_us: u64,

@@ -32,10 +32,10 @@ use super::{
     origin::Origin,
 };
 
-/// Longest a connection may take to open, whatever the request's timeout,
-/// as reqwest's `connect_timeout` did before. Running out of it (or of the
-/// request's timeout while opening) is a failure to connect: a target that
-/// black-holes its connections is unreachable, not slow.
+/// Longest a TCP connection may take to open, whatever the request's
+/// timeout, as reqwest's `connect_timeout` did before. Running out of it
+/// (or of the request's timeout while connecting) is a failure to connect:
+/// a target that black-holes its connections is unreachable, not slow.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What one read asks the socket for, at least: a typical response whole.
@@ -50,12 +50,12 @@ const MIN_READ: usize = 2 * 1024;
 /// Most a body read grows the buffer by at once.
 const MAX_RESERVE: usize = 1024 * 1024;
 
-/// Why a connection did not open.
+/// Why a TCP connection did not open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpenError {
     /// Not within [`CONNECT_TIMEOUT`].
     Timeout,
-    /// Refused, unresolvable, or a failed TLS handshake.
+    /// Refused or unresolvable.
     Failed(String),
 }
 
@@ -154,19 +154,28 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// Opens a connection to `origin`; the error says why it could not.
-    pub async fn open(origin: &Origin, tls: &Arc<rustls::ClientConfig>) -> Result<Self, OpenError> {
-        match tokio::time::timeout(CONNECT_TIMEOUT, Self::open_now(origin, tls)).await {
-            Ok(opened) => opened.map_err(OpenError::Failed),
-            Err(_) => Err(OpenError::Timeout),
-        }
+    /// The TCP connection to `origin`, within [`CONNECT_TIMEOUT`]: the
+    /// part of opening that says whether the target is there at all.
+    pub async fn connect(origin: &Origin) -> Result<TcpStream, OpenError> {
+        let connecting = TcpStream::connect((origin.host.as_str(), origin.port));
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+            .await
+            .map_err(|_| OpenError::Timeout)?
+            .map_err(|e| OpenError::Failed(e.to_string()))?;
+        tcp.set_nodelay(true)
+            .map_err(|e| OpenError::Failed(e.to_string()))?;
+        Ok(tcp)
     }
 
-    async fn open_now(origin: &Origin, tls: &Arc<rustls::ClientConfig>) -> Result<Self, String> {
-        let tcp = TcpStream::connect((origin.host.as_str(), origin.port))
-            .await
-            .map_err(|e| e.to_string())?;
-        tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+    /// A connection over `tcp`, with TLS for an `https://` origin. A
+    /// handshake that fails is a failure to connect; one that hangs runs
+    /// into the request's timeout like a slow response, since a target
+    /// that accepted the connection is there.
+    pub async fn over(
+        tcp: TcpStream,
+        origin: &Origin,
+        tls: &Arc<rustls::ClientConfig>,
+    ) -> Result<Self, String> {
         let stream = if origin.tls {
             let name = ServerName::try_from(origin.host.clone()).map_err(|e| e.to_string())?;
             let tls = TlsConnector::from(tls.clone())

@@ -166,8 +166,9 @@ pub struct HttpClient {
     /// The header map of a response the user is done with
     /// ([`HttpClient::recycle`]), for the next response to fill.
     spare_headers: Option<HeaderMap>,
-    /// Set while a connection is being opened: a request timeout that
-    /// cuts the opening off is a failure to connect, not a slow response.
+    /// Set while a TCP connection is being opened: a request timeout that
+    /// cuts that off is a failure to connect, not a slow response. One
+    /// that cuts off a TLS handshake is a timeout: the target answered.
     opening: bool,
 }
 
@@ -431,18 +432,21 @@ impl HttpClient {
         let transport = self.transport.clone();
         let to = origin.unwrap_or(&transport.target.origin);
         let opening = Instant::now();
-        // Boxed: opening (TCP, TLS, handshake) is rare, and its future is
-        // the largest part of a request's; inline, every request's future
-        // would carry it and copy it about.
+        // Boxed: opening (TCP, then TLS) is rare, and its futures are the
+        // largest part of a request's; inline, every request's future
+        // would carry them and copy them about.
         self.opening = true;
-        let opened = Box::pin(Connection::open(to, &transport.tls)).await;
+        let connected = Box::pin(Connection::connect(to)).await;
         self.opening = false;
-        let connection = opened.map_err(|e| match e {
+        let tcp = connected.map_err(|e| match e {
             OpenError::Timeout => {
                 SendError::Connect(format!("no connection within {CONNECT_TIMEOUT:?}"))
             }
             OpenError::Failed(why) => SendError::Connect(why),
         })?;
+        let connection = Box::pin(Connection::over(tcp, to, &transport.tls))
+            .await
+            .map_err(SendError::Connect)?;
         let took = opening.elapsed();
         timing.connect = Some(timing.connect.map_or(took, |earlier| earlier + took));
         let slot = match origin {

@@ -20,6 +20,8 @@ use reports::{
     results::{LatencyBasis, SecondStats},
 };
 
+use scenario::duration::whole_micros;
+
 use super::Aborted;
 use super::{
     JudgedSpans, Live, RecorderConfig,
@@ -105,7 +107,12 @@ impl Aggregate {
             closed: BTreeMap::new(),
             late: 0,
             clock: config.clock,
-            watches: Watches::new(config.abort_watches, config.judged.last_second()),
+            watches: Watches::new(
+                config.abort_watches,
+                config
+                    .judged
+                    .planned_seconds(whole_micros(config.timeline_end)),
+            ),
             judged: config.judged,
         }
     }
@@ -238,6 +245,14 @@ impl Aggregate {
         self.watches.by_second()
     }
 
+    /// Checks the abort watches as the tick does at `now`, and returns
+    /// how many samples the watch `i`'s window held.
+    #[cfg(test)]
+    pub(super) fn check_watches(&mut self, now: u32, i: usize) -> u64 {
+        let _ = self.watches.check(now, &self.names);
+        self.watches.window_count(i, now)
+    }
+
     /// Reduces every open second before `second` to its summary.
     pub(super) fn close_before(&mut self, second: u32) {
         while let Some(entry) = self.open.first_entry() {
@@ -347,6 +362,7 @@ mod tests {
             names: vec!["a".into()],
             clock,
             judged: JudgedSpans(Vec::new()),
+            timeline_end: Duration::from_secs(10),
             longest_timeout: Duration::from_secs(1),
             basis: LatencyBasis::Sent,
             abort_watches: Vec::new(),
@@ -378,13 +394,14 @@ mod tests {
         }
     }
 
-    fn aggregate_with(judged: JudgedSpans, watch: AbortWatch) -> Aggregate {
+    fn aggregate_with(judged: JudgedSpans, timeline_end_s: u64, watch: AbortWatch) -> Aggregate {
         let clock = Arc::new(StageClock::new(Duration::ZERO));
         clock.start();
         Aggregate::new(RecorderConfig {
             names: vec!["a".into()],
             clock,
             judged,
+            timeline_end: Duration::from_secs(timeline_end_s),
             longest_timeout: Duration::from_secs(1),
             basis: LatencyBasis::Sent,
             abort_watches: vec![watch],
@@ -400,7 +417,7 @@ mod tests {
 
     #[test]
     fn a_watch_sees_a_sample_in_the_second_it_started_not_the_one_it_arrived_in() {
-        let mut aggregate = aggregate_with(JudgedSpans(Vec::new()), slow_watch(Duration::ZERO));
+        let mut aggregate = aggregate_with(JudgedSpans(Vec::new()), 10, slow_watch(Duration::ZERO));
         let live = Mutex::new(Live::default());
         // Arrives at once (the clock is at 0 s) but started in second 5.
         aggregate.take(&[slow(5_200)], &live);
@@ -416,7 +433,7 @@ mod tests {
     #[test]
     fn a_breach_is_not_carried_past_the_judged_spans_by_empty_windows() {
         let judged = JudgedSpans(vec![(0, 2_000_000)]);
-        let mut aggregate = aggregate_with(judged, slow_watch(Duration::from_secs(2)));
+        let mut aggregate = aggregate_with(judged, 10, slow_watch(Duration::from_secs(2)));
         let live = Mutex::new(Live::default());
         aggregate.take(&[slow(500), slow(1_500)], &live);
         let names = ["a".to_owned()];
@@ -425,6 +442,88 @@ mod tests {
         for now in 1..=8 {
             assert_eq!(aggregate.watches.check(now, &names), None, "check {now}");
         }
+    }
+
+    #[test]
+    fn a_request_that_outlived_its_window_counts_in_the_second_it_ended() {
+        let watch = AbortWatch {
+            scope: None,
+            metric: reports::results::BudgetMetric::MaxErrorRate,
+            limit: 0.5,
+            window: Duration::from_secs(1),
+            after: Duration::ZERO,
+        };
+        let mut aggregate = aggregate_with(JudgedSpans(Vec::new()), 60, watch);
+        let live = Mutex::new(Live::default());
+        let names = ["a".to_owned()];
+        for now in 1..=30 {
+            assert_eq!(aggregate.watches.check(now, &names), None, "check {now}");
+        }
+        // A hung target: what was sent in the first second times out after
+        // 30 s, long after any 1 s window reached back to its start.
+        let timeout = |start_ms| Sample {
+            latency_us: 30_000_000,
+            outcome: Outcome::Failed {
+                kind: FailureKind::Timeout,
+                status: None,
+            },
+            ..sample(start_ms, 200)
+        };
+        aggregate.take(&[timeout(100), timeout(600)], &live);
+        let aborted = aggregate
+            .watches
+            .check(31, &names)
+            .expect("the timeouts count in the second they ended");
+        assert_eq!(aborted.at_ms, 31_000);
+    }
+
+    #[test]
+    fn a_breach_ends_in_a_gap_between_judged_stages() {
+        let judged = JudgedSpans(vec![(0, 2_000_000), (5_000_000, 8_000_000)]);
+        let mut aggregate = aggregate_with(judged, 10, slow_watch(Duration::from_secs(3)));
+        let live = Mutex::new(Live::default());
+        aggregate.take(&[slow(500), slow(1_500), slow(5_500), slow(6_500)], &live);
+        let names = ["a".to_owned()];
+        // Breached at checks 1-2 and 6-7, for 2 s each: the empty windows
+        // between (no judged load) and after are no stalled target.
+        for now in 1..=12 {
+            assert_eq!(aggregate.watches.check(now, &names), None, "check {now}");
+        }
+    }
+
+    #[test]
+    fn a_breach_ends_when_a_whole_run_judged_timeline_does() {
+        let mut aggregate = aggregate_with(
+            JudgedSpans(Vec::new()),
+            3,
+            slow_watch(Duration::from_secs(3)),
+        );
+        let live = Mutex::new(Live::default());
+        aggregate.take(&[slow(500), slow(1_500), slow(2_500)], &live);
+        let names = ["a".to_owned()];
+        for now in 1..=8 {
+            assert_eq!(aggregate.watches.check(now, &names), None, "check {now}");
+        }
+    }
+
+    #[test]
+    fn an_empty_window_while_load_is_planned_carries_a_breach_on() {
+        let mut aggregate = aggregate_with(
+            JudgedSpans(Vec::new()),
+            10,
+            slow_watch(Duration::from_secs(3)),
+        );
+        let live = Mutex::new(Live::default());
+        aggregate.take(&[slow(500)], &live);
+        let names = ["a".to_owned()];
+        for now in 1..=3 {
+            assert_eq!(aggregate.watches.check(now, &names), None, "check {now}");
+        }
+        let aborted = aggregate
+            .watches
+            .check(4, &names)
+            .expect("a stalled target");
+        assert_eq!(aborted.at_ms, 4_000);
     }
 
     #[test]

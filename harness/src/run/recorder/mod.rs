@@ -74,6 +74,9 @@ pub struct RecorderConfig {
     pub clock: Arc<StageClock>,
     /// Which spans budgets look at.
     pub judged: JudgedSpans,
+    /// When the timeline's last stage ends: no request is planned to start
+    /// after it.
+    pub timeline_end: Duration,
     /// Bounds how late a sample may arrive for its second.
     pub longest_timeout: Duration,
     /// What latencies count from, and whether a raw histogram is kept
@@ -124,11 +127,23 @@ impl JudgedSpans {
             .sum()
     }
 
-    /// The second the last span ends in, rounded up; `None` when the whole
-    /// run is judged.
-    pub(crate) fn last_second(&self) -> Option<u32> {
-        let end = self.0.iter().map(|&(_, to)| to).max()?;
-        Some(u32::try_from(end.div_ceil(1_000_000)).unwrap_or(u32::MAX))
+    /// The judged spans within a timeline that ends at `end_us`, in whole
+    /// seconds (widened to the seconds they touch): where judged requests
+    /// are planned to start.
+    pub(crate) fn planned_seconds(&self, end_us: u64) -> Vec<(u32, u32)> {
+        let whole = [(0, end_us)];
+        let spans = if self.0.is_empty() {
+            &whole[..]
+        } else {
+            &self.0
+        };
+        let second = |us: u64| u32::try_from(us).unwrap_or(u32::MAX);
+        spans
+            .iter()
+            .map(|&(from, to)| (from / 1_000_000, to.min(end_us).div_ceil(1_000_000)))
+            .filter(|(from, to)| from < to)
+            .map(|(from, to)| (second(from), second(to)))
+            .collect()
     }
 
     pub fn is_whole_run(&self) -> bool {

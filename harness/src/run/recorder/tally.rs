@@ -115,10 +115,11 @@ impl PhaseTally {
 /// first request of an iteration counts from when the iteration was due,
 /// and carries how late it started ([`Sample::start`]); each whole pace of
 /// that lateness is an iteration the user skipped to keep its pace, and is
-/// filled in as the request it would have started, a pace less late each
-/// (HdrHistogram's `record_correct`, driven by the lateness, not by the
-/// request's own latency: a slow request delays the next iteration, which
-/// is where it shows). Later requests of an iteration count as they are.
+/// filled in as the request it would have started, a pace less late each,
+/// down to 1 µs (like HdrHistogram's `record_correct`, but driven by the
+/// lateness, not by the request's own latency: a slow request delays the
+/// next iteration, which is where it shows). Later requests of an
+/// iteration count as they are.
 pub(super) fn record(histogram: &mut Histogram, sample: &Sample, basis: LatencyBasis) {
     let value = sample.latency_us.clamp(1, HIGHEST_TRACKABLE_US);
     histogram.saturating_record(value);

@@ -34,6 +34,7 @@ async fn samples_bin_by_start_second_and_split_by_name_and_judged_span() {
         names: vec!["a".into(), "b".into()],
         clock: clock(),
         judged: JudgedSpans(vec![(1_000_000, 2_000_000)]),
+        timeline_end: Duration::from_secs(20),
         longest_timeout: Duration::from_secs(1),
         basis: LatencyBasis::Sent,
         abort_watches: Vec::new(),
@@ -90,6 +91,7 @@ async fn a_dropped_arrival_fails_overall_and_in_its_second_without_being_a_reque
         names: vec!["a".into()],
         clock: clock(),
         judged: JudgedSpans(vec![(1_000_000, 3_000_000)]),
+        timeline_end: Duration::from_secs(20),
         longest_timeout: Duration::from_secs(1),
         basis: LatencyBasis::IntendedStart,
         abort_watches: Vec::new(),
@@ -164,6 +166,7 @@ async fn a_sink_hands_over_when_full_or_when_its_oldest_sample_is_old() {
         names: vec!["a".into()],
         clock: clock(),
         judged: JudgedSpans::default(),
+        timeline_end: Duration::from_secs(20),
         longest_timeout: Duration::from_secs(1),
         basis: LatencyBasis::Sent,
         abort_watches: Vec::new(),
@@ -195,7 +198,7 @@ fn a_watch_fires_only_after_its_breach_has_lasted() {
             window: Duration::from_secs(1),
             after: Duration::from_secs(2),
         }],
-        None,
+        vec![(0, 60)],
     );
     let names = ["a".to_owned(), "b".to_owned()];
     let feed = |watches: &mut Watches, second: u32, name: u16, latency_ms: u64| {
@@ -237,7 +240,7 @@ fn a_watch_counts_dropped_arrivals_overall_only_as_failures() {
         window: Duration::from_secs(1),
         after: Duration::ZERO,
     };
-    let mut watches = Watches::new(vec![watch(Some(0)), watch(None)], None);
+    let mut watches = Watches::new(vec![watch(Some(0)), watch(None)], vec![(0, 60)]);
     let names = ["a".to_owned()];
     // One request, fine; three arrivals dropped: 75% failed overall, 0% for `a`.
     watches.take(&sample(0, 0, 1, OK), LatencyBasis::IntendedStart);
@@ -259,7 +262,7 @@ fn a_recovery_resets_the_breach() {
             window: Duration::from_secs(1),
             after: Duration::from_secs(1),
         }],
-        None,
+        vec![(0, 60)],
     );
     let failed = Outcome::Failed {
         kind: FailureKind::Status,
@@ -316,6 +319,7 @@ fn a_paced_flows_fill_ins_go_to_the_iteration_that_started_late_not_the_slow_req
         names: vec!["first".into(), "second".into()],
         clock: clock(),
         judged: JudgedSpans(Vec::new()),
+        timeline_end: Duration::from_secs(20),
         longest_timeout: Duration::from_secs(5),
         basis,
         abort_watches: Vec::new(),
@@ -349,6 +353,10 @@ fn judged_spans_clip_to_the_run() {
     assert_eq!(spans.duration_within(10_000_000), 7_000_000);
     assert!(JudgedSpans::default().contains(42));
     assert_eq!(JudgedSpans::default().duration_within(9), 9);
+    assert_eq!(spans.planned_seconds(15_500_000), [(0, 5), (8, 16)]);
+    let partial = JudgedSpans(vec![(2_500_000, 3_200_000)]);
+    assert_eq!(partial.planned_seconds(9_000_000), [(2, 4)]);
+    assert_eq!(JudgedSpans::default().planned_seconds(7_200_000), [(0, 8)]);
 }
 
 mod series_agrees_with_totals {
@@ -418,6 +426,7 @@ mod series_agrees_with_totals {
                 names: vec!["a".into(), "b".into(), "c".into()],
                 clock: clock(),
                 judged: JudgedSpans(vec![(3_000_000, 12_000_000)]),
+                timeline_end: Duration::from_secs(20),
                 longest_timeout: Duration::from_secs(1),
                 basis: LatencyBasis::IntendedStart,
                 abort_watches: vec![watch],
@@ -432,7 +441,10 @@ mod series_agrees_with_totals {
                 rest = after;
                 let batch: Vec<Sample> = batch.iter().copied().map(to_sample).collect();
                 aggregate.take(&batch, &live);
-                aggregate.close_before(closes[i % closes.len()]);
+                let now = closes[i % closes.len()];
+                aggregate.close_before(now);
+                // A check forgets nothing a window can still reach.
+                aggregate.check_watches(now, 0);
             }
             let by_watch = aggregate.watched_by_second();
             let rec = aggregate.into_recording(Duration::from_secs(20));
@@ -472,6 +484,91 @@ mod series_agrees_with_totals {
                 let here = judged.iter().filter(|s| second_of(s) == second).count() as u64;
                 prop_assert_eq!(sent + dropped, here, "watched second {}", second);
             }
+        }
+    }
+}
+
+mod watches_miss_nothing {
+    //! A property: whatever a window's length and however long requests
+    //! take, each judged sample is seen by the checks after it arrives: in
+    //! its start second while the window still reaches back to it, else in
+    //! the second it arrived in. So a timeout longer than the window still
+    //! counts against it.
+
+    use proptest::{
+        prelude::*,
+        test_runner::{Config, RngSeed},
+    };
+
+    use super::*;
+    use aggregate::Aggregate;
+
+    proptest! {
+        #![proptest_config(Config {
+            cases: 256,
+            rng_seed: RngSeed::Fixed(13),
+            failure_persistence: None,
+            ..Config::default()
+        })]
+
+        #[test]
+        fn every_judged_sample_is_seen_after_it_arrives(
+            mut drawn in proptest::collection::vec((0u64..20_000, 0u64..12_000, any::<bool>()), 0..200),
+            window in 1u32..5,
+        ) {
+            let watch = AbortWatch {
+                scope: None,
+                metric: BudgetMetric::MaxErrorRate,
+                limit: 1.0,
+                window: Duration::from_secs(u64::from(window)),
+                after: Duration::ZERO,
+            };
+            let mut aggregate = Aggregate::new(RecorderConfig {
+                names: vec!["a".into()],
+                clock: clock(),
+                judged: JudgedSpans::default(),
+                timeline_end: Duration::from_secs(20),
+                longest_timeout: Duration::from_secs(12),
+                basis: LatencyBasis::Sent,
+                abort_watches: vec![watch],
+            });
+            let live = Mutex::new(Live::default());
+            drawn.sort_by_key(|(start, latency, _)| start + latency);
+            let second = |ms: u64| u32::try_from(ms / 1000).unwrap();
+            let (mut expected, mut seen) = (0u64, 0u64);
+            let mut rest: &[(u64, u64, bool)] = &drawn;
+            // Every sample ends by 32 s, so each window it is in has been
+            // checked by 40 s.
+            for now in 1..=40u32 {
+                // What ended in the second before the check arrives before it.
+                let arrived = rest.partition_point(|(start, latency, _)| second(start + latency) < now);
+                let (batch, after) = rest.split_at(arrived);
+                rest = after;
+                let arrival = now - 1;
+                let batch: Vec<Sample> = batch
+                    .iter()
+                    .map(|&(start, latency, failed)| {
+                        let started = second(start);
+                        // The checks after the arrival whose window holds
+                        // the sample's second.
+                        expected += u64::from(if started + window > arrival {
+                            started + window - arrival.max(started)
+                        } else {
+                            window
+                        });
+                        let outcome = if failed {
+                            Outcome::Failed { kind: FailureKind::Timeout, status: None }
+                        } else {
+                            OK
+                        };
+                        sample(0, start, latency, outcome)
+                    })
+                    .collect();
+                aggregate.take(&batch, &live);
+                seen += aggregate.check_watches(now, 0);
+            }
+            prop_assert!(rest.is_empty());
+            prop_assert_eq!(seen, expected);
         }
     }
 }

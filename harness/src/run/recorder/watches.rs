@@ -1,7 +1,11 @@
 //! The abort watches: each budget limit with an `abort` rule, checked every
 //! second over the samples that *started* in its window, as the per-second
-//! series bins them, so a watch and the series never disagree on a second.
-//! A slow request is seen once it ends, in the second it began.
+//! series bins them, so a watch and the series agree on a second.
+//!
+//! A request is seen once it ends. One that ends while its window still
+//! reaches back to the second it began counts there; one that outlived its
+//! window (a 30 s timeout against a 10 s window) counts in the second it
+//! ended instead, so the timeouts of a hung target still stop the run.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -107,83 +111,100 @@ impl Samples for WindowTally {
     }
 }
 
+/// What one tally per second counts: the samples of a scope, for the
+/// watches that look back a window of this many seconds. Watches of one
+/// scope and window share a lane; the window decides when a sample is too
+/// late for its start second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Lane {
+    scope: Option<u16>,
+    window: u32,
+}
+
 /// The abort watches and their state.
 #[derive(Debug)]
 pub(super) struct Watches {
     watches: Vec<AbortWatch>,
-    /// The scopes watched; a watch's slot is its scope's index here.
-    scopes: Vec<Option<u16>>,
+    /// The lanes counted; `lane_of[i]` is watch `i`'s.
+    lanes: Vec<Lane>,
+    lane_of: Vec<usize>,
     /// Per watch: the check at which its current breach began, and the
     /// value last seen breaching.
     breach: Vec<Option<(u32, f64)>>,
-    /// Per start second, one tally per watched scope.
+    /// Per second, one tally per lane.
     recent: BTreeMap<u32, Vec<WindowTally>>,
     longest_window: u32,
-    /// The end of the last judged span, in whole seconds (rounded up);
-    /// `None` when the whole run is judged. A window wholly past it holds
-    /// no judged sample, so it is no evidence and no check looks at it.
-    judged_until: Option<u32>,
-    /// The latest check: a window never reaches back past `last_check -
-    /// longest_window`, so a sample that started before that is no
-    /// watch's business.
+    /// The spans of whole seconds in which judged requests are planned to
+    /// start. An empty window that touches none of them is no evidence of
+    /// a stalled target, only of no load: it ends a breach rather than
+    /// carrying it on.
+    planned: Vec<(u32, u32)>,
+    /// The latest check, so the second now running: the next check looks
+    /// at the `window` seconds before `last_check + 1`.
     last_check: u32,
 }
 
 impl Watches {
-    /// Watches over samples judged until `judged_until` (whole seconds of
-    /// the run; `None`: all of it).
-    pub(super) fn new(watches: Vec<AbortWatch>, judged_until: Option<u32>) -> Self {
-        let mut scopes = Vec::new();
-        for watch in &watches {
-            if !scopes.contains(&watch.scope) {
-                scopes.push(watch.scope);
-            }
-        }
+    /// Watches over judged samples, which are planned to start in the
+    /// `planned` spans of whole seconds.
+    pub(super) fn new(watches: Vec<AbortWatch>, planned: Vec<(u32, u32)>) -> Self {
+        let mut lanes = Vec::new();
+        let lane_of = watches
+            .iter()
+            .map(|watch| {
+                let lane = Lane {
+                    scope: watch.scope,
+                    window: window_secs(watch.window),
+                };
+                lanes.iter().position(|l| *l == lane).unwrap_or_else(|| {
+                    lanes.push(lane);
+                    lanes.len() - 1
+                })
+            })
+            .collect();
         Self {
             breach: vec![None; watches.len()],
-            longest_window: watches
-                .iter()
-                .map(|w| window_secs(w.window))
-                .max()
-                .unwrap_or(0),
+            longest_window: lanes.iter().map(|l| l.window).max().unwrap_or(0),
             watches,
-            scopes,
+            lanes,
+            lane_of,
             recent: BTreeMap::new(),
-            judged_until,
+            planned,
             last_check: 0,
         }
     }
 
-    /// Takes a judged sample into the second it started in, whenever it
-    /// arrives.
+    /// Takes a judged sample into the second it started in, or, in a lane
+    /// whose window no longer reaches back that far, into the second now
+    /// running (see the module docs).
     pub(super) fn take(&mut self, sample: &Sample, basis: LatencyBasis) {
-        if self.watches.is_empty() {
-            return;
-        }
-        let second = u32::try_from(sample.start_us / 1_000_000).unwrap_or(u32::MAX);
-        if second.saturating_add(self.longest_window) < self.last_check {
-            return;
-        }
-        let scopes = self.scopes.len();
-        let slots = self
-            .recent
-            .entry(second)
-            .or_insert_with(|| vec![WindowTally::new(); scopes]);
-        for (slot, scope) in slots.iter_mut().zip(&self.scopes) {
-            if scope.is_none_or(|name| Some(name) == sample.name) {
-                if sample.was_sent() {
-                    slot.count += 1;
-                } else {
-                    slot.dropped += 1;
-                }
-                slot.errors += u64::from(matches!(sample.outcome, Outcome::Failed { .. }));
-                record(&mut slot.histogram, sample, basis);
+        let started = u32::try_from(sample.start_us / 1_000_000).unwrap_or(u32::MAX);
+        for (i, lane) in self.lanes.iter().enumerate() {
+            if lane.scope.is_some_and(|name| Some(name) != sample.name) {
+                continue;
             }
+            let second = if started.saturating_add(lane.window) > self.last_check {
+                started
+            } else {
+                self.last_check
+            };
+            let lanes = self.lanes.len();
+            let tally = &mut self
+                .recent
+                .entry(second)
+                .or_insert_with(|| vec![WindowTally::new(); lanes])[i];
+            if sample.was_sent() {
+                tally.count += 1;
+            } else {
+                tally.dropped += 1;
+            }
+            tally.errors += u64::from(matches!(sample.outcome, Outcome::Failed { .. }));
+            record(&mut tally.histogram, sample, basis);
         }
     }
 
-    /// Requests, dropped arrivals and failures held for the first watched
-    /// scope, by start second.
+    /// Requests, dropped arrivals and failures held in the first watch's
+    /// lane, by second.
     #[cfg(test)]
     pub(super) fn by_second(&self) -> BTreeMap<u32, (u64, u64, u64)> {
         self.recent
@@ -192,29 +213,46 @@ impl Watches {
             .collect()
     }
 
+    /// What watch `i`'s check at `now` looks at: its lane's samples of the
+    /// window before `now`.
+    fn window(&self, i: usize, now: u32) -> WindowTally {
+        let lane = self.lane_of[i];
+        let from = now.saturating_sub(self.lanes[lane].window);
+        let mut window = WindowTally::new();
+        for (_, slots) in self.recent.range(from..now) {
+            let tally = &slots[lane];
+            window.count += tally.count;
+            window.dropped += tally.dropped;
+            window.errors += tally.errors;
+            let _ = window.histogram.add(&tally.histogram);
+        }
+        window
+    }
+
+    /// Requests and dropped arrivals in the window watch `i` looks at from
+    /// `now`, for the tests that check nothing is missed.
+    #[cfg(test)]
+    pub(super) fn window_count(&self, i: usize, now: u32) -> u64 {
+        let window = self.window(i, now);
+        window.count + window.dropped
+    }
+
+    /// Whether judged requests are planned to start in `[from, to)`.
+    fn planned_in(&self, from: u32, to: u32) -> bool {
+        self.planned
+            .iter()
+            .any(|&(start, end)| start < to && from < end)
+    }
+
     /// Checks every watch over the seconds before `now`; the first watch
-    /// whose breach has lasted its `after` stops the run. A watch whose
-    /// window lies wholly past the judged spans is done: it neither
-    /// breaches nor carries a breach on.
+    /// whose breach has lasted its `after` stops the run.
     pub(super) fn check(&mut self, now: u32, names: &[String]) -> Option<Aborted> {
         self.last_check = self.last_check.max(now);
         self.recent = self
             .recent
             .split_off(&now.saturating_sub(self.longest_window));
         for (i, watch) in self.watches.iter().enumerate() {
-            let from = now.saturating_sub(window_secs(watch.window));
-            if self.judged_until.is_some_and(|until| from >= until) {
-                continue;
-            }
-            let slot = self.scopes.iter().position(|s| *s == watch.scope)?;
-            let mut window = WindowTally::new();
-            for (_, slots) in self.recent.range(from..now) {
-                let tally = &slots[slot];
-                window.count += tally.count;
-                window.dropped += tally.dropped;
-                window.errors += tally.errors;
-                let _ = window.histogram.add(&tally.histogram);
-            }
+            let window = self.window(i, now);
             let measured = watch
                 .metric
                 .window_metric()
@@ -229,11 +267,23 @@ impl Watches {
                     self.breach[i] = Some((since, value));
                     (since, value)
                 }
-                // An empty window is no evidence either way: a target that
-                // has stopped answering keeps its breach going.
+                // An empty window while load is planned is no evidence
+                // either way: a target that has stopped answering keeps its
+                // breach going. With none planned (a gap between judged
+                // stages, or past them), the breach is over.
                 None => match self.breach[i] {
-                    Some(breach) => breach,
-                    None => continue,
+                    Some(breach)
+                        if self.planned_in(
+                            now.saturating_sub(self.lanes[self.lane_of[i]].window),
+                            now,
+                        ) =>
+                    {
+                        breach
+                    }
+                    _ => {
+                        self.breach[i] = None;
+                        continue;
+                    }
                 },
             };
             if f64::from(now - since) >= watch.after.as_secs_f64() {

@@ -62,6 +62,10 @@ const USED: [&str; 8] = [
 pub struct ClientCounts {
     pub requests: u64,
     pub responses: u64,
+    /// False when the run was stopped at once (a second Ctrl-C): requests
+    /// still in flight, and the samples users still held, were never
+    /// counted, so the server's count cannot be held against these.
+    pub all_counted: bool,
 }
 
 /// Scrapes a metrics URL before, during and after a run.
@@ -346,7 +350,7 @@ impl Tally {
         stats.requests = last
             .increase_since(first, |s| s.name == REQUESTS)
             .map(to_count);
-        match unchecked(self.before_worked, self.after_worked) {
+        match unchecked(self.before_worked, self.after_worked, client.all_counted) {
             None => {
                 stats.count_mismatch = stats.requests.and_then(|server| mismatch(server, client));
             }
@@ -391,7 +395,15 @@ fn interval(earlier: &Snapshot, later: &Snapshot, epoch: Instant) -> ServerSampl
 /// Why the server's count cannot be held against the client's: without
 /// the scrape before the run it starts mid-run, and without the one after,
 /// it ends up to a scrape interval early. Either way it would look short.
-fn unchecked(before_worked: bool, after_worked: bool) -> Option<String> {
+/// And a client that stopped at once counted less than it sent, so the
+/// server's would look long.
+fn unchecked(before_worked: bool, after_worked: bool, all_counted: bool) -> Option<String> {
+    if !all_counted {
+        return Some(
+            "request counts not compared: the run was stopped at once, so requests in flight were not counted"
+                .to_owned(),
+        );
+    }
     let failed = match (before_worked, after_worked) {
         (true, true) => return None,
         (false, true) => "the scrape before the run",

@@ -28,6 +28,7 @@ fn derive(texts: &[&str], client: ClientCounts) -> ServerStats {
 const CLIENT: ClientCounts = ClientCounts {
     requests: 0,
     responses: 0,
+    all_counted: true,
 };
 
 #[test]
@@ -40,6 +41,7 @@ fn the_scrapes_own_requests_are_not_counted() {
     let client = ClientCounts {
         requests: 17,
         responses: 17,
+        all_counted: true,
     };
     let stats = derive(&[before, after], client);
     assert_eq!(stats.requests, Some(17));
@@ -63,6 +65,7 @@ fn a_count_outside_what_the_client_accounts_for_is_a_mismatch() {
     let client = ClientCounts {
         requests: 5000,
         responses: 4990,
+        all_counted: true,
     };
     assert_eq!(
         mismatch(5012, client).as_deref(),
@@ -323,6 +326,7 @@ fn with_fewer_than_two_scrapes_nothing_is_derived() {
     let client = ClientCounts {
         requests: 7,
         responses: 6,
+        all_counted: true,
     };
     let stats = tally.into_stats("u".to_owned(), client);
     assert_eq!(
@@ -364,6 +368,7 @@ fn counts_are_compared_only_when_the_scrapes_before_and_after_worked() {
     let client = ClientCounts {
         requests: 100,
         responses: 100,
+        all_counted: true,
     };
     // The scrape before the run failed: the first one that worked was taken
     // mid-run, at 40, so the server's 60 looks 40 short.
@@ -390,6 +395,22 @@ fn counts_are_compared_only_when_the_scrapes_before_and_after_worked() {
             .count_unchecked
             .expect("why")
             .contains("after the run")
+    );
+
+    // Both worked, but the client stopped at once (a second Ctrl-C): what
+    // was in flight reached the server and was never counted here.
+    let cut_short = ClientCounts {
+        requests: 60,
+        responses: 60,
+        all_counted: false,
+    };
+    let stats = derive(&[&series(0), &series(70)], cut_short);
+    assert_eq!(stats.count_mismatch, None, "a false \"+10\"");
+    assert!(
+        stats
+            .count_unchecked
+            .expect("why")
+            .contains("stopped at once")
     );
 
     // Both worked: compared, and a real shortfall is flagged.
