@@ -27,7 +27,7 @@ use harness::run::{
     clock::StageClock,
     recorder::{JudgedSpans, Outcome, Recorder, RecorderConfig, Sample},
 };
-use reports::results::LatencyBasis;
+use reports::results::{LatencyBasis, LatencyOf};
 
 /// Sample number `n`: five names, latencies that vary, one connect in 64,
 /// all in the first second (so the aggregator keeps one second open, as a
@@ -73,6 +73,7 @@ fn record_sample(c: &mut Criterion) {
         longest_timeout: Duration::from_secs(30),
         basis: LatencyBasis::Sent,
         abort_watches: Vec::new(),
+        latency_of: LatencyOf::All,
     });
     let mut sink = recorder.sink();
     let mut recorded = 0_u64;

@@ -611,3 +611,48 @@ flows:
         "later steps count from their send: {second:?}"
     );
 }
+
+#[tokio::test]
+async fn a_request_that_cannot_be_sent_is_a_failure_with_no_latency() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (url, served, _server) = delay_server(|_| Duration::from_millis(5)).await;
+    // A header name with a space: HTTP has no such header, so the request
+    // fails before anything is sent.
+    let yaml = "version: 5
+name: unsendable
+load:
+  stages:
+    - {users: 2, ramp: 1s}
+    - {name: steady, hold: 2s}
+requests:
+  - {name: good, method: GET, path: /slow}
+  - {name: bad, method: GET, path: /slow, headers: {'X Bad': v}}
+";
+    let results = run_against(&url, yaml).await;
+    let of = |name: &str| {
+        results
+            .requests
+            .iter()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("{name} was measured"))
+            .all
+            .clone()
+    };
+    let (good, bad) = (of("good"), of("bad"));
+    eprintln!("good {good:?}\nbad {bad:?}");
+    assert!(bad.errors.unsent > 0, "{:?}", bad.errors);
+    assert_eq!(bad.count, 0, "nothing was sent");
+    assert_eq!(bad.errors.other, 0, "not a made-up `other` failure");
+    assert_eq!(bad.failed.as_ref().map(|f| f.count), Some(0), "no latency");
+    assert_eq!(bad.latency.max_us, 0, "no 1 µs latency either");
+    assert_eq!(bad.error_rate, 1.0);
+    let overall = &results.overall.all;
+    assert_eq!(overall.count, good.count);
+    assert_eq!(
+        overall.count,
+        served.0.lock().unwrap().len() as u64,
+        "what was counted as sent reached the server"
+    );
+    assert!(overall.latency.min_us >= 5_000, "{:?}", overall.latency);
+    assert_eq!(overall.errors.unsent, bad.errors.unsent);
+}

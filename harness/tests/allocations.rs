@@ -39,7 +39,7 @@ use harness::run::{
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, body::Bytes, header::HeaderValue};
 use hyper_util::rt::TokioIo;
-use reports::results::LatencyBasis;
+use reports::results::{LatencyBasis, LatencyOf};
 use scenario::{Vars, parse_plan};
 
 #[global_allocator]
@@ -185,6 +185,7 @@ flows:
         longest_timeout: Duration::from_secs(30),
         basis: LatencyBasis::Sent,
         abort_watches: Vec::new(),
+        latency_of: LatencyOf::All,
     });
     let transport = Transport::new(&format!("http://{address}"), true, true).unwrap();
     let context = RunContext::new(

@@ -129,9 +129,19 @@ fn smoke_against_the_in_process_service_passes_with_valid_results_and_hlog() {
         results.series.len()
     );
 
-    // The interval log reads back with the same counts and p99 per name.
+    // The interval log: its unit and times in the header, one untagged
+    // interval per second of the run that adds up to the whole, and each
+    // name tagged, with the same counts and p99.
     let log = std::fs::read(out.join("histograms.hlog")).unwrap();
+    let text = String::from_utf8_lossy(&log);
+    assert!(text.contains("latency in microseconds (µs)"), "{text}");
+    assert!(
+        text.contains("#[StartTime: ") && text.contains("#[BaseTime: "),
+        "{text}"
+    );
     let mut from_log = BTreeMap::new();
+    let mut seconds = Vec::new();
+    let mut whole: hdrhistogram::Histogram<u64> = reports::histogram::new_histogram();
     for entry in IntervalLogIterator::new(&log) {
         let entry = entry.expect("a well-formed interval log");
         if let hdrhistogram::serialization::interval_log::LogEntry::Interval(interval) = entry {
@@ -139,12 +149,32 @@ fn smoke_against_the_in_process_service_passes_with_valid_results_and_hlog() {
             let histogram: hdrhistogram::Histogram<u64> = Deserializer::new()
                 .deserialize(&mut bytes.as_slice())
                 .unwrap();
-            let tag = interval
-                .tag()
-                .map_or("overall".to_owned(), |t| t.as_str().to_owned());
-            from_log.insert(tag, (histogram.len(), histogram.value_at_quantile(0.99)));
+            match interval.tag() {
+                Some(tag) => {
+                    from_log.insert(
+                        tag.as_str().to_owned(),
+                        (histogram.len(), histogram.value_at_quantile(0.99)),
+                    );
+                }
+                None => {
+                    seconds.push(interval.start_timestamp());
+                    whole.add(&histogram).unwrap();
+                }
+            }
         }
     }
+    assert_eq!(seconds.len(), results.series.len(), "one interval a second");
+    assert!(
+        seconds
+            .windows(2)
+            .all(|w| w[1] - w[0] == Duration::from_secs(1)),
+        "{seconds:?}"
+    );
+    assert_eq!(whole.len(), results.overall.all.count, "the seconds add up");
+    from_log.insert(
+        "overall".to_owned(),
+        (whole.len(), whole.value_at_quantile(0.99)),
+    );
     for endpoint in std::iter::once(&results.overall).chain(&results.requests) {
         let histogram = endpoint.all.decode_histogram().unwrap();
         assert_eq!(

@@ -11,8 +11,8 @@
 //! budgets failed ([`failed`]: one that aborted the run did).
 
 use crate::{
-    metric,
-    results::{AbortRule, BudgetMetric, BudgetVerdict, EndpointStats, Results},
+    metric::{self, Judged},
+    results::{AbortRule, BudgetMetric, BudgetVerdict, EndpointStats, LatencyOf, Results},
     units,
 };
 
@@ -126,7 +126,7 @@ fn row<'a>(results: &'a Results, scope: &'a str, stats: Option<&'a EndpointStats
                 .find(|b| b.scope == scope && b.metric == metric);
             let measured = match budget {
                 Some(b) => b.measured,
-                None => stats.and_then(|s| measured(s, metric)),
+                None => stats.and_then(|s| measured(s, results.run.latency_of, metric)),
             };
             Cell {
                 metric,
@@ -188,11 +188,14 @@ pub fn aborted_text(budget: &BudgetVerdict) -> Option<String> {
     aborted_at(budget).map(|at| format!("aborted the run at {at}"))
 }
 
-/// What the judged window of `stats` measured for `metric`: nothing for an
-/// empty window, and nothing for the budgets judged over the schedule or
-/// the server, which are no columns.
-fn measured(stats: &EndpointStats, metric: BudgetMetric) -> Option<f64> {
-    metric::value(stats.judged_window(), metric.window_metric()?)
+/// What the judged window of `stats` measured for `metric`, latencies of
+/// whom `of` says: nothing for an empty window, and nothing for the
+/// budgets judged over the schedule or the server, which are no columns.
+fn measured(stats: &EndpointStats, of: LatencyOf, metric: BudgetMetric) -> Option<f64> {
+    metric::value(
+        &Judged::new(stats.judged_window(), of),
+        metric.window_metric()?,
+    )
 }
 
 /// The budget's bound with its direction: `≤ 200 ms`, `≥ 100 rps`.

@@ -9,7 +9,9 @@ use crate::{
     basis::{self, Basis},
     budget_table::{self, COLUMNS},
     compare::{Comparison, RowVerdict},
-    results::{BudgetVerdict, LatencySummary, Results, RunStatus, ServerStats},
+    results::{
+        BudgetVerdict, LatencyOf, LatencyPart, LatencySummary, Results, RunStatus, ServerStats,
+    },
     units,
 };
 
@@ -148,6 +150,25 @@ fn basis_line(results: &Results) -> String {
             basis.judged_name(),
             percentiles(&basis::from_send(window)),
             raw_name
+        );
+    }
+    let window = results.overall.judged_window();
+    if let (Some(ok), Some(failed)) = (&window.ok, &window.failed)
+        && (failed.count > 0 || results.run.latency_of == LatencyOf::Ok)
+    {
+        let judged = match results.run.latency_of {
+            LatencyOf::All => "budgets judge both together",
+            LatencyOf::Ok => "budgets judge the successful alone",
+        };
+        let part = |p: &LatencyPart| match p.count {
+            0 => "none".to_owned(),
+            n => format!("{} of {}", percentiles(&p.latency), units::count(n)),
+        };
+        let _ = write!(
+            line,
+            " By outcome, p50 / p95 / p99: successful {}, failed {} ({judged}).",
+            part(ok),
+            part(failed)
         );
     }
     line

@@ -15,7 +15,7 @@
 use std::{fmt, str::FromStr};
 
 use crate::{
-    results::{BudgetMetric, Window},
+    results::{BudgetMetric, LatencyOf, Window},
     units,
 };
 
@@ -152,15 +152,20 @@ impl Percentile {
 /// window, or an abort watch's live tally.
 ///
 /// A dropped arrival (open model) is a sample but no request: it counts
-/// in the error rate and the latency, never in `count` or the rate.
+/// in the error rate and the latency, never in `count` or the rate. A
+/// request that could not be sent counts in the error rate alone.
 pub trait Samples {
     /// Requests sent in the window, failed or not.
     fn count(&self) -> u64;
-    /// Arrivals dropped before any request was sent: not in `count`.
-    fn dropped(&self) -> u64;
-    /// Failures: requests that failed, and dropped arrivals.
+    /// Attempts that sent no request (dropped arrivals, requests that
+    /// could not be sent): not in `count`.
+    fn unsent(&self) -> u64;
+    /// Failures: requests that failed, and the attempts that sent none.
     fn failed(&self) -> u64;
-    /// Latency at `percentile`, µs. Only asked of a non-empty window.
+    /// Latency at `percentile`, µs, of the samples latency is judged on;
+    /// NaN (no value) when there are none, as when every request failed
+    /// and only successful ones are judged. Only asked of a non-empty
+    /// window.
     fn latency_us(&self, percentile: Percentile) -> f64;
     /// Requests sent per second over the window's length. Only asked of a
     /// non-empty window.
@@ -168,10 +173,10 @@ pub trait Samples {
 }
 
 /// `metric` over `samples`; `None` when the window has no samples (no
-/// request and no dropped arrival), so a window where nothing was measured
-/// never reads as fast, idle or error-free.
+/// request and no attempt), so a window where nothing was measured never
+/// reads as fast, idle or error-free.
 pub fn value(samples: &impl Samples, metric: Metric) -> Option<f64> {
-    let attempts = samples.count().saturating_add(samples.dropped());
+    let attempts = samples.count().saturating_add(samples.unsent());
     if attempts == 0 {
         return None;
     }
@@ -185,18 +190,34 @@ pub fn value(samples: &impl Samples, metric: Metric) -> Option<f64> {
     Some(value).filter(|v| v.is_finite())
 }
 
-impl Samples for Window {
-    fn count(&self) -> u64 {
-        self.count
+/// A results window with its latencies read as `of` says: what budgets,
+/// the budget table and a comparison judge.
+#[derive(Debug, Clone, Copy)]
+pub struct Judged<'a> {
+    pub window: &'a Window,
+    pub of: LatencyOf,
+}
+
+impl<'a> Judged<'a> {
+    pub fn new(window: &'a Window, of: LatencyOf) -> Self {
+        Self { window, of }
     }
-    fn dropped(&self) -> u64 {
-        self.errors.dropped
+}
+
+impl Samples for Judged<'_> {
+    fn count(&self) -> u64 {
+        self.window.count
+    }
+    fn unsent(&self) -> u64 {
+        self.window.errors.dropped + self.window.errors.unsent
     }
     fn failed(&self) -> u64 {
-        self.errors.total()
+        self.window.errors.total()
     }
     fn latency_us(&self, percentile: Percentile) -> f64 {
-        let latency = &self.latency;
+        let Some((latency, _)) = self.window.latency_of(self.of).filter(|(_, n)| *n > 0) else {
+            return f64::NAN;
+        };
         let us = match percentile {
             Percentile::P50 => latency.p50_us,
             Percentile::P95 => latency.p95_us,
@@ -205,7 +226,7 @@ impl Samples for Window {
         us as f64
     }
     fn rps(&self) -> f64 {
-        self.rps
+        self.window.rps
     }
 }
 
@@ -241,7 +262,7 @@ mod tests {
         fn count(&self) -> u64 {
             self.count
         }
-        fn dropped(&self) -> u64 {
+        fn unsent(&self) -> u64 {
             self.dropped
         }
         fn failed(&self) -> u64 {

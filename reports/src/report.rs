@@ -67,14 +67,16 @@ pub enum RenderError {
 /// The small CI files are written first: if a chart fails, CI still gets
 /// its verdict.
 pub fn render_all(results: &Results, out_dir: &Path) -> Result<Rendered, RenderError> {
-    render_all_with(results, None, out_dir)
+    render_all_with(results, None, hlog::Interval::default(), out_dir)
 }
 
 /// As [`render_all`], with the comparison against a baseline in
-/// `summary.md` and the report.
+/// `summary.md` and the report, and the interval log's intervals
+/// `hlog_interval` long.
 pub fn render_all_with(
     results: &Results,
     comparison: Option<&Comparison>,
+    hlog_interval: hlog::Interval,
     out_dir: &Path,
 ) -> Result<Rendered, RenderError> {
     std::fs::create_dir_all(out_dir).map_err(|source| ResultsError::Io {
@@ -91,7 +93,7 @@ pub fn render_all_with(
     }
     write_file_atomic(&summary_path, summary.as_bytes())?;
     let hlog_path = out_dir.join(files::HLOG);
-    write_file_atomic(&hlog_path, &hlog::render(results)?)?;
+    write_file_atomic(&hlog_path, &hlog::render(results, hlog_interval)?)?;
 
     let data = ChartData::new(results)?;
     let mut chart_paths = Vec::with_capacity(Chart::ALL.len());

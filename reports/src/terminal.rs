@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 
 use crate::{
     compare::{Comparison, Row, RowVerdict},
-    metric::{self, Metric},
-    results::{BudgetMetric, BudgetVerdict, Results, RunStatus},
+    metric::{self, Judged, Metric},
+    results::{BudgetMetric, BudgetVerdict, LatencyOf, LatencyPart, Results, RunStatus, Window},
     units::{self, latency_us, metric_value},
 };
 
@@ -29,16 +29,21 @@ pub fn verdict_table(results: &Results) -> String {
         let _ = writeln!(out, "{}", budget_row(b));
     }
     let overall = &results.overall.all;
-    let value = |m| metric::value(overall, m);
+    let judged = Judged::new(overall, LatencyOf::All);
+    let value = |m| metric::value(&judged, m);
     let latency = |m| value(m).map_or_else(|| "–".to_owned(), latency_us);
     let rps = value(Metric::Rps).map_or_else(|| "–".to_owned(), |rps| format!("{rps:.1}"));
     let dropped = match overall.errors.dropped {
         0 => String::new(),
         n => format!(", {n} arrivals dropped unsent"),
     };
+    let unsent = match overall.errors.unsent {
+        0 => String::new(),
+        n => format!(", {n} requests that could not be sent"),
+    };
     let _ = writeln!(
         out,
-        "\n{} requests in {:.1}s ({rps}/s), {} failed{dropped}; p50 {} p95 {} p99 {}",
+        "\n{} requests in {:.1}s ({rps}/s), {} failed{dropped}{unsent}; p50 {} p95 {} p99 {}",
         overall.count,
         overall.duration_ms as f64 / 1000.0,
         overall.errors.requests_failed(),
@@ -46,6 +51,9 @@ pub fn verdict_table(results: &Results) -> String {
         latency(Metric::P95),
         latency(Metric::P99),
     );
+    if let Some(line) = by_outcome(overall, results.run.latency_of) {
+        let _ = writeln!(out, "{line}");
+    }
     if let Some(server) = &results.server {
         let _ = writeln!(
             out,
@@ -110,6 +118,34 @@ pub fn verdict_table(results: &Results) -> String {
         }
     };
     out
+}
+
+/// The latencies of successful requests and of failures, apart, when
+/// there were failures to keep apart or budgets judged the successful
+/// alone; `None` for a file from before results version 6.
+fn by_outcome(window: &Window, of: LatencyOf) -> Option<String> {
+    let (ok, failed) = (window.ok.as_ref()?, window.failed.as_ref()?);
+    if failed.count == 0 && of == LatencyOf::All {
+        return None;
+    }
+    let part = |name: &str, part: &LatencyPart| match part.count {
+        0 => format!("{name} (0): –"),
+        n => format!(
+            "{name} ({n}): p50 {} p95 {} p99 {}",
+            latency_us(part.latency.p50_us as f64),
+            latency_us(part.latency.p95_us as f64),
+            latency_us(part.latency.p99_us as f64),
+        ),
+    };
+    let judged = match of {
+        LatencyOf::All => "budgets judge both together",
+        LatencyOf::Ok => "budgets judge the successful alone",
+    };
+    Some(format!(
+        "  {}; {}; {judged}",
+        part("successful", ok),
+        part("failed", failed)
+    ))
 }
 
 /// One budget's line of the table.

@@ -876,10 +876,10 @@ fn the_verdict_table_lists_every_budget_and_ends_with_the_verdict() {
         lines[1],
         "overall p95                        113 ms <= 200 ms         pass"
     );
-    assert_eq!(lines.len(), 1 + results.budgets.len() + 3, "{table}");
+    assert_eq!(lines.len(), 1 + results.budgets.len() + 4, "{table}");
     let overall = &results.overall.all;
     assert_eq!(
-        lines[lines.len() - 2],
+        lines[lines.len() - 3],
         format!(
             "{} requests in 75.0s ({:.1}/s), {} failed; p50 {} p95 {} p99 {}",
             overall.count,
@@ -890,6 +890,25 @@ fn the_verdict_table_lists_every_budget_and_ends_with_the_verdict() {
             ms(overall.latency.p99_us)
         )
     );
+    let (ok, failed) = (
+        overall.ok.as_ref().unwrap(),
+        overall.failed.as_ref().unwrap(),
+    );
+    assert_eq!(
+        lines[lines.len() - 2],
+        format!(
+            "  successful ({}): p50 {} p95 {} p99 {}; failed ({}): p50 {} p95 {} p99 {}; budgets judge both together",
+            ok.count,
+            ms(ok.latency.p50_us),
+            ms(ok.latency.p95_us),
+            ms(ok.latency.p99_us),
+            failed.count,
+            ms(failed.latency.p50_us),
+            ms(failed.latency.p95_us),
+            ms(failed.latency.p99_us),
+        )
+    );
+    assert_eq!(ok.count + failed.count, overall.count);
     assert_eq!(lines[lines.len() - 1], "PASSED: all 18 budgets held");
 
     let paced = terminal::verdict_table(&fixture("paced"));
@@ -917,4 +936,35 @@ fn an_empty_run_has_no_latency_or_rate_in_the_verdict_table() {
         table.contains("\n0 requests in 75.0s (–/s), 0 failed; p50 – p95 – p99 –\n"),
         "{table}"
     );
+}
+
+#[test]
+fn the_interval_log_has_one_interval_per_step_of_the_series_adding_up_to_the_run() {
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let results = fixture("passing");
+    for (step, expected) in [("1s", results.series.len()), ("10s", 8)] {
+        let log = reports::hlog::render(&results, step.parse().unwrap()).unwrap();
+        let mut starts = Vec::new();
+        let mut whole = histogram::new_histogram();
+        for entry in IntervalLogIterator::new(&log) {
+            if let LogEntry::Interval(interval) = entry.expect("well formed") {
+                if interval.tag().is_some() {
+                    continue;
+                }
+                whole
+                    .add(histogram::decode(interval.encoded_histogram()).unwrap())
+                    .unwrap();
+                starts.push((interval.start_timestamp(), interval.duration()));
+            }
+        }
+        assert_eq!(starts.len(), expected, "{step}: {starts:?}");
+        let last = starts.last().unwrap();
+        assert_eq!(
+            (last.0 + last.1).as_millis(),
+            u128::from(results.run.duration_ms),
+            "{step}: the last interval ends with the run"
+        );
+        let in_series: u64 = results.series.iter().map(|s| s.count).sum();
+        assert_eq!(whole.len(), in_series, "{step}: the intervals add up");
+    }
 }

@@ -104,3 +104,31 @@ fn a_version_4_results_file_still_reads_and_renders() {
     let html = std::fs::read_to_string(&rendered.html).unwrap();
     assert!(html.contains("from a version 4 results file"));
 }
+
+/// A version 5 file: latencies of every request together, none apart by
+/// outcome and no per-second histograms. It judges as `all`, its terminal
+/// table has no by-outcome line, and its interval log has one interval for
+/// the whole run and says why.
+#[test]
+fn a_version_5_results_file_still_reads_and_renders() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v5-passing.json");
+    let results = Results::read(&path).expect("version 5 reads");
+    assert_eq!(results.version, 5);
+    assert_eq!(results.run.latency_of, reports::results::LatencyOf::All);
+    assert!(results.overall.all.ok.is_none() && results.overall.all.failed.is_none());
+    assert!(results.series.iter().all(|s| s.histogram.is_none()));
+    let table = reports::terminal::verdict_table(&results);
+    assert!(!table.contains("successful ("), "{table}");
+    let dir = tempfile::tempdir().unwrap();
+    let rendered = reports::render_all(&results, dir.path()).expect("version 5 renders");
+    let html = std::fs::read_to_string(&rendered.html).unwrap();
+    assert!(html.contains("from a version 5 results file"));
+    assert!(!html.contains("Latency by outcome"));
+    let hlog = std::fs::read_to_string(&rendered.hlog).unwrap();
+    assert!(hlog.contains("older than version 6"), "{hlog}");
+    let untagged = hlog
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("Tag=") && !l.starts_with("\"Start"))
+        .count();
+    assert_eq!(untagged, 1, "{hlog}");
+}

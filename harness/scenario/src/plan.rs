@@ -332,12 +332,26 @@ pub struct Weighted {
 pub struct Budgets {
     /// Judge only samples that started in these stages (names that exist).
     pub during: Option<Vec<String>>,
+    /// Whose latencies the latency budgets (and abort watches) judge.
+    pub latency_of: LatencyOf,
     /// Budget over all requests.
     pub overall: Budget,
     /// Budgets by request or step name (names that exist).
     pub requests: IndexMap<String, Budget>,
     /// Budgets on the target's own metrics.
     pub server: ServerBudget,
+}
+
+/// Whose latencies the latency budgets judge. Error rates and rates count
+/// every request either way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LatencyOf {
+    /// Every request, failed or not, and every dropped arrival.
+    #[default]
+    All,
+    /// Successful requests alone: fast failures cannot pull a percentile
+    /// down.
+    Ok,
 }
 
 /// Limits on the target's own metrics, as fractions in `0..=1`.

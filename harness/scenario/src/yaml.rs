@@ -503,6 +503,11 @@ pub struct Budgets {
     /// Judge only samples that started in these named stages.
     #[serde(default)]
     pub during: Option<Vec<String>>,
+    /// Whose latencies the latency budgets judge: `all` (the default:
+    /// every request, failed or not) or `ok` (successful requests alone)
+    /// (version 5).
+    #[serde(default)]
+    pub latency_of: Option<LatencyOf>,
     /// Budget over all requests.
     #[serde(default)]
     pub overall: Option<Budget>,
@@ -513,6 +518,16 @@ pub struct Budgets {
     /// or the bundled service).
     #[serde(default)]
     pub server: Option<ServerBudget>,
+}
+
+/// Whose latencies the latency budgets judge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LatencyOf {
+    /// Every request, failed or not (k6's thresholds, Gatling's assertions).
+    All,
+    /// Successful requests alone (k6's `expected_response:true`).
+    Ok,
 }
 
 /// Limits on what the target's metrics say.

@@ -93,7 +93,9 @@ const REPORT_EXAMPLES: &str = "\
 Examples:
   loadgate report runs/smoke-2026-11-24T103546Z/results.json
   loadgate report results.json --out /tmp/review
-  loadgate report runs/pr/results.json --baseline runs/main/results.json";
+  loadgate report runs/pr/results.json --baseline runs/main/results.json
+  loadgate report results.json --hlog-interval 10s
+      histograms.hlog with one interval per 10 s, for HdrHistogram's log tools";
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -108,6 +110,11 @@ pub struct ReportArgs {
     /// as `loadgate compare`).
     #[arg(long, value_name = "RESULTS")]
     pub baseline: Option<PathBuf>,
+
+    /// How long each untagged interval of histograms.hlog covers: whole
+    /// seconds (e.g. 1s, 10s, 1m), from the per-second series.
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    pub hlog_interval: reports::hlog::Interval,
 
     #[command(flatten)]
     pub compare: CompareRulesArgs,
@@ -217,7 +224,7 @@ when any file has one.";
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The scenario file (YAML, format versions 1 to 3).
+    /// The scenario file (YAML, format versions 1 to 5).
     pub scenario: PathBuf,
 
     /// Base URL to load, e.g. http://127.0.0.1:8080. Overrides the
@@ -273,6 +280,11 @@ pub struct RunArgs {
     /// bundled in-process service, when no target is given, shares them.
     #[arg(long, value_name = "N")]
     pub threads: Option<std::num::NonZeroUsize>,
+
+    /// How long each untagged interval of histograms.hlog covers: whole
+    /// seconds (e.g. 1s, 10s, 1m), from the per-second series.
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    pub hlog_interval: reports::hlog::Interval,
 
     #[command(flatten)]
     pub compare: CompareRulesArgs,

@@ -93,9 +93,14 @@ fn report(args: &args::ReportArgs) -> Exit {
     if let Err(e) = std::fs::create_dir_all(&out_dir)
         .map_err(anyhow::Error::from)
         .and_then(|()| {
-            reports::report::render_all_with(&results, comparison.as_ref(), &out_dir)
-                .map(drop)
-                .map_err(anyhow::Error::from)
+            reports::report::render_all_with(
+                &results,
+                comparison.as_ref(),
+                args.hlog_interval,
+                &out_dir,
+            )
+            .map(drop)
+            .map_err(anyhow::Error::from)
         })
     {
         eprintln!("error: {e:#}");

@@ -84,7 +84,7 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, RunError> {
     if exit == Exit::Success && comparison.as_ref().is_some_and(Comparison::has_regression) {
         exit = Exit::BudgetFailed;
     }
-    write_outputs(&results, comparison.as_ref(), &out_dir)?;
+    write_outputs(&results, comparison.as_ref(), args.hlog_interval, &out_dir)?;
     Ok(RunOutput {
         exit,
         out_dir,
@@ -212,12 +212,13 @@ fn default_out_dir(scenario: &str) -> PathBuf {
 fn write_outputs(
     results: &Results,
     comparison: Option<&Comparison>,
+    hlog_interval: reports::hlog::Interval,
     out_dir: &Path,
 ) -> Result<(), RunError> {
     results
         .write_atomic(&out_dir.join(reports::files::RESULTS))
         .map_err(|e| anyhow::anyhow!(e))?;
-    reports::report::render_all_with(results, comparison, out_dir)
+    reports::report::render_all_with(results, comparison, hlog_interval, out_dir)
         .map(drop)
         .map_err(|e| RunError::Failed(e.into()))
 }

@@ -6,9 +6,9 @@ use std::time::SystemTime;
 use reports::{
     histogram::Histogram,
     results::{
-        ArrivalStats, EndpointStats, Environment, GeneratorStats, LatencySummary, Overrides,
-        Phases, RESULTS_FORMAT, RESULTS_VERSION, Results, RunInfo, RunStatus, ScenarioRun,
-        SecondStats, StageRun, Tool, Verdict, Window,
+        ArrivalStats, EndpointStats, Environment, GeneratorStats, Latencies, LatencySummary,
+        Overrides, Phases, RESULTS_FORMAT, RESULTS_VERSION, Results, RunInfo, RunStatus,
+        ScenarioRun, SecondStats, StageRun, Tool, Verdict, Window,
     },
     units::latency_us,
 };
@@ -19,7 +19,7 @@ use scenario::{
 
 use super::budget::{self, Evidence};
 use crate::run::{
-    Ending, Measured,
+    Ending, Measured, latency_of,
     recorder::{NameStats, PhaseTally, StartTally, Tally},
 };
 
@@ -115,6 +115,7 @@ pub fn assemble(plan: &Plan, timeline: &Timeline, measured: &Measured, meta: Run
             status,
             stop_reason,
             latency_basis: recording.basis,
+            latency_of: latency_of(plan.budgets().latency_of),
         },
         scenario: ScenarioRun {
             name: plan.name().to_owned(),
@@ -302,8 +303,11 @@ fn window(tally: &Tally, duration_us: u64) -> Window {
         tally.count,
         tally.errors,
         duration_us,
-        &tally.histogram,
-        tally.service.as_ref(),
+        Latencies {
+            ok: &tally.ok,
+            failed: &tally.failed,
+            service: tally.service.as_ref(),
+        },
     )
 }
 
@@ -329,6 +333,7 @@ mod tests {
             generator_thread_cpu: Some(0.3),
             start_lag_p99_us: Some(200),
             waiting_for_users_p99_us: Some(0),
+            histogram: None,
         }
     }
 

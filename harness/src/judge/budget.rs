@@ -6,15 +6,20 @@
 //! that it meets anything.
 
 use reports::{
-    metric,
-    results::{AbortRule, ArrivalStats, BudgetMetric, BudgetVerdict, ServerStats, Window},
+    metric::{self, Judged},
+    results::{
+        AbortRule, ArrivalStats, BudgetMetric, BudgetVerdict, LatencyOf, ServerStats, Window,
+    },
 };
 use scenario::{
     duration::whole_millis,
     plan::{Budget, Budgets},
 };
 
-use crate::run::recorder::{Aborted, limits, watchable};
+use crate::run::{
+    latency_of,
+    recorder::{Aborted, limits, watchable},
+};
 
 /// What a run measured beyond its windows.
 #[derive(Debug, Clone, Copy, Default)]
@@ -35,7 +40,8 @@ pub fn judge<'a>(
     window_of: impl Fn(Option<&str>) -> Option<&'a Window>,
     evidence: Evidence<'_>,
 ) -> Vec<BudgetVerdict> {
-    let mut verdicts = judge_one("overall", &budgets.overall, window_of(None), evidence);
+    let of = latency_of(budgets.latency_of);
+    let mut verdicts = judge_one("overall", &budgets.overall, window_of(None), of, evidence);
     if let Some(limit) = budgets.overall.max_dropped_rate {
         // Over the judged stages, by each arrival's due time.
         let measured = evidence
@@ -51,7 +57,7 @@ pub fn judge<'a>(
         ));
     }
     for (name, budget) in &budgets.requests {
-        verdicts.extend(judge_one(name, budget, window_of(Some(name)), evidence));
+        verdicts.extend(judge_one(name, budget, window_of(Some(name)), of, evidence));
     }
     let server = [
         (
@@ -88,12 +94,13 @@ fn judge_one(
     scope: &str,
     budget: &Budget,
     window: Option<&Window>,
+    of: LatencyOf,
     evidence: Evidence<'_>,
 ) -> Vec<BudgetVerdict> {
     limits(budget)
         .into_iter()
         .filter_map(|(metric, limit)| {
-            let mut verdict = verdict(scope, metric, limit?, measure(window, metric));
+            let mut verdict = verdict(scope, metric, limit?, measure(window, of, metric));
             if watchable(metric) {
                 verdict.abort = budget.abort.map(|when| AbortRule {
                     window_ms: whole_millis(when.window),
@@ -109,10 +116,10 @@ fn judge_one(
         .collect()
 }
 
-/// `metric` over `window`, in the one metric vocabulary; `None` when
-/// nothing was measured.
-fn measure(window: Option<&Window>, metric: BudgetMetric) -> Option<f64> {
-    metric::value(window?, metric.window_metric()?)
+/// `metric` over `window`, latencies of whom `of` says, in the one metric
+/// vocabulary; `None` when nothing was measured.
+fn measure(window: Option<&Window>, of: LatencyOf, metric: BudgetMetric) -> Option<f64> {
+    metric::value(&Judged::new(window?, of), metric.window_metric()?)
 }
 
 #[cfg(test)]
@@ -145,6 +152,8 @@ mod tests {
             histogram: String::new(),
             service_latency: None,
             service_histogram: None,
+            ok: None,
+            failed: None,
         }
     }
 
@@ -152,6 +161,7 @@ mod tests {
     fn each_limit_is_judged_in_its_direction() {
         let budgets = Budgets {
             during: None,
+            latency_of: scenario::plan::LatencyOf::All,
             overall: Budget {
                 p95_us: Some(200_000),
                 max_error_rate: Some(0.01),
@@ -191,6 +201,70 @@ mod tests {
                 ("list", BudgetMetric::MinRps, Some(40.0), false),
             ]
         );
+    }
+
+    #[test]
+    fn latency_of_ok_judges_the_successful_requests_alone() {
+        use reports::{histogram::new_histogram, results::Latencies};
+        // 5% fast 503s from a load shedder under 95% slow successes: on
+        // every request, p95 reads the slow successes' lower edge
+        // flattered by the failures; on the successful alone, it cannot.
+        let (mut ok, mut failed) = (new_histogram(), new_histogram());
+        for i in 0..950 {
+            ok.record(200_000 + i * 100).unwrap();
+        }
+        for _ in 0..50 {
+            failed.record(500).unwrap();
+        }
+        let errors = ErrorCounts {
+            status: 50,
+            ..ErrorCounts::default()
+        };
+        let latencies = Latencies {
+            ok: &ok,
+            failed: &failed,
+            service: None,
+        };
+        let overall = Window::of(1000, errors, 10_000_000, latencies);
+        let p95 = |of| {
+            let budgets = Budgets {
+                latency_of: of,
+                overall: Budget {
+                    p95_us: Some(290_000),
+                    ..Budget::default()
+                },
+                ..Budgets::default()
+            };
+            judge(&budgets, |_| Some(&overall), Evidence::default())[0].measured
+        };
+        let all = p95(scenario::plan::LatencyOf::All).unwrap();
+        let only_ok = p95(scenario::plan::LatencyOf::Ok).unwrap();
+        assert!(only_ok > all, "ok {only_ok} µs, all {all} µs");
+        assert!((290_000.0..=296_000.0).contains(&only_ok), "{only_ok}");
+
+        // Nothing succeeded: no latency to judge, so not "0 µs, passed".
+        let empty = new_histogram();
+        let all_failed = Window::of(
+            50,
+            errors,
+            10_000_000,
+            Latencies {
+                ok: &empty,
+                failed: &failed,
+                service: None,
+            },
+        );
+        let budgets = Budgets {
+            latency_of: scenario::plan::LatencyOf::Ok,
+            overall: Budget {
+                p95_us: Some(290_000),
+                ..Budget::default()
+            },
+            ..Budgets::default()
+        };
+        let verdict = &judge(&budgets, |_| Some(&all_failed), Evidence::default())[0];
+        assert_eq!(verdict.measured, None);
+        assert!(!verdict.passed);
     }
 
     #[test]

@@ -34,7 +34,7 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use reports::results::{ArrivalStats, LatencyBasis, ServerStats};
+use reports::results::{ArrivalStats, LatencyBasis, LatencyOf, ServerStats};
 use scenario::{Plan, Timeline, duration::whole_micros};
 
 use clock::StageClock;
@@ -155,6 +155,7 @@ pub async fn measure(
         longest_timeout,
         basis: latency_basis(plan),
         abort_watches: abort_watches(plan, &names),
+        latency_of: latency_of(plan.budgets().latency_of),
     }));
     let scraper = match server_metrics {
         Some(url) => Some(Scraper::start(url, clock.clone(), SCRAPE_EVERY).await),
@@ -283,6 +284,14 @@ fn latency_basis(plan: &Plan) -> LatencyBasis {
         }
     } else {
         LatencyBasis::Sent
+    }
+}
+
+/// Whose latencies budgets judge, in the results' words.
+pub fn latency_of(of: scenario::plan::LatencyOf) -> LatencyOf {
+    match of {
+        scenario::plan::LatencyOf::All => LatencyOf::All,
+        scenario::plan::LatencyOf::Ok => LatencyOf::Ok,
     }
 }
 

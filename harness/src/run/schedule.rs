@@ -333,7 +333,7 @@ impl Schedule {
 mod tests {
     use std::path::Path;
 
-    use reports::results::LatencyBasis;
+    use reports::results::{LatencyBasis, LatencyOf};
     use scenario::{Vars, parse_plan};
 
     use super::*;
@@ -365,6 +365,7 @@ mod tests {
             longest_timeout: Duration::from_secs(1),
             basis: LatencyBasis::IntendedStart,
             abort_watches: Vec::new(),
+            latency_of: LatencyOf::All,
         })
     }
 
@@ -462,7 +463,7 @@ mod tests {
         let rec = finish(recorder, sink).await;
         assert_eq!(rec.overall.all.errors.dropped, stats.dropped);
         assert_eq!(rec.overall.all.count, 0, "none was a request");
-        let waited = &rec.overall.all.histogram;
+        let waited = &rec.overall.all.failed;
         assert!(
             waited.value_at_quantile(0.5) >= 50_000,
             "most were given up after the 50 ms timeout: {} µs",

@@ -26,7 +26,7 @@ use scenario::{
 use super::{
     clock::StageClock,
     engine,
-    exchange::{Exchange, HttpClient, SendError, Timing, Transport},
+    exchange::{Exchange, HttpClient, SendError, Transport},
     recorder::{FailureKind, Outcome, Sample, SampleSink},
     request::{Buffers, PreparedPlan, PreparedStep, Unsendable},
     schedule::{Arrival, Schedule},
@@ -308,11 +308,20 @@ impl VirtualUser {
         self.sink.flush_if_older(context.clock.offset_us(sent));
         let (timing, result) = match prepared.render(&mut self.templates, &mut self.buffers) {
             Ok(request) => self.client.send(request).await,
-            Err(Unsendable::Unfilled) => {
-                tracing::warn!(step = %step.name, "a placeholder has no value; step skipped");
+            Err(unsendable) => {
+                // Failed before it began: its error counts, and it has no
+                // latency to count (not even the wait for its arrival).
+                match unsendable {
+                    Unsendable::Unfilled => {
+                        tracing::warn!(step = %step.name, "a placeholder has no value; step not sent");
+                    }
+                    Unsendable::Invalid(why) => {
+                        tracing::debug!(step = %step.name, "the request could not be sent: {why}");
+                    }
+                }
+                self.sink.record(Sample::unsent(prepared.name, start_us));
                 return false;
             }
-            Err(Unsendable::Invalid(why)) => (Timing::default(), Err(SendError::Other(why))),
         };
         let outcome = match result {
             Ok(exchange) => {

@@ -31,8 +31,10 @@ mod tests;
 use std::{collections::HashSet, fmt};
 
 use crate::{
-    markdown, metric, render_html,
-    results::{EndpointStats, Results, Window},
+    markdown, metric,
+    metric::Judged,
+    render_html,
+    results::{EndpointStats, LatencyOf, Results, Window},
     terminal,
     units::{self, percent_change},
 };
@@ -60,8 +62,9 @@ impl Figures {
     /// never compares as 0 ms or 0 rps. Dropped arrivals count as samples:
     /// a run that dropped everything it was meant to send is a 100% error
     /// rate, not too few samples to judge.
-    pub fn of(window: &Window) -> Self {
-        let value = |m| metric::value(window, m);
+    pub fn of(window: &Window, of: LatencyOf) -> Self {
+        let judged = Judged::new(window, of);
+        let value = |m| metric::value(&judged, m);
         Self {
             samples: window.attempts(),
             p50_us: value(Metric::P50),
@@ -98,6 +101,9 @@ pub struct RunLabel {
     pub scenario: Option<String>,
     /// When the run started (RFC 3339), when the file says.
     pub started_at: Option<String>,
+    /// Whose latencies its figures are: a loadgate run's judged basis
+    /// ([`Results::run`]); every request's in a foreign summary.
+    pub latency_of: LatencyOf,
 }
 
 impl RunLabel {
@@ -109,6 +115,7 @@ impl RunLabel {
             tool: format!("{} {}", results.tool.name, results.tool.version),
             scenario: Some(results.scenario.name.clone()),
             started_at: Some(results.run.started_at.clone()),
+            latency_of: results.run.latency_of,
         }
     }
 
@@ -239,29 +246,32 @@ pub fn compare(
     let mut seen = HashSet::new();
     rules.metrics.retain(|m| seen.insert(*m));
 
-    let figures = |stats: &EndpointStats| Figures::of(stats.judged_window());
+    // Each run on the basis it was judged on; a difference is noted.
+    let figures = |stats: &EndpointStats, of| Figures::of(stats.judged_window(), of);
+    let now = current.run.latency_of;
     let mut scopes: Vec<(Scope, Option<Figures>, Option<Figures>)> = Vec::new();
-    let current_overall = Some(figures(&current.overall));
+    let current_overall = Some(figures(&current.overall, now));
     match &baseline.figures {
         BaselineFigures::Loadgate(results) => {
+            let then = results.run.latency_of;
             scopes.push((
                 Scope::Overall,
-                Some(figures(&results.overall)),
+                Some(figures(&results.overall, then)),
                 current_overall,
             ));
             for stats in &current.requests {
                 let before = results.requests.iter().find(|b| b.name == stats.name);
                 scopes.push((
                     Scope::Endpoint(stats.name.clone()),
-                    before.map(figures),
-                    Some(figures(stats)),
+                    before.map(|b| figures(b, then)),
+                    Some(figures(stats, now)),
                 ));
             }
             for stats in &results.requests {
                 if !current.requests.iter().any(|c| c.name == stats.name) {
                     scopes.push((
                         Scope::Endpoint(stats.name.clone()),
-                        Some(figures(stats)),
+                        Some(figures(stats, then)),
                         None,
                     ));
                 }
@@ -453,7 +463,30 @@ impl Comparison {
                 self.baseline.format
             ));
         }
+        if let Some(note) = self.latency_of_note() {
+            notes.push(note);
+        }
         notes
+    }
+
+    /// Set when the two runs' latencies are of different requests (one
+    /// judged every request, the other successful ones alone): their
+    /// latency rows compare unlike figures.
+    pub fn latency_of_note(&self) -> Option<String> {
+        let whose = |of| match of {
+            LatencyOf::All => "every request's",
+            LatencyOf::Ok => "successful requests' alone",
+        };
+        let (then, now) = (self.baseline.latency_of, self.current.latency_of);
+        (then != now).then(|| {
+            format!(
+                "Latencies are not like for like: the baseline's are {}, the current run's {} (`budgets.latency_of: {}` against `{}`).",
+                whose(then),
+                whose(now),
+                then.name(),
+                now.name()
+            )
+        })
     }
 }
 

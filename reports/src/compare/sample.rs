@@ -2,6 +2,7 @@
 //! format that renders it.
 
 use super::{CompareRules, Comparison, Figures, Metric, RunLabel, Scope, SourceFormat, row};
+use crate::results::LatencyOf;
 
 /// A millisecond, in the µs the latency figures are in.
 const MS: f64 = 1000.0;
@@ -55,6 +56,7 @@ pub(crate) fn comparison() -> Comparison {
             tool: "loadgate 0.1.0".into(),
             scenario: Some("Normal load".into()),
             started_at: Some("2025-06-01T09:00:00Z".into()),
+            latency_of: LatencyOf::All,
         },
         current: RunLabel {
             source: "runs/now/results.json".into(),
@@ -62,6 +64,7 @@ pub(crate) fn comparison() -> Comparison {
             tool: "loadgate 0.1.0".into(),
             scenario: Some("Normal load".into()),
             started_at: Some("2025-06-02T09:00:00Z".into()),
+            latency_of: LatencyOf::All,
         },
         rules: r,
     }

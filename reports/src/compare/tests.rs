@@ -2,6 +2,7 @@ use super::{
     sample::{self, figures},
     *,
 };
+use crate::histogram;
 
 fn rules() -> CompareRules {
     CompareRules::default()
@@ -115,8 +116,10 @@ fn an_empty_window_has_no_figures_and_is_not_judged() {
         histogram: String::new(),
         service_latency: None,
         service_histogram: None,
+        ok: None,
+        failed: None,
     };
-    let none = Figures::of(&empty);
+    let none = Figures::of(&empty, LatencyOf::All);
     assert_eq!(
         none,
         Figures {
@@ -160,4 +163,48 @@ fn no_regression_reads_as_such() {
             .starts_with("✅ **No regressions** against baseline ")
     );
     assert!(c.to_html().contains("✓ No regressions"));
+}
+
+#[test]
+fn a_baseline_judged_on_other_latencies_is_flagged_and_each_side_read_on_its_own() {
+    let mut ok = histogram::new_histogram();
+    let mut failed = histogram::new_histogram();
+    for _ in 0..90 {
+        ok.record(100_000).unwrap();
+    }
+    for _ in 0..10 {
+        failed.record(1_000).unwrap();
+    }
+    let errors = crate::results::ErrorCounts {
+        status: 10,
+        ..Default::default()
+    };
+    let latencies = crate::results::Latencies {
+        ok: &ok,
+        failed: &failed,
+        service: None,
+    };
+    let window = Window::of(100, errors, 10_000_000, latencies);
+    // Fast 503s pull the whole's p50 nowhere, but its p95 not at all and
+    // its p10 down; the successful alone are all 100 ms.
+    let all = Figures::of(&window, LatencyOf::All);
+    let only_ok = Figures::of(&window, LatencyOf::Ok);
+    assert_eq!(only_ok.p50_us, Some(100_031.0));
+    assert_eq!(
+        all.error_rate, only_ok.error_rate,
+        "errors count either way"
+    );
+    assert_eq!(all.samples, only_ok.samples);
+
+    let mut comparison = sample::comparison();
+    assert_eq!(comparison.latency_of_note(), None);
+    comparison.current.latency_of = LatencyOf::Ok;
+    let note = comparison.latency_of_note().expect("flagged");
+    assert!(
+        note.contains(
+            "the baseline's are every request's, the current run's successful requests' alone"
+        ),
+        "{note}"
+    );
+    assert!(comparison.notes(str::to_owned).contains(&note));
 }

@@ -6,8 +6,8 @@ use std::fmt::Write;
 use crate::{
     basis,
     escape::xml,
-    metric::{self, Metric},
-    results::{EndpointStats, ErrorCounts, Results},
+    metric::{self, Judged, Metric},
+    results::{EndpointStats, ErrorCounts, LatencyOf, Results},
     units,
 };
 
@@ -41,8 +41,11 @@ pub(super) fn table(page: &mut String, results: &Results) {
 /// nothing (an empty window has no value).
 fn endpoint_row(page: &mut String, stats: &EndpointStats, overall: bool) {
     let w = &stats.all;
-    let value =
-        |metric| metric::value(w, metric).map_or_else(|| "–".to_owned(), |v| metric.format(v));
+    // The rate and error rate only: whose latencies does not matter here.
+    let value = |metric| {
+        metric::value(&Judged::new(w, LatencyOf::All), metric)
+            .map_or_else(|| "–".to_owned(), |v| metric.format(v))
+    };
     let failed = w.errors.total();
     let class = if overall { " class=\"overall\"" } else { "" };
     let error_class = if failed > 0 { " bad" } else { "" };
@@ -93,6 +96,7 @@ fn error_kinds(errors: &ErrorCounts) -> Vec<(&'static str, u64)> {
         ("check", errors.check),
         ("other", errors.other),
         ("dropped", errors.dropped),
+        ("unsent", errors.unsent),
     ]
     .into_iter()
     .filter(|(_, n)| *n > 0)

@@ -23,6 +23,7 @@ mod endpoints;
 mod environment;
 mod header;
 mod latency_basis;
+mod outcomes;
 mod over_time;
 mod server;
 mod verdict;
@@ -91,6 +92,7 @@ pub fn render_with(
     };
     over_time::render(&mut page, results, &chart);
     distribution::render(&mut page, results, &chart);
+    outcomes::render(&mut page, results);
     endpoints::table(&mut page, results);
     endpoints::phases(&mut page, results);
     if let Some(server) = &results.server {

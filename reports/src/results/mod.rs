@@ -64,7 +64,14 @@ pub use server::{CacheLayerStats, PoolUtilization, ServerLatency, ServerSample, 
 /// its own latency), and a run stopped early rates its requests over the
 /// time until the stop, not the drain after it ([`Window::duration_ms`]).
 /// Older files read as they were written.
-pub const RESULTS_VERSION: u32 = 5;
+/// Version 6 keeps the latencies of successful requests and of failures
+/// apart beside the whole ([`Window::ok`], [`Window::failed`]), says which
+/// the latency budgets judged ([`RunInfo::latency_of`]; older files judged
+/// [`LatencyOf::All`]), counts a request that could not be sent as a
+/// failure of its own kind with no latency ([`ErrorCounts::unsent`]), and
+/// keeps each second's histogram ([`SecondStats::histogram`]) for interval
+/// logs and merging.
+pub const RESULTS_VERSION: u32 = 6;
 /// The oldest results format version still read.
 pub const OLDEST_RESULTS_VERSION: u32 = 1;
 /// The `format` tag of every results file.
@@ -219,6 +226,35 @@ pub struct RunInfo {
     /// What the latencies budgets judge count from.
     #[serde(default)]
     pub latency_basis: LatencyBasis,
+    /// Whose latencies the latency budgets judged (the scenario's
+    /// `budgets.latency_of`); files before version 6 judged all.
+    #[serde(default)]
+    pub latency_of: LatencyOf,
+}
+
+/// Whose latencies the latency budgets (and abort watches) judge. Error
+/// rates and rates always count every request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LatencyOf {
+    /// Every request, failed or not, and every dropped arrival, as k6's
+    /// thresholds on `http_req_duration` and Gatling's assertions judge.
+    #[default]
+    All,
+    /// Successful requests alone, as k6's
+    /// `http_req_duration{expected_response:true}`: fast failures (a load
+    /// shedder's 503s, refused connections) cannot pull a percentile down.
+    Ok,
+}
+
+impl LatencyOf {
+    /// The name a scenario and the reports use: `all`, `ok`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Ok => "ok",
+        }
+    }
 }
 
 /// What a latency counts from, and so what budgets judge.
@@ -447,43 +483,92 @@ pub struct Window {
     /// HdrHistogram of `service_latency` in µs, V2 + deflate, base64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_histogram: Option<String>,
+    /// The successful requests' share of `latency` (version 6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ok: Option<LatencyPart>,
+    /// The failures' share of `latency` (version 6): failed requests, and
+    /// dropped arrivals. A request that could not be sent has no latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<LatencyPart>,
+}
+
+/// The latencies of some of a window's samples, on the window's basis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyPart {
+    /// Samples in `histogram` (a pace's fill-ins aside).
+    pub count: u64,
+    pub latency: LatencySummary,
+    /// HdrHistogram of `latency` in µs, V2 + deflate, base64.
+    pub histogram: String,
+}
+
+impl LatencyPart {
+    pub fn of(count: u64, histogram: &Histogram) -> Self {
+        Self {
+            count,
+            latency: LatencySummary::of(histogram),
+            histogram: histogram::encode(histogram),
+        }
+    }
+}
+
+/// A window's latencies, apart by outcome: what [`Window::of`] takes.
+#[derive(Debug, Clone, Copy)]
+pub struct Latencies<'a> {
+    /// Successful requests.
+    pub ok: &'a Histogram,
+    /// Failed requests and dropped arrivals.
+    pub failed: &'a Histogram,
+    /// The raw service times, when the latency basis is not the send.
+    pub service: Option<&'a Histogram>,
 }
 
 impl Window {
-    /// The window of `count` requests sent and `errors.dropped` arrivals
-    /// dropped, `errors` of them failures, over `duration_us`, with their
-    /// latencies in `histogram` and, when the latency basis is not the
-    /// send, the raw service times in `service`. The rate and error rate
+    /// The window of `count` requests sent, and of the attempts that sent
+    /// none (`errors.dropped`, `errors.unsent`), `errors` of them failures,
+    /// over `duration_us`, with their latencies. The rate and error rate
     /// are 0 over nothing; readers ask [`crate::metric::value`], which
     /// reads an empty window as no value.
-    pub fn of(
-        count: u64,
-        errors: ErrorCounts,
-        duration_us: u64,
-        histogram: &Histogram,
-        service: Option<&Histogram>,
-    ) -> Self {
+    pub fn of(count: u64, errors: ErrorCounts, duration_us: u64, latencies: Latencies<'_>) -> Self {
         let ratio = |part: f64, whole: f64| if whole > 0.0 { part / whole } else { 0.0 };
+        let mut all = latencies.ok.clone();
+        all.add(latencies.failed)
+            .expect("the recorder's histograms share one range");
+        let failed = errors.requests_failed() + errors.dropped;
+        let ok = count.saturating_sub(errors.requests_failed());
         Self {
             count,
             errors,
             duration_ms: duration_us / 1000,
             rps: ratio(count as f64, duration_us as f64 / 1e6),
-            error_rate: ratio(
-                errors.total() as f64,
-                count.saturating_add(errors.dropped) as f64,
-            ),
-            latency: LatencySummary::of(histogram),
-            histogram: histogram::encode(histogram),
-            service_latency: service.map(LatencySummary::of),
-            service_histogram: service.map(histogram::encode),
+            error_rate: ratio(errors.total() as f64, errors.attempts_beyond(count) as f64),
+            latency: LatencySummary::of(&all),
+            histogram: histogram::encode(&all),
+            service_latency: latencies.service.map(LatencySummary::of),
+            service_histogram: latencies.service.map(histogram::encode),
+            ok: Some(LatencyPart::of(ok, latencies.ok)),
+            failed: Some(LatencyPart::of(failed, latencies.failed)),
         }
     }
 
-    /// Requests sent plus arrivals dropped before a request: what the
-    /// error rate is a share of.
+    /// Requests sent plus the attempts that sent none (dropped arrivals,
+    /// requests that could not be sent): what the error rate is a share of.
     pub fn attempts(&self) -> u64 {
-        self.count.saturating_add(self.errors.dropped)
+        self.errors.attempts_beyond(self.count)
+    }
+
+    /// The latencies `of` judges, and how many samples they are of (a
+    /// pace's fill-ins aside); `None` for [`LatencyOf::Ok`] in a file
+    /// from before version 6, which kept no such part.
+    pub fn latency_of(&self, of: LatencyOf) -> Option<(&LatencySummary, u64)> {
+        match (of, &self.ok, &self.failed) {
+            (LatencyOf::All, Some(ok), Some(failed)) => {
+                Some((&self.latency, ok.count + failed.count))
+            }
+            (LatencyOf::All, _, _) => Some((&self.latency, self.count + self.errors.dropped)),
+            (LatencyOf::Ok, ok, _) => ok.as_ref().map(|ok| (&ok.latency, ok.count)),
+        }
     }
 
     /// Decodes [`Window::histogram`].
@@ -513,12 +598,26 @@ pub struct ErrorCounts {
     /// had been drawn) and not in `count`.
     #[serde(default)]
     pub dropped: u64,
+    /// Requests that could not be sent (version 6): a header value that
+    /// is not valid, a placeholder with no value (a capture that found
+    /// nothing). Failures with no latency, and not in `count`. Before
+    /// version 6 the first were `other` with a 1 µs latency, and the
+    /// second were not counted.
+    #[serde(default)]
+    pub unsent: u64,
 }
 
 impl ErrorCounts {
-    /// Every failure, dropped arrivals included.
+    /// Every failure, dropped arrivals and requests never sent included.
     pub fn total(&self) -> u64 {
-        self.requests_failed() + self.dropped
+        self.requests_failed() + self.dropped + self.unsent
+    }
+
+    /// `sent` requests and the attempts that sent none: everything a
+    /// failure is a share of.
+    pub fn attempts_beyond(&self, sent: u64) -> u64 {
+        sent.saturating_add(self.dropped)
+            .saturating_add(self.unsent)
     }
 
     /// Failed requests: the failures that were sent.
@@ -533,6 +632,7 @@ impl ErrorCounts {
         self.check += other.check;
         self.other += other.other;
         self.dropped += other.dropped;
+        self.unsent += other.unsent;
     }
 }
 
@@ -604,6 +704,12 @@ pub struct SecondStats {
     /// user ([`ArrivalStats::waiting_for_users`]), µs (open model).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting_for_users_p99_us: Option<u64>,
+    /// HdrHistogram of the second's latencies (the basis of `p50_us` to
+    /// `max_us`) in µs, V2 + deflate, base64 (version 6): what the interval
+    /// log is written from, and what merging runs adds up. Samples that
+    /// arrived after the second had closed are in its counts, not here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<String>,
 }
 
 impl SecondStats {

@@ -12,7 +12,7 @@ use super::Builder;
 use super::requests::every_request;
 use crate::duration::whole_micros;
 use crate::error::{did_you_mean, hint};
-use crate::plan::{AbortWhen, Budget, Budgets, ServerBudget};
+use crate::plan::{AbortWhen, Budget, Budgets, LatencyOf, ServerBudget};
 use crate::source_map::{child_index, child_key};
 use crate::yaml::{self, DurationText, LoadModel, RateText, Scenario};
 
@@ -102,8 +102,16 @@ impl Builder<'_> {
                 }),
             })
             .unwrap_or_default();
+        if raw.latency_of.is_some() {
+            self.needs_version(5, "budgets.latency_of");
+        }
+        let latency_of = match raw.latency_of {
+            None | Some(yaml::LatencyOf::All) => LatencyOf::All,
+            Some(yaml::LatencyOf::Ok) => LatencyOf::Ok,
+        };
         let budgets = Budgets {
             during,
+            latency_of,
             overall,
             requests,
             server,

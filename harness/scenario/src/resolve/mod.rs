@@ -44,12 +44,12 @@ use crate::template::Vars;
 use crate::yaml::{DurationText, Scenario};
 
 /// The newest format version this loader reads.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 /// The oldest scenario format version still read. Version 2 added the open
 /// model; version 3 `pace`, `server_metrics`, `budgets.server` and `abort`;
 /// version 4 `cookies`, `http_version`, a request's `redirects` and captures
-/// from response headers (`header:Name`). An older file means the same under
-/// the newest version.
+/// from response headers (`header:Name`); version 5 `budgets.latency_of`.
+/// An older file means the same under the newest version.
 pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
 /// Default per-request timeout.

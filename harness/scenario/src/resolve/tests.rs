@@ -4,7 +4,8 @@ use std::time::Duration;
 use super::users::parse_keys;
 use super::*;
 use crate::plan::{
-    Budgets, CaptureSource, JsonExpectation, StageShape, StatusCheck, ThinkTime, UserPool, Work,
+    Budgets, CaptureSource, JsonExpectation, LatencyOf, StageShape, StatusCheck, ThinkTime,
+    UserPool, Work,
 };
 use crate::template::{CaptureSlot, TemplateContext};
 
@@ -699,14 +700,14 @@ requests: [{name: r, method: GET, path: /r}]
 fn load_without_users_or_time() {
     assert_errors(
         "\
-version: 5
+version: 6
 name: ''
 target: localhost:8080
 load: {stages: [{users: 0, ramp: 0s}]}
 ",
         &[
             "s.yaml:1:1: nothing to send: add `requests` (a weighted mix) or `flows`",
-            "s.yaml:1:10: version: version 5 is not supported; this loadgate reads versions 1 to 4",
+            "s.yaml:1:10: version: version 6 is not supported; this loadgate reads versions 1 to 5",
             "s.yaml:2:7: name: the name must not be empty",
             "s.yaml:3:9: target: \"localhost:8080\" is not an http:// or https:// URL",
             "s.yaml:4:16: load.stages: no stage has any users: ramp to at least 1 user",
@@ -1114,6 +1115,38 @@ requests:
             "s.yaml:12:5: requests[0].redirects: `requests[0].redirects` needs `version: 4` (this file says version 3)",
         ],
     );
+}
+
+#[test]
+fn latency_of_needs_version_5_and_is_all_or_ok() {
+    assert_errors(
+        "\
+version: 4
+name: x
+load: {stages: [{users: 1, ramp: 1s}]}
+requests: [{name: r, method: GET, path: /r}]
+budgets: {latency_of: ok}
+",
+        &[
+            "s.yaml:5:11: budgets.latency_of: `budgets.latency_of` needs `version: 5` (this file says version 4)",
+        ],
+    );
+    let judged = |value: &str| {
+        let yaml = format!(
+            "version: 5\nname: x\nload: {{stages: [{{users: 1, ramp: 1s}}]}}\nrequests: [{{name: r, method: GET, path: /r}}]\nbudgets: {{{value}}}\n"
+        );
+        parse(&yaml).map(|plan| plan.budgets().latency_of)
+    };
+    assert_eq!(judged("latency_of: ok").unwrap(), LatencyOf::Ok);
+    assert_eq!(judged("latency_of: all").unwrap(), LatencyOf::All);
+    assert_eq!(
+        judged("during: null").unwrap(),
+        LatencyOf::All,
+        "the default"
+    );
+    let bad = judged("latency_of: failed").unwrap_err().to_string();
+    assert!(bad.contains("s.yaml:5:23: budgets.latency_of"), "{bad}");
+    assert!(bad.contains("expected one of: all, ok"), "{bad}");
 }
 
 #[test]

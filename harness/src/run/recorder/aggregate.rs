@@ -112,6 +112,7 @@ impl Aggregate {
                 config
                     .judged
                     .planned_seconds(whole_micros(config.timeline_end)),
+                config.latency_of,
             ),
             judged: config.judged,
         }
@@ -232,9 +233,11 @@ impl Aggregate {
                     live.tick_connect_failures += 1;
                 }
             }
-            live.recent
-                .get_or_insert_with(new_histogram)
-                .saturating_record(sample.latency_us.max(1));
+            if sample.has_latency() {
+                live.recent
+                    .get_or_insert_with(new_histogram)
+                    .saturating_record(sample.latency_us.max(1));
+            }
         }
     }
 
@@ -333,6 +336,7 @@ fn next_streak(streak: u32, ended: u64, refused: u64) -> u32 {
 mod tests {
     use super::*;
     use crate::run::recorder::AbortWatch;
+    use reports::results::LatencyOf;
 
     fn sample(start_ms: u64, status: u16) -> Sample {
         Sample {
@@ -366,6 +370,7 @@ mod tests {
             longest_timeout: Duration::from_secs(1),
             basis: LatencyBasis::Sent,
             abort_watches: Vec::new(),
+            latency_of: LatencyOf::All,
         });
         let live = Mutex::new(Live::default());
         aggregate.take(&[sample(100, 200), sample(200, 200)], &live);
@@ -405,6 +410,7 @@ mod tests {
             longest_timeout: Duration::from_secs(1),
             basis: LatencyBasis::Sent,
             abort_watches: vec![watch],
+            latency_of: LatencyOf::All,
         })
     }
 

@@ -41,7 +41,10 @@ use std::{
     time::Duration,
 };
 
-use reports::{histogram::Histogram, results::LatencyBasis};
+use reports::{
+    histogram::Histogram,
+    results::{LatencyBasis, LatencyOf},
+};
 use scenario::{Timeline, duration::whole_micros};
 
 pub use sink::{FailureKind, Outcome, Sample, SampleSink, StartTiming};
@@ -84,6 +87,8 @@ pub struct RecorderConfig {
     pub basis: LatencyBasis,
     /// Budgets that stop the run on a sustained breach.
     pub abort_watches: Vec<AbortWatch>,
+    /// Whose latencies the abort watches judge, as the budgets do.
+    pub latency_of: LatencyOf,
 }
 
 /// Where budgets look: which spans of the run are judged.

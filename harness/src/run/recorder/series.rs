@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use reports::{
-    histogram::{Histogram, new_histogram},
+    histogram::{self, Histogram, new_histogram},
     results::{ErrorCounts, LatencyBasis, SecondStats},
 };
 
@@ -65,6 +65,7 @@ impl OpenSecond {
     }
 
     pub(super) fn close(self, second: u32, users: u32, cpu: CpuReading) -> SecondStats {
+        let histogram = Some(histogram::encode(&self.histogram));
         let q = |q| {
             if self.histogram.is_empty() {
                 0
@@ -104,6 +105,7 @@ impl OpenSecond {
                 .as_ref()
                 .filter(|s| !s.waiting_for_users.is_empty())
                 .map(|s| s.waiting_for_users.value_at_quantile(0.99)),
+            histogram,
         }
     }
 }
@@ -116,7 +118,9 @@ pub(super) fn late_into(stats: &mut SecondStats, sample: &Sample) {
     if let Outcome::Failed { kind, .. } = sample.outcome {
         kind.count_into(&mut stats.errors);
     }
-    stats.max_us = stats.max_us.max(sample.latency_us);
+    if sample.has_latency() {
+        stats.max_us = stats.max_us.max(sample.latency_us);
+    }
     if !sample.was_sent() {
         return;
     }

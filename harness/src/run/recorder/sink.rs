@@ -39,6 +39,9 @@ pub enum FailureKind {
     /// No request at all: an open model's arrival given up unsent
     /// ([`Sample::dropped`]).
     Dropped,
+    /// A request that could not be sent ([`Sample::unsent`]): it failed
+    /// before it began, so it has no latency.
+    Unsent,
 }
 
 impl FailureKind {
@@ -50,6 +53,7 @@ impl FailureKind {
             Self::Check => errors.check += 1,
             Self::Other => errors.other += 1,
             Self::Dropped => errors.dropped += 1,
+            Self::Unsent => errors.unsent += 1,
         }
     }
 }
@@ -118,15 +122,52 @@ impl Sample {
         }
     }
 
-    /// Whether a request was sent: false for a dropped arrival.
-    pub fn was_sent(&self) -> bool {
-        !matches!(
-            self.outcome,
+    /// A request named `name` that could not be sent at `start_us` (a
+    /// header value that is not valid, a placeholder with no value): a
+    /// failure of kind [`FailureKind::Unsent`] with no latency.
+    pub fn unsent(name: u16, start_us: u64) -> Self {
+        Self {
+            name: Some(name),
+            outcome: Outcome::Failed {
+                kind: FailureKind::Unsent,
+                status: None,
+            },
+            ..Self::dropped(start_us, 0)
+        }
+    }
+
+    /// The failure kind of a sample that sent no request, if it is one.
+    fn not_sent(&self) -> Option<FailureKind> {
+        match self.outcome {
             Outcome::Failed {
-                kind: FailureKind::Dropped,
+                kind: kind @ (FailureKind::Dropped | FailureKind::Unsent),
                 ..
-            }
-        )
+            } => Some(kind),
+            _ => None,
+        }
+    }
+
+    /// Whether a request was sent: false for a dropped arrival and for a
+    /// request that could not be sent.
+    pub fn was_sent(&self) -> bool {
+        self.not_sent().is_none()
+    }
+
+    /// Whether the sample is an arrival dropped unsent.
+    pub fn was_dropped(&self) -> bool {
+        self.not_sent() == Some(FailureKind::Dropped)
+    }
+
+    /// Whether the sample has a latency: every one but a request that
+    /// could not be sent.
+    pub fn has_latency(&self) -> bool {
+        self.not_sent() != Some(FailureKind::Unsent)
+    }
+
+    /// Whether the request succeeded: the latencies a `latency_of: ok`
+    /// budget judges.
+    pub fn succeeded(&self) -> bool {
+        matches!(self.outcome, Outcome::Ok { .. })
     }
 }
 

@@ -24,18 +24,21 @@ pub struct NameStats {
     pub phases: PhaseTally,
 }
 
-/// Counts and a histogram over some samples.
+/// Counts and histograms over some samples.
 #[derive(Debug, Clone)]
 pub struct Tally {
     /// Requests sent. A dropped arrival is no request: it is counted in
     /// `errors.dropped` and not here, so it fails the error rate without
-    /// adding to the rate.
+    /// adding to the rate; so is a request that could not be sent.
     pub count: u64,
     pub errors: ErrorCounts,
-    /// Latency on the run's basis: from each request's start (its due
-    /// time, on a schedule), corrected for a pace; a dropped arrival's from
-    /// its due time to when it was given up.
-    pub histogram: Histogram,
+    /// Latency of the successful requests on the run's basis: from each
+    /// request's start (its due time, on a schedule), corrected for a pace.
+    pub ok: Histogram,
+    /// Latency of the failures, as `ok`; a dropped arrival's from its due
+    /// time to when it was given up. A request that could not be sent has
+    /// none.
+    pub failed: Histogram,
     /// The raw service time (from the send), kept apart only when the
     /// basis differs from it.
     pub service: Option<Histogram>,
@@ -70,7 +73,7 @@ impl StartTally {
                 self.waiting_for_users
                     .saturating_record(u64::from(start.waited_for_user_us));
             }
-            None if !sample.was_sent() => {
+            None if sample.was_dropped() => {
                 self.waiting_for_users.saturating_record(sample.latency_us);
             }
             None => {}
@@ -121,6 +124,9 @@ impl PhaseTally {
 /// next iteration, which is where it shows). Later requests of an
 /// iteration count as they are.
 pub(super) fn record(histogram: &mut Histogram, sample: &Sample, basis: LatencyBasis) {
+    if !sample.has_latency() {
+        return;
+    }
     let value = sample.latency_us.clamp(1, HIGHEST_TRACKABLE_US);
     histogram.saturating_record(value);
     if let (
@@ -144,13 +150,27 @@ impl Tally {
         Self {
             count: 0,
             errors: ErrorCounts::default(),
-            histogram: new_histogram(),
+            ok: new_histogram(),
+            failed: new_histogram(),
             service: basis.has_raw().then(new_histogram),
         }
     }
 
+    /// Every latency: the successful requests' and the failures'.
+    pub fn all(&self) -> Histogram {
+        let mut all = self.ok.clone();
+        all.add(&self.failed)
+            .expect("the recorder's histograms share one range");
+        all
+    }
+
     pub(super) fn add(&mut self, sample: &Sample, basis: LatencyBasis) {
-        record(&mut self.histogram, sample, basis);
+        let part = if sample.succeeded() {
+            &mut self.ok
+        } else {
+            &mut self.failed
+        };
+        record(part, sample, basis);
         if let Outcome::Failed { kind, .. } = sample.outcome {
             kind.count_into(&mut self.errors);
         }

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use reports::results::BudgetMetric;
+use reports::results::{BudgetMetric, LatencyOf};
 
 use super::*;
 use sink::BATCH_SAMPLES;
@@ -38,6 +38,7 @@ async fn samples_bin_by_start_second_and_split_by_name_and_judged_span() {
         longest_timeout: Duration::from_secs(1),
         basis: LatencyBasis::Sent,
         abort_watches: Vec::new(),
+        latency_of: LatencyOf::All,
     });
     let mut sink = recorder.sink();
     sink.record(sample(0, 100, 5, OK));
@@ -95,6 +96,7 @@ async fn a_dropped_arrival_fails_overall_and_in_its_second_without_being_a_reque
         longest_timeout: Duration::from_secs(1),
         basis: LatencyBasis::IntendedStart,
         abort_watches: Vec::new(),
+        latency_of: LatencyOf::All,
     });
     let mut sink = recorder.sink();
     // Three requests sent, the first starting on time, the second after
@@ -128,10 +130,10 @@ async fn a_dropped_arrival_fails_overall_and_in_its_second_without_being_a_reque
         "by due time, in the judged span"
     );
     assert!(
-        overall.all.histogram.max() >= 4_990_000,
+        overall.all.all().max() >= 4_990_000,
         "their wait is in the overall latency"
     );
-    assert_eq!(overall.all.histogram.len(), 6);
+    assert_eq!(overall.all.all().len(), 6);
     assert_eq!(
         overall.all.service.as_ref().unwrap().len(),
         3,
@@ -140,7 +142,7 @@ async fn a_dropped_arrival_fails_overall_and_in_its_second_without_being_a_reque
     let named = &rec.per_name[0];
     assert_eq!(named.all.count, 3);
     assert_eq!(named.all.errors.total(), 0, "a dropped arrival had no name");
-    assert!(named.all.histogram.max() < 1_000_000);
+    assert!(named.all.all().max() < 1_000_000);
 
     let second = |s: u32| rec.seconds.iter().find(|x| x.second == s).unwrap();
     assert_eq!(second(2).count, 1);
@@ -170,6 +172,7 @@ async fn a_sink_hands_over_when_full_or_when_its_oldest_sample_is_old() {
         longest_timeout: Duration::from_secs(1),
         basis: LatencyBasis::Sent,
         abort_watches: Vec::new(),
+        latency_of: LatencyOf::All,
     });
     let mut sink = recorder.sink();
     // Ends at 10 ms, then at 150 ms: younger than the batch age.
@@ -199,6 +202,7 @@ fn a_watch_fires_only_after_its_breach_has_lasted() {
             after: Duration::from_secs(2),
         }],
         vec![(0, 60)],
+        LatencyOf::All,
     );
     let names = ["a".to_owned(), "b".to_owned()];
     let feed = |watches: &mut Watches, second: u32, name: u16, latency_ms: u64| {
@@ -240,7 +244,11 @@ fn a_watch_counts_dropped_arrivals_overall_only_as_failures() {
         window: Duration::from_secs(1),
         after: Duration::ZERO,
     };
-    let mut watches = Watches::new(vec![watch(Some(0)), watch(None)], vec![(0, 60)]);
+    let mut watches = Watches::new(
+        vec![watch(Some(0)), watch(None)],
+        vec![(0, 60)],
+        LatencyOf::All,
+    );
     let names = ["a".to_owned()];
     // One request, fine; three arrivals dropped: 75% failed overall, 0% for `a`.
     watches.take(&sample(0, 0, 1, OK), LatencyBasis::IntendedStart);
@@ -263,6 +271,7 @@ fn a_recovery_resets_the_breach() {
             after: Duration::from_secs(1),
         }],
         vec![(0, 60)],
+        LatencyOf::All,
     );
     let failed = Outcome::Failed {
         kind: FailureKind::Status,
@@ -304,9 +313,9 @@ fn a_pace_fills_in_the_iterations_a_late_start_skipped_and_keeps_the_raw_histogr
     }
     let raw = tally.service.as_ref().expect("raw kept");
     assert_eq!(raw.len(), 11);
-    assert_eq!(tally.histogram.len(), 21);
+    assert_eq!(tally.all().len(), 21);
     assert_eq!(tally.count, 11, "requests are counted once");
-    assert!(tally.histogram.value_at_quantile(0.6) >= 100_000);
+    assert!(tally.all().value_at_quantile(0.6) >= 100_000);
     assert!(raw.value_at_quantile(0.6) < 2_000);
 }
 
@@ -323,6 +332,7 @@ fn a_paced_flows_fill_ins_go_to_the_iteration_that_started_late_not_the_slow_req
         longest_timeout: Duration::from_secs(5),
         basis,
         abort_watches: Vec::new(),
+        latency_of: LatencyOf::All,
     });
     let live = Mutex::new(Live::default());
     // Iteration 1: on time, then its second step stalls for 1 s. Iteration
@@ -339,11 +349,11 @@ fn a_paced_flows_fill_ins_go_to_the_iteration_that_started_late_not_the_slow_req
     );
     let rec = aggregate.into_recording(Duration::from_secs(2));
     assert_eq!(
-        rec.per_name[1].all.histogram.len(),
+        rec.per_name[1].all.all().len(),
         2,
         "no fill-in on the slow step"
     );
-    assert_eq!(rec.per_name[0].all.histogram.len(), 2 + 9);
+    assert_eq!(rec.per_name[0].all.all().len(), 2 + 9);
     assert_eq!(rec.per_name[0].all.count, 2);
 }
 
@@ -430,6 +440,7 @@ mod series_agrees_with_totals {
                 longest_timeout: Duration::from_secs(1),
                 basis: LatencyBasis::IntendedStart,
                 abort_watches: vec![watch],
+                latency_of: LatencyOf::All,
             });
             let live = Mutex::new(Live::default());
             let mut rest: &[Drawn] = &samples;
@@ -531,6 +542,7 @@ mod watches_miss_nothing {
                 longest_timeout: Duration::from_secs(12),
                 basis: LatencyBasis::Sent,
                 abort_watches: vec![watch],
+                latency_of: LatencyOf::All,
             });
             let live = Mutex::new(Live::default());
             drawn.sort_by_key(|(start, latency, _)| start + latency);

@@ -12,7 +12,7 @@ use std::{collections::BTreeMap, time::Duration};
 use reports::{
     histogram::{Histogram, new_histogram},
     metric::{self, Percentile, Samples},
-    results::{BudgetMetric, LatencyBasis},
+    results::{BudgetMetric, LatencyBasis, LatencyOf},
 };
 
 use super::{
@@ -68,11 +68,13 @@ pub struct AbortWatch {
 }
 
 /// Counts and latencies of the samples one watched scope received: as
-/// in a results window, a dropped arrival is a failure but no request.
+/// in a results window, a dropped arrival or a request that could not be
+/// sent is a failure but no request. The latencies are of the samples the
+/// budgets' `latency_of` judges.
 #[derive(Debug, Clone)]
 struct WindowTally {
     count: u64,
-    dropped: u64,
+    unsent: u64,
     errors: u64,
     histogram: Histogram,
 }
@@ -81,7 +83,7 @@ impl WindowTally {
     fn new() -> Self {
         Self {
             count: 0,
-            dropped: 0,
+            unsent: 0,
             errors: 0,
             histogram: new_histogram(),
         }
@@ -97,13 +99,16 @@ impl Samples for WindowTally {
     fn count(&self) -> u64 {
         self.count
     }
-    fn dropped(&self) -> u64 {
-        self.dropped
+    fn unsent(&self) -> u64 {
+        self.unsent
     }
     fn failed(&self) -> u64 {
         self.errors
     }
     fn latency_us(&self, percentile: Percentile) -> f64 {
+        if self.histogram.is_empty() {
+            return f64::NAN;
+        }
         self.histogram.value_at_quantile(percentile.quantile()) as f64
     }
     fn rps(&self) -> f64 {
@@ -142,12 +147,19 @@ pub(super) struct Watches {
     /// The latest check, so the second now running: the next check looks
     /// at the `window` seconds before `last_check + 1`.
     last_check: u32,
+    /// Whose latencies the watches judge, as the budgets do.
+    latency_of: LatencyOf,
 }
 
 impl Watches {
     /// Watches over judged samples, which are planned to start in the
-    /// `planned` spans of whole seconds.
-    pub(super) fn new(watches: Vec<AbortWatch>, planned: Vec<(u32, u32)>) -> Self {
+    /// `planned` spans of whole seconds, judging the latencies of whom
+    /// `latency_of` says.
+    pub(super) fn new(
+        watches: Vec<AbortWatch>,
+        planned: Vec<(u32, u32)>,
+        latency_of: LatencyOf,
+    ) -> Self {
         let mut lanes = Vec::new();
         let lane_of = watches
             .iter()
@@ -171,6 +183,7 @@ impl Watches {
             recent: BTreeMap::new(),
             planned,
             last_check: 0,
+            latency_of,
         }
     }
 
@@ -196,20 +209,22 @@ impl Watches {
             if sample.was_sent() {
                 tally.count += 1;
             } else {
-                tally.dropped += 1;
+                tally.unsent += 1;
             }
             tally.errors += u64::from(matches!(sample.outcome, Outcome::Failed { .. }));
-            record(&mut tally.histogram, sample, basis);
+            if self.latency_of == LatencyOf::All || sample.succeeded() {
+                record(&mut tally.histogram, sample, basis);
+            }
         }
     }
 
-    /// Requests, dropped arrivals and failures held in the first watch's
-    /// lane, by second.
+    /// Requests, attempts that sent none and failures held in the first
+    /// watch's lane, by second.
     #[cfg(test)]
     pub(super) fn by_second(&self) -> BTreeMap<u32, (u64, u64, u64)> {
         self.recent
             .iter()
-            .map(|(&second, slots)| (second, (slots[0].count, slots[0].dropped, slots[0].errors)))
+            .map(|(&second, slots)| (second, (slots[0].count, slots[0].unsent, slots[0].errors)))
             .collect()
     }
 
@@ -222,7 +237,7 @@ impl Watches {
         for (_, slots) in self.recent.range(from..now) {
             let tally = &slots[lane];
             window.count += tally.count;
-            window.dropped += tally.dropped;
+            window.unsent += tally.unsent;
             window.errors += tally.errors;
             let _ = window.histogram.add(&tally.histogram);
         }
@@ -234,7 +249,7 @@ impl Watches {
     #[cfg(test)]
     pub(super) fn window_count(&self, i: usize, now: u32) -> u64 {
         let window = self.window(i, now);
-        window.count + window.dropped
+        window.count + window.unsent
     }
 
     /// Whether judged requests are planned to start in `[from, to)`.

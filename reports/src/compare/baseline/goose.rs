@@ -4,7 +4,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Baseline, BaselineError, BaselineFigures, SourceFormat};
-use crate::compare::{Figures, RunLabel};
+use crate::{
+    compare::{Figures, RunLabel},
+    results::LatencyOf,
+};
 
 /// Whether `root` has the shape of a goose report: its table of requests.
 pub(super) fn recognises(root: &Value) -> bool {
@@ -79,6 +82,7 @@ pub(super) fn read(source: &str, root: Value) -> Result<Baseline, BaselineError>
             tool,
             scenario: report.test.filter(|t| !t.is_empty()),
             started_at: report.started,
+            latency_of: LatencyOf::All,
         },
         figures: BaselineFigures::Overall(Figures {
             samples: requests.number_of_requests,
@@ -143,6 +147,7 @@ mod tests {
                 tool: "goose 0.19.0".into(),
                 scenario: Some("loadtest".into()),
                 started_at: Some("2026-10-21T11:29:22Z".into()),
+                latency_of: LatencyOf::All,
             }
         );
         let BaselineFigures::Overall(f) = baseline.figures else {

@@ -3,7 +3,10 @@
 use serde_json::Value;
 
 use super::{Baseline, BaselineError, BaselineFigures, SourceFormat};
-use crate::compare::{Figures, RunLabel};
+use crate::{
+    compare::{Figures, RunLabel},
+    results::LatencyOf,
+};
 
 /// The metrics of `root` when it has the shape of a k6 summary: HTTP
 /// metrics, or the `root_group` every summary has.
@@ -67,6 +70,7 @@ pub(super) fn read(
             tool: "k6".to_owned(),
             scenario: None,
             started_at: None,
+            latency_of: LatencyOf::All,
         },
         figures: BaselineFigures::Overall(Figures {
             samples,
