@@ -14,6 +14,7 @@
 //! interval for the whole run instead, and says so.
 
 use std::{
+    collections::BTreeMap,
     num::NonZeroU32,
     str::FromStr,
     time::{Duration, SystemTime},
@@ -151,16 +152,20 @@ fn write_intervals(
     interval: Interval,
     run: Duration,
 ) -> Result<(), CodecError> {
-    let last = seconds.iter().map(|(s, _)| *s).max().unwrap_or(0);
     let step = interval.secs();
-    let mut at = 0;
-    while at <= last {
-        let mut merged = histogram::new_histogram();
-        for (_, encoded) in seconds.iter().filter(|(s, _)| (at..at + step).contains(s)) {
-            merged
-                .add(histogram::decode(encoded)?)
-                .map_err(|e| CodecError::new(format!("{e:?}")))?;
-        }
+    let mut steps: BTreeMap<u32, Histogram> = BTreeMap::new();
+    for (second, encoded) in seconds {
+        steps
+            .entry(second / step)
+            .or_insert_with(histogram::new_histogram)
+            .add(histogram::decode(encoded)?)
+            .map_err(|e| CodecError::new(format!("{e:?}")))?;
+    }
+    let last = steps.keys().last().copied().unwrap_or(0);
+    let empty = histogram::new_histogram();
+    for index in 0..=last {
+        let merged = steps.get(&index).unwrap_or(&empty);
+        let at = index * step;
         let from = Duration::from_secs(u64::from(at));
         let end = Duration::from_secs(u64::from(at + step));
         // The run's last interval ends with the run, not a whole step on.
@@ -169,8 +174,7 @@ fn write_intervals(
         } else {
             end - from
         };
-        write(writer, &merged, from, length, None)?;
-        at += step;
+        write(writer, merged, from, length, None)?;
     }
     Ok(())
 }

@@ -36,6 +36,10 @@ use super::{
 /// again, so that it notices the run stopping.
 const IDLE_POLL: Duration = Duration::from_millis(200);
 
+/// How long a user pauses after a step it could not send, so a broken step
+/// costs at most a hundred failures a second per user.
+const UNSENT_PAUSE: Duration = Duration::from_millis(10);
+
 /// What every user of a run shares.
 #[derive(Debug)]
 pub struct RunContext {
@@ -319,7 +323,13 @@ impl VirtualUser {
                         tracing::debug!(step = %step.name, "the request could not be sent: {why}");
                     }
                 }
-                self.sink.record(Sample::unsent(prepared.name, start_us));
+                let start = arrival.map(|a| a.start_timing(sent));
+                self.sink
+                    .record(Sample::unsent(prepared.name, start_us, start));
+                // Nothing was awaited: without a pause a user whose step
+                // can never be sent would record failures as fast as the
+                // CPU allows, not at the planned load.
+                tokio::time::sleep(UNSENT_PAUSE).await;
                 return false;
             }
         };

@@ -124,10 +124,12 @@ impl Sample {
 
     /// A request named `name` that could not be sent at `start_us` (a
     /// header value that is not valid, a placeholder with no value): a
-    /// failure of kind [`FailureKind::Unsent`] with no latency.
-    pub fn unsent(name: u16, start_us: u64) -> Self {
+    /// failure of kind [`FailureKind::Unsent`] with no latency. The first
+    /// of an arrival or paced iteration still carries how it started.
+    pub fn unsent(name: u16, start_us: u64, start: Option<StartTiming>) -> Self {
         Self {
             name: Some(name),
+            start,
             outcome: Outcome::Failed {
                 kind: FailureKind::Unsent,
                 status: None,
