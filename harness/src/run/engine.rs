@@ -97,7 +97,8 @@ pub fn stopped() -> bool {
 }
 
 /// Sets goose's killswitch again if the run was stopped and goose has
-/// cleared it since (see [`STOP`]); polled for the whole run.
+/// cleared it since, as it does when its run begins; polled for the whole
+/// run.
 pub fn keep_stopped() {
     if goose::is_killswitch_triggered() {
         return;
