@@ -20,7 +20,10 @@
 use std::{
     future::Future,
     pin::Pin,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -73,6 +76,10 @@ impl Engine {
 /// [`keep_stopped`] sets it again.
 static STOP: Mutex<Option<String>> = Mutex::new(None);
 
+/// Whether [`STOP`] holds a reason: read by every user at every iteration,
+/// so a load, not a lock.
+static STOPPED: AtomicBool = AtomicBool::new(false);
+
 fn stop_reason() -> std::sync::MutexGuard<'static, Option<String>> {
     STOP.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -81,6 +88,7 @@ fn stop_reason() -> std::sync::MutexGuard<'static, Option<String>> {
 /// Stops the run: the users stop, and [`Engine::run`] returns.
 pub fn stop(reason: &str) {
     stop_reason().get_or_insert_with(|| reason.to_owned());
+    STOPPED.store(true, Ordering::Release);
     goose::trigger_killswitch(reason);
 }
 
@@ -88,12 +96,13 @@ pub fn stop(reason: &str) {
 /// it are process-wide.
 pub fn clear_stop() {
     *stop_reason() = None;
+    STOPPED.store(false, Ordering::Release);
     goose::reset_killswitch();
 }
 
 /// Whether the run has been stopped, by [`stop`] or by Ctrl-C.
 pub fn stopped() -> bool {
-    stop_reason().is_some() || goose::is_killswitch_triggered()
+    STOPPED.load(Ordering::Acquire) || goose::is_killswitch_triggered()
 }
 
 /// Sets goose's killswitch again if the run was stopped and goose has
