@@ -9,6 +9,8 @@
 //! * [`run`]: the plan on goose ([`run::engine`], the only module that names
 //!   goose), the users, the arrival schedule and the recorder;
 //! * [`judge`]: the budgets' verdicts and the results file;
+//! * [`merge`]: the shards of a run made by several generators, as one
+//!   run's results, judged once;
 //! * [`cli`]: the `loadgate` commands, the progress line and the verdict
 //!   table.
 //!
@@ -17,6 +19,7 @@
 
 pub mod cli;
 pub mod judge;
+pub mod merge;
 pub mod run;
 
 pub use cli::execute;

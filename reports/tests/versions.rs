@@ -132,3 +132,31 @@ fn a_version_5_results_file_still_reads_and_renders() {
         .count();
     assert_eq!(untagged, 1, "{hlog}");
 }
+
+/// A version 6 file: no shard metadata, no phase or arrival histograms,
+/// no server readings. It reads and renders as it was written.
+#[test]
+fn a_version_6_results_file_still_reads_and_renders() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v6-passing.json");
+    let results = Results::read(&path).expect("version 6 reads");
+    assert_eq!(results.version, 6);
+    assert_eq!(
+        (results.run.run_id.as_ref(), results.run.shard),
+        (None, None)
+    );
+    assert!(
+        results
+            .overall
+            .phases
+            .iter()
+            .all(|p| p.histograms.is_none())
+    );
+    assert!(results.server.iter().all(|s| s.before.is_none()));
+    let dir = tempfile::tempdir().unwrap();
+    let rendered = reports::render_all(&results, dir.path()).expect("version 6 renders");
+    let html = std::fs::read_to_string(&rendered.html).unwrap();
+    assert!(
+        html.contains("from a version 6 results file"),
+        "the report says so"
+    );
+}

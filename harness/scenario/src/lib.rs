@@ -12,6 +12,7 @@
 //! * [`plan`]: the resolved [`Plan`] (stages, work, budgets);
 //! * [`timeline`]: the stages on the run's clock, rounded to the engine's tick;
 //! * [`overrides`]: `--scale`, `--duration` and `--users` as pure functions;
+//! * [`shard`]: `--shard i/N`, one generator's exact share of a run;
 //! * [`duration`]: human durations (`30s`, `1h30m`, `250ms`);
 //! * [`template`]: `{{ ... }}` placeholders compiled for cheap rendering;
 //! * [`error`]: `file:line:column: path: message` errors with hints.
@@ -21,6 +22,7 @@ pub mod error;
 pub mod overrides;
 pub mod plan;
 pub mod resolve;
+pub mod shard;
 pub mod source_map;
 pub mod template;
 pub mod timeline;
@@ -29,5 +31,6 @@ pub mod yaml;
 pub use error::{ScenarioError, ScenarioErrors};
 pub use plan::Plan;
 pub use resolve::{load_plan, parse_plan};
+pub use shard::Shard;
 pub use template::Vars;
 pub use timeline::Timeline;

@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
+use crate::shard::Shard;
 use crate::template::{CaptureSlot, Template};
 use crate::timeline::Timeline;
 use crate::yaml::Method;
@@ -55,6 +56,10 @@ pub struct Plan {
     /// The longest the run may last (`--duration`): rounding the stages to
     /// the engine's tick never goes past it.
     pub(crate) max_total: Option<Duration>,
+    /// Which share of a sharded run this is ([`Plan::sharded`]).
+    pub(crate) shard: Shard,
+    /// Where this shard's users start in the user pool.
+    pub(crate) user_offset: u32,
 }
 
 /// An open (arrival-rate) model: requests arrive on a schedule, whatever

@@ -20,6 +20,7 @@
 use std::time::Duration;
 
 use crate::plan::{Plan, RateSpan, StageShape};
+use crate::shard::Shard;
 
 /// How a stage moves from its start's load to its end's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +81,8 @@ impl StageSpan {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Timeline {
     spans: Vec<StageSpan>,
+    /// The plan's shard: which of each stage's arrivals are this run's.
+    shard: Shard,
 }
 
 impl Timeline {
@@ -114,7 +117,10 @@ impl Timeline {
             start = end;
             users = to_users;
         }
-        Self { spans }
+        Self {
+            spans,
+            shard: plan.shard,
+        }
     }
 
     /// The stages, in order (at least one).
@@ -194,7 +200,9 @@ impl Timeline {
 
     /// The intended start of every arrival of an open-model plan, as
     /// offsets from the run's start, in order; empty for a closed model.
+    /// A shard's are its share of the whole run's ([`crate::shard`]).
     pub fn arrivals(&self) -> Arrivals {
+        let (first, stride) = self.shard.arrival_stride();
         Arrivals {
             spans: self
                 .spans
@@ -212,7 +220,9 @@ impl Timeline {
                 })
                 .collect(),
             stage: 0,
-            index_in_stage: 0,
+            index_in_stage: first,
+            first,
+            stride,
         }
     }
 }
@@ -280,6 +290,10 @@ pub struct Arrivals {
     spans: Vec<(Duration, Duration, RateSpan)>,
     stage: usize,
     index_in_stage: u64,
+    /// The first arrival of each stage taken, and the step to the next
+    /// (`0, 1` for the whole run; `i, N` for shard `i` of `N`).
+    first: u64,
+    stride: u64,
 }
 
 impl Iterator for Arrivals {
@@ -304,11 +318,11 @@ impl Iterator for Arrivals {
                 }
             };
             if t.is_finite() && t < d {
-                self.index_in_stage += 1;
+                self.index_in_stage += self.stride;
                 return Some(start + Duration::from_secs_f64(t));
             }
             self.stage += 1;
-            self.index_in_stage = 0;
+            self.index_in_stage = self.first;
         }
     }
 }

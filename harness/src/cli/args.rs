@@ -85,8 +85,49 @@ pub enum Command {
     /// regression beyond the noise rule.
     #[command(after_help = COMPARE_EXAMPLES)]
     Compare(CompareArgs),
+    /// Merge the shards of one run (`run --shard i/N`) into one run's
+    /// results: histograms added exactly, budgets judged once on the whole.
+    #[command(after_help = MERGE_EXAMPLES)]
+    Merge(MergeArgs),
     /// Serve the bundled reference target (the same flags as `target-service`).
     Serve(ServeArgs),
+}
+
+const MERGE_EXAMPLES: &str = "\
+Examples:
+  loadgate merge shared/peak-42/shard-*/results.json --out runs/peak-42
+  loadgate merge a/results.json b/results.json --allow-partial
+      merge the shards there are, when a pod failed
+
+Every file must be a shard of the same run: the same scenario and run id,
+this results version, each shard once, all of them (unless --allow-partial).
+Latencies are merged from the shards' HDR histograms, never from their
+percentiles; the server's metrics are taken once; the budgets are judged
+on the whole, and the exit code is the one a run of the whole would have.
+
+Exit codes: 0 pass, 1 budget failed or a shard aborted, 2 bad input (files
+that are not one run's shards), 3 a shard found the target unreachable.";
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' results.json files.
+    #[arg(required = true, value_name = "RESULTS")]
+    pub results: Vec<PathBuf>,
+
+    /// Where to write the merged results.json and its reports
+    /// [default: merged/ beside the first file's folder].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+
+    /// Merge even when some shards are missing (a pod that failed); the
+    /// merge then holds only part of the run's load, and says so.
+    #[arg(long)]
+    pub allow_partial: bool,
+
+    /// How long each untagged interval of histograms.hlog covers: whole
+    /// seconds (e.g. 1s, 10s, 1m), from the per-second series.
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    pub hlog_interval: reports::hlog::Interval,
 }
 
 const REPORT_EXAMPLES: &str = "\
@@ -212,6 +253,9 @@ Examples:
       also exit 1 on a regression against the baseline (see `loadgate compare`)
   taskset -c 0 loadgate run scenarios/peak-open.yaml --target http://127.0.0.1:8080 --threads 1
       the generator on one core, with one worker thread
+  loadgate run scenarios/peak.yaml --target http://10.0.0.5:8080 --shard 1/4 --run-id peak-42 \
+      --start-at 2026-12-04T10:00:00Z --out shared/peak-42/shard-1
+      one of four generators; then `loadgate merge shared/peak-42/shard-*/results.json`
 
 Exit codes: 0 pass, 1 budget failed or aborted, 2 bad input, 3 target unreachable,
 130/143 interrupted (results are written in every case but 2).";
@@ -289,12 +333,85 @@ pub struct RunArgs {
     #[command(flatten)]
     pub compare: CompareRulesArgs,
 
+    #[command(flatten)]
+    pub sharding: ShardArgs,
+
     /// Debug (hidden): block one of the generator's runtime threads for
     /// this long, then let it run as long, over and over (e.g. 100ms), to
     /// starve the generator on purpose and show that the saturation check
     /// catches it. For tests; never for a measurement.
     #[arg(long, hide = true, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub debug_block_runtime: Option<std::time::Duration>,
+}
+
+/// One generator's share of a run made by several (`--shard`), merged
+/// afterwards by `loadgate merge`.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Sharding (several generators, one run)")]
+pub struct ShardArgs {
+    /// Run shard I of N (I from 0): the I-th share of the users or of the
+    /// arrivals, its own part of the user pool and of `{{ seq }}`. The
+    /// verdict is left to `loadgate merge`: the exit code is 0 once the run
+    /// completed. Needs --run-id.
+    #[arg(long, value_name = "I/N", conflicts_with = "shards")]
+    pub shard: Option<scenario::Shard>,
+
+    /// Run one of N shards, its index read from JOB_COMPLETION_INDEX (as a
+    /// Kubernetes Indexed Job sets it), so the Job needs no shell.
+    #[arg(long, value_name = "N")]
+    pub shards: Option<u32>,
+
+    /// The id every shard of one run shares, so `merge` can tell them from
+    /// another run's.
+    #[arg(long, value_name = "ID", env = "LOADGATE_RUN_ID")]
+    pub run_id: Option<String>,
+
+    /// Wait until this wall-clock time (RFC 3339, such as
+    /// 2026-12-04T10:00:00Z) before starting, so that every shard's stages
+    /// line up. A time past starts at once; one more than an hour away is
+    /// refused.
+    #[arg(
+        long,
+        value_name = "TIME",
+        env = "LOADGATE_START_AT",
+        value_parser = humantime::parse_rfc3339_weak
+    )]
+    pub start_at: Option<std::time::SystemTime>,
+}
+
+/// The Indexed Job's shard number, as Kubernetes sets it.
+pub const JOB_COMPLETION_INDEX: &str = "JOB_COMPLETION_INDEX";
+
+impl ShardArgs {
+    /// The shard to run: `--shard`, else `--shards` with the index from
+    /// `index` (JOB_COMPLETION_INDEX's value); `None` for a whole run.
+    ///
+    /// # Errors
+    /// A message for the command line: a shard without a run id, `--shards`
+    /// without an index, or an index out of range.
+    pub fn shard(&self, index: Option<&str>) -> Result<Option<scenario::Shard>, String> {
+        let shard = match (self.shard, self.shards) {
+            (Some(shard), _) => shard,
+            (None, None) => return Ok(None),
+            (None, Some(count)) => {
+                let index = index.ok_or_else(|| {
+                    format!("--shards {count} reads the shard's index from {JOB_COMPLETION_INDEX}, which is not set")
+                })?;
+                let index = index.trim().parse::<u32>().map_err(|_| {
+                    format!("{JOB_COMPLETION_INDEX}=`{index}` is not a shard index (0, 1, 2…)")
+                })?;
+                scenario::Shard::new(index, count).map_err(|_| {
+                    format!("{JOB_COMPLETION_INDEX}={index} is not below --shards {count}")
+                })?
+            }
+        };
+        if self.run_id.as_deref().is_none_or(|id| id.trim().is_empty()) {
+            return Err(format!(
+                "--shard {shard} needs --run-id (or LOADGATE_RUN_ID): the same id on every shard, so that `loadgate merge` can tell this run's shards from another's"
+            ));
+        }
+        Ok(Some(shard))
+    }
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 //! renderer of the `reports` crate.
 
 pub mod args;
+pub mod merge;
 pub mod progress;
 pub mod run;
 
@@ -32,6 +33,7 @@ pub async fn execute(cli: Cli) -> Exit {
         Command::Validate(args) => validate(&args.scenarios),
         Command::Report(args) => report(&args),
         Command::Compare(args) => compare(&args),
+        Command::Merge(args) => merge::merge(&args),
         Command::Serve(args) => serve(args.config).await,
     }
 }

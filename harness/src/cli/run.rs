@@ -4,7 +4,7 @@
 
 use std::{
     path::{Path, PathBuf},
-    time::SystemTime,
+    time::{Duration, SystemTime},
 };
 
 use reports::{
@@ -43,9 +43,13 @@ pub enum RunError {
     Failed(#[from] anyhow::Error),
 }
 
+/// The longest `--start-at` may make a run wait: every run is bounded.
+const LONGEST_START_WAIT: Duration = Duration::from_secs(3600);
+
 /// Runs `args`; see the module docs.
 pub async fn run(args: &RunArgs) -> Result<RunOutput, RunError> {
     let plan = resolve_plan(args)?;
+    let wait = start_wait(args.sharding.start_at, SystemTime::now())?;
     // A bad baseline is bad input: say so before loading anything.
     let baseline = args
         .baseline
@@ -70,6 +74,12 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, RunError> {
         .map_err(|e| RunError::BadInput(format!("cannot create {}: {e}", out_dir.display())))?;
 
     let server_metrics = server_metrics_url(args, &plan, &target, service.is_some());
+    if !wait.is_zero() {
+        eprintln!(
+            "starting at --start-at, in {}",
+            scenario::duration::format_duration(Duration::from_millis(wait.as_millis() as u64))
+        );
+    }
     let result = measure_and_judge(args, &plan, &target, service.is_some(), server_metrics).await;
     if let Some(service) = service
         && let Err(e) = service.shutdown().await
@@ -93,7 +103,24 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, RunError> {
     })
 }
 
-/// The plan, with the command line's overrides applied.
+/// How long to wait for `start_at` from `now`: nothing for a time past
+/// (a pod scheduled late starts at once, and its results say when).
+fn start_wait(start_at: Option<SystemTime>, now: SystemTime) -> Result<Duration, RunError> {
+    let wait = start_at
+        .and_then(|at| at.duration_since(now).ok())
+        .unwrap_or_default();
+    if wait > LONGEST_START_WAIT {
+        return Err(RunError::BadInput(format!(
+            "--start-at is {} away; at most {} is allowed",
+            scenario::duration::format_duration(Duration::from_secs(wait.as_secs())),
+            scenario::duration::format_duration(LONGEST_START_WAIT)
+        )));
+    }
+    Ok(wait)
+}
+
+/// The plan, with the command line's overrides applied, and last the
+/// shard's share of it.
 pub fn resolve_plan(args: &RunArgs) -> Result<Plan, RunError> {
     let mut vars = Vars::new().with_env();
     for assignment in &args.vars {
@@ -111,6 +138,16 @@ pub fn resolve_plan(args: &RunArgs) -> Result<Plan, RunError> {
     }
     if let Some(duration) = args.duration {
         plan = plan.capped_to(duration).map_err(bad)?;
+    }
+    let index = std::env::var(super::args::JOB_COMPLETION_INDEX).ok();
+    if let Some(shard) = args
+        .sharding
+        .shard(index.as_deref())
+        .map_err(RunError::BadInput)?
+    {
+        plan = plan
+            .sharded(shard)
+            .map_err(|e| RunError::BadInput(format!("--shard: {e}")))?;
     }
     Ok(plan)
 }
@@ -154,6 +191,7 @@ async fn measure_and_judge(
             timeline: &timeline,
             target,
             server_metrics,
+            start_at: args.sharding.start_at,
             debug_block_runtime: args.debug_block_runtime,
         },
         Box::new(Progress::new(timeline.total())),
@@ -176,9 +214,14 @@ async fn measure_and_judge(
             },
             target: target.to_owned(),
             in_process_target,
+            run_id: args.sharding.run_id.clone(),
         },
     );
+    // A shard's verdict is the merge's: its share cannot meet the whole
+    // run's budgets, and a failed pod would be run again.
+    let sharded = !plan.shard().is_whole();
     let exit = match measured.ending {
+        Ending::Completed if sharded => Exit::Success,
         Ending::Completed if !results.verdict.passed => Exit::BudgetFailed,
         Ending::Completed => Exit::Success,
         Ending::Unreachable(_) => Exit::Unreachable,
@@ -226,6 +269,14 @@ fn write_outputs(
 /// Prints the verdict table and where the outputs are.
 pub fn print_summary(output: &RunOutput) {
     print!("{}", reports::terminal::verdict_table(&output.results));
+    if let Some(shard) = output.results.run.shard {
+        println!(
+            "shard {}/{} of run {}: its budgets are judged on the whole run, by `loadgate merge`",
+            shard.index,
+            shard.count,
+            output.results.run.run_id.as_deref().unwrap_or("?")
+        );
+    }
     if let Some(comparison) = &output.comparison {
         print!("\n{}", comparison.to_terminal());
     }

@@ -4,16 +4,17 @@
 use std::time::SystemTime;
 
 use reports::{
-    histogram::Histogram,
+    histogram::{self, Histogram},
     results::{
-        ArrivalStats, EndpointStats, Environment, GeneratorStats, Latencies, LatencySummary,
-        Overrides, Phases, RESULTS_FORMAT, RESULTS_VERSION, Results, RunInfo, RunStatus,
-        ScenarioRun, SecondStats, StageRun, Tool, Verdict, Window,
+        ArrivalHistograms, ArrivalStats, EndpointStats, Environment, GeneratorStats, Latencies,
+        LatencySummary, Overrides, PhaseHistograms, Phases, RESULTS_FORMAT, RESULTS_VERSION,
+        Results, RunInfo, RunStatus, ScenarioRun, SecondStats, ShardInfo, StageRun, Tool, Verdict,
+        Window,
     },
     units::latency_us,
 };
 use scenario::{
-    Plan, Timeline,
+    Plan, Shard, Timeline,
     duration::{whole_micros, whole_millis},
 };
 
@@ -31,6 +32,8 @@ pub struct RunMeta {
     pub overrides: Overrides,
     pub target: String,
     pub in_process_target: bool,
+    /// `--run-id`, shared by the shards of one run.
+    pub run_id: Option<String>,
 }
 
 /// The results' status and stop reason for how a run ended.
@@ -116,6 +119,9 @@ pub fn assemble(plan: &Plan, timeline: &Timeline, measured: &Measured, meta: Run
             stop_reason,
             latency_basis: recording.basis,
             latency_of: latency_of(plan.budgets().latency_of),
+            run_id: meta.run_id,
+            shard: shard_info(plan.shard()),
+            merged: None,
         },
         scenario: ScenarioRun {
             name: plan.name().to_owned(),
@@ -169,6 +175,14 @@ pub fn judged_window<'a>(
     }
 }
 
+/// A sharded plan's place among the shards; `None` for a whole run.
+fn shard_info(shard: Shard) -> Option<ShardInfo> {
+    (!shard.is_whole()).then(|| ShardInfo {
+        index: shard.index(),
+        count: shard.count(),
+    })
+}
+
 fn rfc3339_millis(at: SystemTime) -> String {
     humantime::format_rfc3339_millis(at).to_string()
 }
@@ -178,7 +192,7 @@ fn rfc3339_millis(at: SystemTime) -> String {
 /// a start-lag p99 above 1 ms or a thread above 90% of a core. Its latencies
 /// then include its own delays. Arrivals waiting for a free user are no
 /// part of it: that is the target's slowness ([`arrival_stats`]).
-fn generator(
+pub(crate) fn generator(
     seconds: &[SecondStats],
     judged: &[&SecondStats],
     in_process_target: bool,
@@ -248,7 +262,7 @@ fn generator(
 /// the note when, in some judged second, they waited for a free user: the
 /// target was too slow for `max_users` at this rate, which is not the
 /// generator's doing.
-fn arrival_stats(
+pub(crate) fn arrival_stats(
     counted: ArrivalStats,
     starts: Option<&StartTally>,
     judged: &[&SecondStats],
@@ -272,9 +286,14 @@ fn arrival_stats(
             latency_us(worst as f64)
         )
     });
+    let encoded = |h: &Histogram| (!h.is_empty()).then(|| histogram::encode(h));
     ArrivalStats {
         start_lag: starts.and_then(|s| summary(&s.start_lag)),
         waiting_for_users: starts.and_then(|s| summary(&s.waiting_for_users)),
+        histograms: starts.map(|s| ArrivalHistograms {
+            start_lag: encoded(&s.start_lag),
+            waiting_for_users: encoded(&s.waiting_for_users),
+        }),
         target_too_slow,
         ..counted
     }
@@ -295,6 +314,11 @@ fn phases(tally: &PhaseTally) -> Option<Phases> {
         connect: LatencySummary::of(&tally.connect),
         ttfb: LatencySummary::of(&tally.ttfb),
         transfer: LatencySummary::of(&tally.transfer),
+        histograms: Some(PhaseHistograms {
+            connect: histogram::encode(&tally.connect),
+            ttfb: histogram::encode(&tally.ttfb),
+            transfer: histogram::encode(&tally.transfer),
+        }),
     })
 }
 

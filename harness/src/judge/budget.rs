@@ -43,17 +43,11 @@ pub fn judge<'a>(
     let of = latency_of(budgets.latency_of);
     let mut verdicts = judge_one("overall", &budgets.overall, window_of(None), of, evidence);
     if let Some(limit) = budgets.overall.max_dropped_rate {
-        // Over the judged stages, by each arrival's due time.
-        let measured = evidence
-            .arrivals
-            .map(ArrivalStats::judged_counts)
-            .filter(|a| a.intended > 0)
-            .map(|a| a.dropped_rate());
         verdicts.push(verdict(
             "overall",
             BudgetMetric::MaxDroppedRate,
             limit,
-            measured,
+            beyond_windows(BudgetMetric::MaxDroppedRate, evidence),
         ));
     }
     for (name, budget) in &budgets.requests {
@@ -63,20 +57,71 @@ pub fn judge<'a>(
         (
             BudgetMetric::MinCacheHitRatio,
             budgets.server.min_cache_hit_ratio,
-            evidence.server.and_then(|s| s.cache_hit_ratio),
         ),
         (
             BudgetMetric::MaxDbPoolUtilization,
             budgets.server.max_db_pool_utilization,
-            evidence.server.and_then(|s| s.db_pool.map(|p| p.mean)),
         ),
     ];
-    for (metric, limit, measured) in server {
+    for (metric, limit) in server {
         if let Some(limit) = limit {
-            verdicts.push(verdict("server", metric, limit, measured));
+            verdicts.push(verdict(
+                "server",
+                metric,
+                limit,
+                beyond_windows(metric, evidence),
+            ));
         }
     }
     verdicts
+}
+
+/// The budgets of `verdicts`, as a run judged them, judged again on other
+/// measurements: how a merge judges its shards' budgets once, on the
+/// whole run. Abort rules are kept as they are.
+pub fn rejudge<'a>(
+    verdicts: &[BudgetVerdict],
+    of: LatencyOf,
+    window_of: impl Fn(Option<&str>) -> Option<&'a Window>,
+    evidence: Evidence<'_>,
+) -> Vec<BudgetVerdict> {
+    verdicts
+        .iter()
+        .map(|judged| {
+            let measured = beyond_windows(judged.metric, evidence).or_else(|| {
+                let scope = (judged.scope != "overall").then_some(judged.scope.as_str());
+                measure(window_of(scope), of, judged.metric)
+            });
+            BudgetVerdict {
+                measured,
+                passed: measured.is_some_and(|m| judged.metric.holds(m, judged.limit)),
+                ..judged.clone()
+            }
+        })
+        .collect()
+}
+
+/// A metric measured from beyond the request windows: the arrivals'
+/// dropped rate over the judged stages (by each arrival's due time), and
+/// the server's figures; `None` for the window metrics, and when nothing
+/// was measured.
+fn beyond_windows(metric: BudgetMetric, evidence: Evidence<'_>) -> Option<f64> {
+    match metric {
+        BudgetMetric::MaxDroppedRate => evidence
+            .arrivals
+            .map(ArrivalStats::judged_counts)
+            .filter(|a| a.intended > 0)
+            .map(|a| a.dropped_rate()),
+        BudgetMetric::MinCacheHitRatio => evidence.server.and_then(|s| s.cache_hit_ratio),
+        BudgetMetric::MaxDbPoolUtilization => {
+            evidence.server.and_then(|s| s.db_pool.map(|p| p.mean))
+        }
+        BudgetMetric::P50
+        | BudgetMetric::P95
+        | BudgetMetric::P99
+        | BudgetMetric::MaxErrorRate
+        | BudgetMetric::MinRps => None,
+    }
 }
 
 fn verdict(scope: &str, metric: BudgetMetric, limit: f64, measured: Option<f64>) -> BudgetVerdict {
@@ -347,8 +392,11 @@ mod tests {
                 mean: 0.85,
                 max: 1.0,
                 max_connections: 60,
+                readings: Some(4),
             }),
             series: Vec::new(),
+            before: None,
+            after: None,
         };
         let overall = window(100, 0, 1_000, 10.0);
         let judged = |server| {

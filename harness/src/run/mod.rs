@@ -64,6 +64,11 @@ pub struct Setup<'a> {
     pub target: &'a str,
     /// The target's Prometheus endpoint to scrape, if any.
     pub server_metrics: Option<String>,
+    /// A wall-clock time to start at (`--start-at`), so that the shards of
+    /// a run line up. The wait comes after the scrape before the run: the
+    /// earliest shard's scrape then precedes every shard's first request,
+    /// and a merge counts the server's requests from it.
+    pub start_at: Option<SystemTime>,
     /// Debug only: block a runtime thread for this long, then let it run
     /// as long, over and over, to starve the generator on purpose (the
     /// hidden `--debug-block-runtime`, for the tests of the saturation check).
@@ -123,6 +128,7 @@ pub async fn measure(
         timeline,
         target,
         server_metrics,
+        start_at,
         debug_block_runtime,
     } = setup;
     let began = SystemTime::now();
@@ -161,6 +167,9 @@ pub async fn measure(
         Some(url) => Some(Scraper::start(url, clock.clone(), SCRAPE_EVERY).await),
         None => None,
     };
+    if let Some(wait) = start_at.and_then(|at| at.duration_since(SystemTime::now()).ok()) {
+        tokio::time::sleep(wait).await;
+    }
     let arrivals = scheduled
         .then(|| Schedule::new(timeline.arrivals(), clock.clone(), longest_timeout, judged));
     let context = Arc::new(RunContext::new(

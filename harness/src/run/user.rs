@@ -57,7 +57,8 @@ pub struct RunContext {
     steps: PreparedPlan,
     /// Where users claim arrivals, for an open-model plan.
     pub arrivals: Option<Schedule>,
-    /// The source of `{{ seq }}`.
+    /// How many `{{ seq }}` values were handed out: the plan's shard turns
+    /// the count into the value.
     seq: AtomicU64,
 }
 
@@ -79,7 +80,7 @@ impl RunContext {
             running,
             transport,
             clock,
-            seq: AtomicU64::new(1),
+            seq: AtomicU64::new(0),
         }
     }
 
@@ -302,7 +303,10 @@ impl VirtualUser {
         arrival: Option<Arrival>,
     ) -> bool {
         let step = &prepared.step;
-        self.templates.seq = context.seq.fetch_add(1, Ordering::Relaxed);
+        self.templates.seq = context
+            .plan
+            .shard()
+            .seq(context.seq.fetch_add(1, Ordering::Relaxed));
         let sent = Instant::now();
         let started = arrival.map_or(sent, |a| a.due).min(sent);
         let start_us = context.clock.offset_us(started);
@@ -495,14 +499,14 @@ pub struct TemplateState {
 }
 
 impl TemplateState {
-    /// The state of user number `index` of a run of `plan`: the pool's
-    /// `index`th key, no captures yet, a generator seeded with `index` so
-    /// runs repeat.
+    /// The state of user number `index` of a run of `plan`: the pool's key
+    /// for it, no captures yet, a generator seeded with its number in the
+    /// whole run, so runs repeat and shards draw apart.
     pub fn new(plan: &Plan, index: usize) -> Self {
         Self {
-            key: plan.users().key(index).into_owned(),
+            key: plan.key(index).into_owned(),
             captures: vec![None; plan.capture_names().len()],
-            rng: SmallRng::seed_from_u64(index as u64),
+            rng: SmallRng::seed_from_u64(plan.whole_run_user(index) as u64),
             seq: 0,
         }
     }

@@ -31,7 +31,9 @@ use crate::histogram::{self, Histogram};
 
 pub use budgets::{AbortRule, BudgetMetric, BudgetVerdict, Verdict};
 pub use file::{ResultsError, json_schema_text, write_file_atomic};
-pub use server::{CacheLayerStats, PoolUtilization, ServerLatency, ServerSample, ServerStats};
+pub use server::{
+    CacheLayerStats, PoolUtilization, ServerLatency, ServerReading, ServerSample, ServerStats,
+};
 
 /// The version of the results format these types write.
 ///
@@ -71,7 +73,17 @@ pub use server::{CacheLayerStats, PoolUtilization, ServerLatency, ServerSample, 
 /// failure of its own kind with no latency ([`ErrorCounts::unsent`]), and
 /// keeps each second's histogram ([`SecondStats::histogram`]) for interval
 /// logs and merging.
-pub const RESULTS_VERSION: u32 = 6;
+/// Version 7 makes runs mergeable (`loadgate merge`): a shard of a run
+/// made by several generators says which ([`RunInfo::run_id`],
+/// [`RunInfo::shard`]), a merged file which shards it holds
+/// ([`RunInfo::merged`]); the phases and the arrivals' start lag and wait
+/// keep their histograms ([`Phases::histograms`],
+/// [`ArrivalStats::histograms`]); and the server's counters at the scrapes
+/// before and after the run are kept ([`ServerStats::before`],
+/// [`ServerStats::after`]), so that a merge takes them once from the
+/// earliest to the latest, with the pool's readings counted
+/// ([`PoolUtilization::readings`]).
+pub const RESULTS_VERSION: u32 = 7;
 /// The oldest results format version still read.
 pub const OLDEST_RESULTS_VERSION: u32 = 1;
 /// The `format` tag of every results file.
@@ -130,6 +142,10 @@ pub struct ArrivalStats {
     /// reason below (a generator behind, or every user busy); their latency
     /// still counts from when they were due.
     pub late: u64,
+    /// The histograms of `start_lag` and `waiting_for_users` (version 7),
+    /// for merging.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histograms: Option<ArrivalHistograms>,
     /// The same counts over the judged stages, by each arrival's due time;
     /// absent when budgets judge the whole run. `max_dropped_rate` judges
     /// these.
@@ -182,6 +198,17 @@ impl ArrivalStats {
     }
 }
 
+/// [`ArrivalStats::start_lag`] and [`ArrivalStats::waiting_for_users`] as
+/// HdrHistograms in µs, V2 + deflate, base64; each absent when its summary is.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArrivalHistograms {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_lag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for_users: Option<String>,
+}
+
 /// Arrivals of a stretch of the schedule, by due time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -230,6 +257,50 @@ pub struct RunInfo {
     /// `budgets.latency_of`); files before version 6 judged all.
     #[serde(default)]
     pub latency_of: LatencyOf,
+    /// The run's id (`--run-id`), shared by every shard of a run made by
+    /// several generators (version 7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// Which share of the run this file is (`--shard i/N`, version 7);
+    /// absent for a whole run and for a merged one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// The shards a merged file was made from (`loadgate merge`, version 7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<MergedFrom>,
+}
+
+/// Shard `index` of `count` (`index` in `0..count`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShardInfo {
+    pub index: u32,
+    pub count: u32,
+}
+
+/// What a merged file was made from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergedFrom {
+    /// The shards the run was cut into.
+    pub count: u32,
+    /// The shards merged, by index; fewer than `count` only with
+    /// `--allow-partial`.
+    pub shards: Vec<MergedShard>,
+}
+
+/// One shard of a merged file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergedShard {
+    pub index: u32,
+    /// The results file, as given to `merge`.
+    pub file: String,
+    /// RFC 3339, UTC: when the shard's run started.
+    pub started_at: String,
+    pub status: RunStatus,
+    /// How many whole seconds after the earliest shard its series starts.
+    pub offset_s: u32,
 }
 
 /// Whose latencies the latency budgets (and abort watches) judge. Error
@@ -438,6 +509,18 @@ pub struct Phases {
     pub ttfb: LatencySummary,
     /// From the headers to the body's last byte.
     pub transfer: LatencySummary,
+    /// The three as HdrHistograms (version 7), for merging.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histograms: Option<PhaseHistograms>,
+}
+
+/// [`Phases`] as HdrHistograms in µs, V2 + deflate, base64.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseHistograms {
+    pub connect: String,
+    pub ttfb: String,
+    pub transfer: String,
 }
 
 impl EndpointStats {

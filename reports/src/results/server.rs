@@ -52,6 +52,26 @@ pub struct ServerStats {
     /// One entry per interval between scrapes.
     #[serde(default)]
     pub series: Vec<ServerSample>,
+    /// The counters at the scrape before the run, when it worked (version 7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<ServerReading>,
+    /// The counters at the scrape after the run, when it worked (version 7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<ServerReading>,
+}
+
+/// The series a scrape read, kept so that a merge of shards that scraped
+/// one server can take its counters once, from the earliest scrape before
+/// to the latest after, instead of adding up each shard's share of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerReading {
+    /// RFC 3339, UTC, to the millisecond: when the server answered.
+    pub at: String,
+    /// The series used (requests, request durations, cache lookups, the
+    /// DB pool), one `name{labels} value` line each, in Prometheus' text
+    /// format.
+    pub metrics: String,
 }
 
 /// Server-side latency percentiles in µs.
@@ -88,6 +108,9 @@ pub struct PoolUtilization {
     pub max: f64,
     /// The pool's maximum size.
     pub max_connections: u64,
+    /// How many scrapes `mean` is over (version 7), to weigh it by in a merge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readings: Option<u32>,
 }
 
 /// The server between two scrapes.

@@ -32,7 +32,7 @@ fn other_versions_and_formats_are_refused() {
         Results::parse("r.json", r#"{"format": "loadgate-results", "version": 99}"#).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "r.json: results format version 99 is not supported (this loadgate reads versions 1 to 6)"
+        "r.json: results format version 99 is not supported (this loadgate reads versions 1 to 7)"
     );
     assert!(matches!(
         Results::parse("r.json", "[1, 2]"),

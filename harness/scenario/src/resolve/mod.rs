@@ -225,6 +225,8 @@ impl Builder<'_> {
             pace,
             server_metrics,
             max_total: None,
+            shard: crate::shard::Shard::WHOLE,
+            user_offset: 0,
         })
     }
 }

@@ -60,6 +60,32 @@ pub fn parse(
     Ok(samples)
 }
 
+/// `samples` as exposition text that [`parse`] reads back: one
+/// `name{label="value",...} value` line per series.
+pub fn render(samples: &BTreeMap<Series, f64>) -> String {
+    use std::fmt::Write;
+    let mut text = String::new();
+    for (series, value) in samples {
+        text.push_str(&series.name);
+        if !series.labels.is_empty() {
+            text.push('{');
+            for (i, (name, label)) in series.labels.iter().enumerate() {
+                let escaped = label
+                    .replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('\n', "\\n");
+                let comma = if i == 0 { "" } else { "," };
+                let _ = write!(text, "{comma}{name}=\"{escaped}\"");
+            }
+            text.push('}');
+        }
+        // `{:?}` writes every float so that it reads back the same, `inf`
+        // and `NaN` included.
+        let _ = writeln!(text, " {value:?}");
+    }
+    text
+}
+
 /// One sample line, without leading blanks.
 fn sample(line: &str) -> Result<(Series, f64), &'static str> {
     let name_end = line
@@ -197,6 +223,17 @@ mod tests {
                 (series("process_start_time_seconds", &[]), 1.5e9),
             ])
         );
+    }
+
+    #[test]
+    fn what_render_writes_parses_back_the_same() {
+        let samples = all(
+            "http_request_duration_seconds_bucket{le=\"+Inf\",route=\"/a\"} 7\n\
+             m{a=\"x\\\"y\\\\z\\n\",b=\"{},=\"} 0.1\n\
+             up 1e300\nhuge +Inf\n",
+        );
+        assert_eq!(samples.len(), 4);
+        assert_eq!(all(&render(&samples)), samples);
     }
 
     #[test]

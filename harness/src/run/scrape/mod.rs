@@ -20,11 +20,11 @@ use std::{
     cmp::Reverse,
     collections::{BTreeMap, BTreeSet},
     sync::Arc,
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime},
 };
 
 use reports::results::{
-    CacheLayerStats, PoolUtilization, ServerLatency, ServerSample, ServerStats,
+    CacheLayerStats, PoolUtilization, ServerLatency, ServerReading, ServerSample, ServerStats,
 };
 use reqwest::header::ACCEPT;
 use scenario::duration::whole_millis;
@@ -175,6 +175,8 @@ enum ScrapeError {
 #[derive(Debug, Clone)]
 struct Snapshot {
     at: Instant,
+    /// `at` on the wall clock, for the results' [`ServerReading`].
+    wall: SystemTime,
     values: BTreeMap<Series, f64>,
 }
 
@@ -188,7 +190,32 @@ impl Snapshot {
         let values = exposition::parse(text, |series| {
             USED.contains(&series.name.as_str()) && series.label("route") != Some(scrape_route)
         })?;
-        Ok(Self { at, values })
+        let wall = SystemTime::now()
+            .checked_sub(at.elapsed())
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        Ok(Self { at, wall, values })
+    }
+
+    /// The snapshot as the results keep it.
+    fn reading(&self) -> ServerReading {
+        ServerReading {
+            at: humantime::format_rfc3339_millis(self.wall).to_string(),
+            metrics: exposition::render(&self.values),
+        }
+    }
+
+    /// A reading of the results back; the scrapes' own route was left out
+    /// when it was taken.
+    fn from_reading(reading: &ServerReading) -> Result<Self, String> {
+        let wall = humantime::parse_rfc3339(&reading.at)
+            .map_err(|e| format!("the reading's time `{}`: {e}", reading.at))?;
+        let values = exposition::parse(&reading.metrics, |_| true)
+            .map_err(|e| format!("the reading's metrics: {e}"))?;
+        Ok(Self {
+            at: Instant::now(),
+            wall,
+            values,
+        })
     }
 
     /// The sum of the series `pick` chooses (a gauge's value over its label
@@ -340,25 +367,28 @@ impl Tally {
             cache_hit_ratio: None,
             db_pool: None,
             series: Vec::new(),
+            before: None,
+            after: None,
         };
         let (Some(first), Some(last)) = (&self.first, &self.last) else {
             return stats;
         };
+        stats.before = self.before_worked.then(|| first.reading());
+        stats.after = self.after_worked.then(|| last.reading());
         if self.scrapes < 2 {
             return stats;
         }
-        stats.requests = last
-            .increase_since(first, |s| s.name == REQUESTS)
-            .map(to_count);
-        match unchecked(self.before_worked, self.after_worked, client.all_counted) {
-            None => {
-                stats.count_mismatch = stats.requests.and_then(|server| mismatch(server, client));
-            }
-            Some(why) => stats.count_unchecked = stats.requests.map(|_| why),
-        }
-        stats.latency = latency(first, last);
-        stats.cache_layers = cache_layers(first, last);
-        stats.cache_hit_ratio = cache_hit_ratio(&stats.cache_layers);
+        let counted = Counters::between(first, last);
+        stats.requests = counted.requests;
+        (stats.count_mismatch, stats.count_unchecked) = count_check(
+            stats.requests,
+            self.before_worked,
+            self.after_worked,
+            client,
+        );
+        stats.latency = counted.latency;
+        stats.cache_layers = counted.cache_layers;
+        stats.cache_hit_ratio = counted.cache_hit_ratio;
         stats.db_pool = if self.pool_during.is_empty() {
             pool_utilization(self.pool_before.as_slice())
         } else {
@@ -366,6 +396,59 @@ impl Tally {
         };
         stats.series = self.series;
         stats
+    }
+}
+
+/// What the server counted between two scrapes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Counters {
+    /// `http_requests_total`, the scrapes' own requests left out.
+    pub requests: Option<u64>,
+    pub latency: Option<ServerLatency>,
+    pub cache_layers: Vec<CacheLayerStats>,
+    pub cache_hit_ratio: Option<f64>,
+}
+
+impl Counters {
+    fn between(first: &Snapshot, last: &Snapshot) -> Self {
+        let cache_layers = cache_layers(first, last);
+        Self {
+            requests: last
+                .increase_since(first, |s| s.name == REQUESTS)
+                .map(to_count),
+            latency: latency(first, last),
+            cache_hit_ratio: cache_hit_ratio(&cache_layers),
+            cache_layers,
+        }
+    }
+
+    /// What the server counted from the reading `before` to the reading
+    /// `after`, both kept in results files: how a merge of shards that
+    /// scraped one server counts it once.
+    ///
+    /// # Errors
+    /// When a reading is not one a run wrote (its time or its metrics
+    /// cannot be read).
+    pub fn between_readings(before: &ServerReading, after: &ServerReading) -> Result<Self, String> {
+        Ok(Self::between(
+            &Snapshot::from_reading(before)?,
+            &Snapshot::from_reading(after)?,
+        ))
+    }
+}
+
+/// The server's request count held against the client's: the mismatch,
+/// or why they were not compared ([`ServerStats::count_mismatch`],
+/// [`ServerStats::count_unchecked`]).
+pub fn count_check(
+    server: Option<u64>,
+    before_worked: bool,
+    after_worked: bool,
+    client: ClientCounts,
+) -> (Option<String>, Option<String>) {
+    match unchecked(before_worked, after_worked, client.all_counted) {
+        None => (server.and_then(|server| mismatch(server, client)), None),
+        Some(why) => (None, server.map(|_| why)),
     }
 }
 
@@ -392,6 +475,10 @@ fn interval(earlier: &Snapshot, later: &Snapshot, epoch: Instant) -> ServerSampl
     }
 }
 
+/// [`ServerStats::count_unchecked`] when the client stopped at once: a
+/// merge of shards asks for it by this text.
+pub const STOPPED_AT_ONCE: &str = "request counts not compared: the run was stopped at once, so requests in flight were not counted";
+
 /// Why the server's count cannot be held against the client's: without
 /// the scrape before the run it starts mid-run, and without the one after,
 /// it ends up to a scrape interval early. Either way it would look short.
@@ -399,10 +486,7 @@ fn interval(earlier: &Snapshot, later: &Snapshot, epoch: Instant) -> ServerSampl
 /// server's would look long.
 fn unchecked(before_worked: bool, after_worked: bool, all_counted: bool) -> Option<String> {
     if !all_counted {
-        return Some(
-            "request counts not compared: the run was stopped at once, so requests in flight were not counted"
-                .to_owned(),
-        );
+        return Some(STOPPED_AT_ONCE.to_owned());
     }
     let failed = match (before_worked, after_worked) {
         (true, true) => return None,
@@ -565,6 +649,7 @@ fn pool_utilization(readings: &[PoolReading]) -> Option<PoolUtilization> {
         mean: utilization().sum::<f64>() / readings.len() as f64,
         max: utilization().fold(0.0, f64::max),
         max_connections: to_count(readings.iter().map(|r| r.max).fold(0.0, f64::max)),
+        readings: Some(u32::try_from(readings.len()).unwrap_or(u32::MAX)),
     })
 }
 

@@ -251,6 +251,7 @@ fn pool_utilization_is_over_the_scrapes_during_the_run() {
             mean: 0.5,
             max: 0.75,
             max_connections: 40,
+            readings: Some(2),
         })
     );
     assert_eq!(
@@ -312,6 +313,7 @@ fn a_scrape_before_the_epoch_is_at_0() {
     let earlier = snapshot(epoch, 0, "up 1\n");
     let later = Snapshot {
         at: epoch,
+        wall: SystemTime::now(),
         values: BTreeMap::new(),
     };
     let sample = interval(&earlier, &later, epoch + Duration::from_secs(1));
@@ -328,7 +330,10 @@ fn with_fewer_than_two_scrapes_nothing_is_derived() {
         responses: 6,
         all_counted: true,
     };
-    let stats = tally.into_stats("u".to_owned(), client);
+    let mut stats = tally.into_stats("u".to_owned(), client);
+    // The one scrape was the one before the run: kept, for a merge.
+    let before = stats.before.take().expect("the scrape before is kept");
+    assert_eq!(before.metrics, "http_requests_total 5.0\n");
     assert_eq!(
         stats,
         ServerStats {
@@ -345,8 +350,47 @@ fn with_fewer_than_two_scrapes_nothing_is_derived() {
             cache_hit_ratio: None,
             db_pool: None,
             series: Vec::new(),
+            before: None,
+            after: None,
         }
     );
+}
+
+#[test]
+fn the_readings_kept_give_the_counters_the_scrapes_gave() {
+    let before = "http_requests_total{route=\"/a\",status=\"200\"} 10\n\
+                  http_request_duration_seconds_bucket{le=\"0.01\"} 4\n\
+                  http_request_duration_seconds_bucket{le=\"+Inf\"} 10\n\
+                  http_request_duration_seconds_sum 0.2\n\
+                  http_request_duration_seconds_count 10\n\
+                  cache_hits_total{layer=\"l4\"} 1\n\
+                  cache_misses_total{layer=\"l4\"} 9\n";
+    let after = "http_requests_total{route=\"/a\",status=\"200\"} 110\n\
+                 http_request_duration_seconds_bucket{le=\"0.01\"} 84\n\
+                 http_request_duration_seconds_bucket{le=\"+Inf\"} 110\n\
+                 http_request_duration_seconds_sum 1.7\n\
+                 http_request_duration_seconds_count 110\n\
+                 cache_hits_total{layer=\"l4\"} 61\n\
+                 cache_misses_total{layer=\"l4\"} 49\n";
+    let stats = derive(&[before, after], CLIENT);
+    let (kept_before, kept_after) = (stats.before.unwrap(), stats.after.unwrap());
+    assert!(
+        kept_before.at <= kept_after.at,
+        "{} {}",
+        kept_before.at,
+        kept_after.at
+    );
+    let counted = Counters::between_readings(&kept_before, &kept_after).unwrap();
+    assert_eq!(counted.requests, Some(100));
+    assert_eq!(counted.requests, stats.requests);
+    assert_eq!(counted.latency, stats.latency);
+    assert_eq!(counted.cache_layers, stats.cache_layers);
+    assert_eq!(counted.cache_hit_ratio, Some(0.6));
+    let broken = ServerReading {
+        metrics: "not prometheus {".to_owned(),
+        ..kept_after
+    };
+    assert!(Counters::between_readings(&kept_before, &broken).is_err());
 }
 
 #[test]

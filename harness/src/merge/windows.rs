@@ -1,0 +1,200 @@
+//! The merged windows: per request name and overall, for the whole run
+//! and the judged stages, each from its shards' histograms added.
+
+use std::collections::BTreeMap;
+
+use reports::{
+    histogram::{self, Histogram},
+    results::{
+        EndpointStats, ErrorCounts, Latencies, LatencySummary, PhaseHistograms, Phases, Results,
+        Window,
+    },
+};
+
+use super::MergeError;
+
+/// One shard as the merge reads it: where it came from, and how many whole
+/// seconds after the earliest shard it started.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Part<'a> {
+    pub file: &'a str,
+    pub results: &'a Results,
+    pub offset_s: u32,
+}
+
+impl Part<'_> {
+    /// The error for something wrong inside this shard's file.
+    pub fn refuse(&self, why: impl Into<String>) -> MergeError {
+        MergeError::Refused {
+            file: self.file.to_owned(),
+            why: why.into(),
+        }
+    }
+
+    /// Decodes one of this shard's histograms.
+    pub fn decode(&self, encoded: &str, what: &str) -> Result<Histogram, MergeError> {
+        histogram::decode(encoded).map_err(|e| self.refuse(format!("{what}: {e}")))
+    }
+}
+
+/// The overall stats and each request name's (in the order the first
+/// shard names them, then any only later shards have), over a run of
+/// `run_ms`.
+pub(super) fn endpoints(
+    parts: &[Part<'_>],
+    run_ms: u64,
+) -> Result<(EndpointStats, Vec<EndpointStats>), MergeError> {
+    let overall: Vec<(Part<'_>, &EndpointStats)> =
+        parts.iter().map(|p| (*p, &p.results.overall)).collect();
+    let overall = endpoint("overall", &overall, run_ms)?;
+    let mut names: Vec<&str> = Vec::new();
+    for part in parts {
+        for request in &part.results.requests {
+            if !names.contains(&request.name.as_str()) {
+                names.push(&request.name);
+            }
+        }
+    }
+    let requests = names
+        .into_iter()
+        .map(|name| {
+            let of_name: Vec<(Part<'_>, &EndpointStats)> = parts
+                .iter()
+                .filter_map(|p| {
+                    let stats = p.results.requests.iter().find(|r| r.name == name)?;
+                    Some((*p, stats))
+                })
+                .collect();
+            endpoint(name, &of_name, run_ms)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((overall, requests))
+}
+
+fn endpoint(
+    name: &str,
+    parts: &[(Part<'_>, &EndpointStats)],
+    run_ms: u64,
+) -> Result<EndpointStats, MergeError> {
+    let all: Vec<(Part<'_>, &Window)> = parts.iter().map(|(p, e)| (*p, &e.all)).collect();
+    let judged: Vec<(Part<'_>, &Window)> = parts
+        .iter()
+        .filter_map(|(p, e)| e.judged.as_ref().map(|w| (*p, w)))
+        .collect();
+    let judged_ms = judged.iter().map(|(_, w)| w.duration_ms).max().unwrap_or(0);
+    let mut status_codes = BTreeMap::new();
+    for (_, stats) in parts {
+        for (code, n) in &stats.status_codes {
+            *status_codes.entry(*code).or_insert(0) += n;
+        }
+    }
+    Ok(EndpointStats {
+        name: name.to_owned(),
+        all: window(&all, run_ms)?,
+        judged: if judged.is_empty() {
+            None
+        } else {
+            Some(window(&judged, judged_ms)?)
+        },
+        status_codes,
+        phases: phases(parts)?,
+    })
+}
+
+/// The shards' windows as one over `duration_ms`: counts and errors added,
+/// the successful, failed and service-time histograms added.
+fn window(parts: &[(Part<'_>, &Window)], duration_ms: u64) -> Result<Window, MergeError> {
+    let mut count = 0;
+    let mut errors = ErrorCounts::default();
+    let mut ok = histogram::new_histogram();
+    let mut failed = histogram::new_histogram();
+    let mut service = histogram::new_histogram();
+    let mut every_part_has_service = true;
+    for (part, window) in parts {
+        count += window.count;
+        errors.add(&window.errors);
+        let (Some(ok_part), Some(failed_part)) = (&window.ok, &window.failed) else {
+            return Err(
+                part.refuse("a window keeps no histograms of its successes and failures apart")
+            );
+        };
+        add(
+            &mut ok,
+            &part.decode(&ok_part.histogram, "a histogram")?,
+            part,
+        )?;
+        add(
+            &mut failed,
+            &part.decode(&failed_part.histogram, "a histogram")?,
+            part,
+        )?;
+        match &window.service_histogram {
+            Some(encoded) => add(&mut service, &part.decode(encoded, "a histogram")?, part)?,
+            None => every_part_has_service = false,
+        }
+    }
+    Ok(Window::of(
+        count,
+        errors,
+        duration_ms * 1000,
+        Latencies {
+            ok: &ok,
+            failed: &failed,
+            service: every_part_has_service.then_some(&service),
+        },
+    ))
+}
+
+/// The phases over every shard that kept them.
+fn phases(parts: &[(Part<'_>, &EndpointStats)]) -> Result<Option<Phases>, MergeError> {
+    let mut connects = 0;
+    let mut connect = histogram::new_histogram();
+    let mut ttfb = histogram::new_histogram();
+    let mut transfer = histogram::new_histogram();
+    for (part, stats) in parts {
+        let Some(phases) = &stats.phases else {
+            continue;
+        };
+        let Some(histograms) = &phases.histograms else {
+            return Err(part.refuse("its phases keep no histograms"));
+        };
+        connects += phases.connects;
+        add(
+            &mut connect,
+            &part.decode(&histograms.connect, "a histogram")?,
+            part,
+        )?;
+        add(
+            &mut ttfb,
+            &part.decode(&histograms.ttfb, "a histogram")?,
+            part,
+        )?;
+        add(
+            &mut transfer,
+            &part.decode(&histograms.transfer, "a histogram")?,
+            part,
+        )?;
+    }
+    Ok((!ttfb.is_empty()).then(|| Phases {
+        connects,
+        connect: LatencySummary::of(&connect),
+        ttfb: LatencySummary::of(&ttfb),
+        transfer: LatencySummary::of(&transfer),
+        histograms: Some(PhaseHistograms {
+            connect: histogram::encode(&connect),
+            ttfb: histogram::encode(&ttfb),
+            transfer: histogram::encode(&transfer),
+        }),
+    }))
+}
+
+/// `more` into `into`; a histogram whose values do not fit loadgate's
+/// bounds was not written by loadgate.
+pub(super) fn add(
+    into: &mut Histogram,
+    more: &Histogram,
+    part: &Part<'_>,
+) -> Result<(), MergeError> {
+    into.add(more)
+        .map_err(|e| part.refuse(format!("a histogram out of loadgate's bounds ({e:?})")))
+}
