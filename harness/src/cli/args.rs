@@ -96,6 +96,8 @@ pub enum Command {
 const MERGE_EXAMPLES: &str = "\
 Examples:
   loadgate merge shared/peak-42/shard-*/results.json --out runs/peak-42
+  loadgate merge /results
+      every /results/shard-*/results.json, merged into /results/merged
   loadgate merge a/results.json b/results.json --allow-partial
       merge the shards there are, when a pod failed
 
@@ -110,12 +112,14 @@ that are not one run's shards), 3 a shard found the target unreachable.";
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// The shards' results.json files.
+    /// The shards' results.json files; a directory stands for its
+    /// shard-*/results.json (as an Indexed Job's pods write them).
     #[arg(required = true, value_name = "RESULTS")]
     pub results: Vec<PathBuf>,
 
     /// Where to write the merged results.json and its reports
-    /// [default: merged/ beside the first file's folder].
+    /// [default: merged/ beside the first file's folder, or in the
+    /// directory given].
     #[arg(long)]
     pub out: Option<PathBuf>,
 

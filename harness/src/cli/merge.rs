@@ -59,9 +59,26 @@ pub fn merge(args: &MergeArgs) -> Exit {
     exit(results)
 }
 
-/// Every file read, or the first that cannot be, named.
+/// Every file read, or the first that cannot be, named. A directory
+/// stands for its `shard-*/results.json` files, as an Indexed Job's pods
+/// write them to a shared volume.
 fn read(paths: &[PathBuf]) -> Result<Vec<ShardFile>, String> {
-    paths
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let found = shard_files(path)?;
+            if found.is_empty() {
+                return Err(format!(
+                    "{}: no shard-*/results.json in this directory",
+                    path.display()
+                ));
+            }
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    files
         .iter()
         .map(|path| {
             Ok(ShardFile {
@@ -72,9 +89,25 @@ fn read(paths: &[PathBuf]) -> Result<Vec<ShardFile>, String> {
         .collect()
 }
 
+/// `DIR/shard-*/results.json`, sorted.
+fn shard_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with("shard-"))
+        .map(|entry| entry.path().join(reports::files::RESULTS))
+        .filter(|file| file.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 /// `merged/` beside the folder of the first shard's file: shards written
 /// to `DIR/shard-0/results.json`… merge into `DIR/merged/`.
 fn default_out_dir(first: &Path) -> PathBuf {
+    if first.is_dir() {
+        return first.join("merged");
+    }
     let folder = first.parent().unwrap_or(Path::new("."));
     folder.parent().unwrap_or(Path::new(".")).join("merged")
 }

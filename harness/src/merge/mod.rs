@@ -5,21 +5,21 @@
 //! added together, never from their percentiles: a merged p99 is the p99
 //! of every sample of every shard, exactly as if one generator had made
 //! them all. What a merge does to each part of the results:
-//! * requests and the whole run ([`windows`]): counts and errors by kind
+//! * requests and the whole run (`windows`): counts and errors by kind
 //!   added, histograms (all, successful, failed, service time; the
 //!   phases') added, rates over the merged run's span;
-//! * the per-second series ([`series`]): aligned on wall-clock seconds
+//! * the per-second series (`series`): aligned on wall-clock seconds
 //!   (each shard shifted by its start's distance from the earliest, in
 //!   whole seconds), users added, percentiles from each second's
 //!   histograms added;
 //! * arrivals: counts added, start lag and wait from their histograms;
-//! * the server's metrics ([`server`]): taken once, not added up, from
+//! * the server's metrics (`server`): taken once, not added up, from
 //!   the earliest successful scrape before the run of any shard to the
 //!   latest after it;
 //! * the budgets: judged again on the merged figures; a shard that
 //!   aborted aborts the merged run, which ends in the worst shard's status.
 //!
-//! The checks before any of this are in [`checks`].
+//! The checks before any of this are in `checks`.
 
 mod checks;
 mod series;
