@@ -50,6 +50,23 @@ if kubernetes-validate --strict --quiet -k "$KUBERNETES_VERSION" "$work/broken.y
     exit 1
 fi
 
+log "the Jobs' wiring: what Kubernetes fills in"
+python3 - <<'PY'
+import yaml
+job = yaml.safe_load(open("deploy/k8s/base/loadgate/shards-job.yaml"))
+spec = job["spec"]
+assert spec["completionMode"] == "Indexed" and spec["backoffLimit"] == 0, spec
+env = {e["name"]: e for e in spec["template"]["spec"]["containers"][0]["env"]}
+expected = {
+    "JOB_COMPLETION_INDEX": "metadata.annotations['batch.kubernetes.io/job-completion-index']",
+    "LOADGATE_RUN_ID": "metadata.labels['batch.kubernetes.io/controller-uid']",
+}
+for name, path in expected.items():
+    got = env[name]["valueFrom"]["fieldRef"]["fieldPath"]
+    assert got == path, f"{name} comes from {got}, not {path}"
+print("the index and the run id come from the downward API's Job fields")
+PY
+
 log "PrometheusRule: the rules file's groups, valid against the vendored schema"
 kubectl kustomize deploy/k8s/monitoring >"$work/monitoring.yaml"
 python3 - "$work/monitoring.yaml" <<'PY'

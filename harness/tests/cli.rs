@@ -57,6 +57,64 @@ fn bad_command_lines_exit_2() {
     assert_exit(&output, 2);
 }
 
+#[test]
+fn a_shard_that_cannot_be_run_exits_2_saying_why() {
+    let refused = |args: &[&str], env: Option<&str>, says: &str| {
+        let mut command = loadgate();
+        command.arg("run").arg(shipped("smoke.yaml")).args(args);
+        command
+            .env_remove("JOB_COMPLETION_INDEX")
+            .env_remove("LOADGATE_RUN_ID");
+        if let Some(index) = env {
+            command.env("JOB_COMPLETION_INDEX", index);
+        }
+        let output = command.output().unwrap();
+        assert_exit(&output, 2);
+        assert!(
+            stderr(&output).contains(says),
+            "{says:?} in {}",
+            stderr(&output)
+        );
+    };
+    refused(
+        &["--shard", "4/4", "--run-id", "r"],
+        None,
+        "`4/4` is not a shard",
+    );
+    refused(&["--shard", "1/4"], None, "--shard 1/4 needs --run-id");
+    refused(
+        &["--shards", "4", "--run-id", "r"],
+        None,
+        "reads the shard's index from JOB_COMPLETION_INDEX, which is not set",
+    );
+    refused(
+        &["--shards", "4", "--run-id", "r"],
+        Some("4"),
+        "JOB_COMPLETION_INDEX=4 is not below --shards 4",
+    );
+    refused(
+        &["--shards", "4", "--run-id", "r"],
+        Some("x"),
+        "JOB_COMPLETION_INDEX=`x` is not a shard index",
+    );
+    // smoke's peak is 8 users: a ninth shard would run none.
+    refused(
+        &["--shard", "8/9", "--run-id", "r"],
+        None,
+        "shard 8/9 would run no users",
+    );
+    refused(
+        &["--shard", "0/2", "--shards", "2", "--run-id", "r"],
+        None,
+        "cannot be used with",
+    );
+    refused(
+        &["--start-at", "2999-01-01T00:00:00Z"],
+        None,
+        "--start-at is",
+    );
+}
+
 /// Runs the scenario at `path` against a port nothing listens on, and
 /// reads the results it must still write, as an unreachable run (exit 3).
 fn run_against_a_closed_port(path: &std::path::Path, out: &std::path::Path) -> Results {
@@ -89,6 +147,11 @@ fn a_closed_port_exits_3_with_results_and_verdict_written() {
     );
     let out = dir.path().join("out");
     let results = run_against_a_closed_port(&path, &out);
+    assert_eq!(
+        results.scenario.source,
+        std::fs::read_to_string(&path).unwrap(),
+        "the results keep the scenario's text, not its path"
+    );
     assert!(
         results
             .run

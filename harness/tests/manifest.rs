@@ -17,6 +17,9 @@ use std::{
 use common::{assert_exit, read_results, stdout};
 use serde_yaml_ng::Value;
 
+/// The shards Job's uid, as the downward API would give it.
+const RUN_ID: &str = "3f6c0a4e-5b1d-4c8e-9a7f-2d6b8e1c0f93";
+
 fn deploy(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../deploy/k8s/base")
@@ -174,7 +177,7 @@ async fn the_indexed_jobs_command_runs_shards_and_the_merge_jobs_merges_them() {
             // bundled service), the index, the Job's uid, the start.
             env.insert("TARGET_URL".into(), service.base_url());
             env.insert("JOB_COMPLETION_INDEX".into(), index.to_string());
-            env.insert("LOADGATE_RUN_ID".into(), "3f6c0a4e-job-uid".into());
+            env.insert("LOADGATE_RUN_ID".into(), RUN_ID.into());
             env.insert("LOADGATE_START_AT".into(), start_at.to_string());
             process(&shard, &env, &mounts(&shard)).spawn().unwrap()
         })
@@ -182,20 +185,21 @@ async fn the_indexed_jobs_command_runs_shards_and_the_merge_jobs_merges_them() {
     for child in children {
         assert_exit(&child.wait_with_output().await.unwrap(), 0);
     }
-    let merge = process(&merger, &merger.env, &mounts(&merger))
+    // The README's sequence puts the shards Job's uid in a ConfigMap.
+    let mut env = merger.env.clone();
+    env.insert("LOADGATE_RUN_ID".into(), RUN_ID.into());
+    let merge = process(&merger, &env, &mounts(&merger))
         .output()
         .await
         .unwrap();
     service.shutdown().await.unwrap();
     assert_exit(&merge, 0);
     assert!(
-        stdout(&merge).contains(&format!(
-            "merged {completions} shards of run 3f6c0a4e-job-uid"
-        )),
+        stdout(&merge).contains(&format!("merged {completions} shards of run {RUN_ID}")),
         "{}",
         stdout(&merge)
     );
-    let merged = read_results(&results_dir.join("merged"));
+    let merged = read_results(&results_dir.join(RUN_ID).join("merged"));
     let shards = merged.run.merged.as_ref().unwrap();
     assert_eq!(shards.count, completions);
     assert_eq!(

@@ -66,6 +66,7 @@ async fn the_server_counts_what_the_client_sent_and_shows_its_cache_and_pool() {
             requests: 50,
             responses: 50,
             all_counted: true,
+            shard: false,
         })
         .await;
     service.shutdown().await.expect("a clean shutdown");
@@ -108,6 +109,7 @@ async fn a_client_count_the_server_disagrees_with_is_a_mismatch() {
             requests: 8,
             responses: 7,
             all_counted: true,
+            shard: false,
         })
         .await;
     service.shutdown().await.expect("a clean shutdown");
@@ -129,6 +131,7 @@ async fn an_unreachable_metrics_url_is_counted_and_nothing_derived() {
             requests: 3,
             responses: 2,
             all_counted: true,
+            shard: false,
         })
         .await;
 

@@ -298,6 +298,16 @@ async fn four_shards_against_one_service_merge_exactly() {
         "the shards' users add up"
     );
     assert!(merged.verdict.passed, "{:?}", merged.budgets);
+    let summary_md = std::fs::read_to_string(merged_dir.join("summary.md")).unwrap();
+    assert!(
+        summary_md.contains("Merged from all 4 shards of run run-four"),
+        "{summary_md}"
+    );
+    let shard_md = std::fs::read_to_string(dir.path().join("shard-1/summary.md")).unwrap();
+    assert!(
+        shard_md.contains("Shard 1 of 4 of run run-four"),
+        "{shard_md}"
+    );
 
     // No two shards created the same server name, and every 201 is a row.
     let created: u64 = shards
@@ -418,6 +428,18 @@ async fn merges_of_anything_but_one_runs_shards_are_refused_naming_the_file() {
             shown(&other_scenario)
         ),
     );
+    let other_text = edited(&files[1], dir.path(), "text.json", |j| {
+        let text = j["scenario"]["source"]
+            .as_str()
+            .unwrap()
+            .replace("path: /", "path: /other");
+        j["scenario"]["source"] = text.into();
+    });
+    refused(
+        &[files[0].clone(), other_text],
+        &[],
+        "ran `tiny` from another text",
+    );
     let other_run = edited(&files[1], dir.path(), "run.json", |j| {
         j["run"]["run_id"] = "run-three".into();
     });
@@ -455,5 +477,53 @@ async fn merges_of_anything_but_one_runs_shards_are_refused_naming_the_file() {
         &[files[0].clone(), corrupt.clone()],
         &[],
         &format!("{}: cannot merge it: a histogram", shown(&corrupt)),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_models_shards_make_the_whole_runs_arrivals() {
+    let target = quick_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(
+        dir.path(),
+        "open.yaml",
+        "version: 2\nname: open\nload:\n  model: open\n  max_users: 6\n  stages:\n    - {rate: 90/s, ramp: 1s}\n    - {name: steady, hold: 2s}\nrequests: [{name: root, method: GET, path: /}]\n",
+    );
+    let plan = harness::load_plan(&file, &harness::Vars::new()).unwrap();
+    let whole = plan.timeline(harness::run::engine::TICK).arrivals().count() as u64;
+    let at = SystemTime::now() + Duration::from_secs(1);
+    let runs: Vec<_> = (0..3)
+        .map(|k| {
+            shard_command(
+                &file,
+                &target,
+                k,
+                3,
+                "run-open",
+                at,
+                &dir.path().join(format!("shard-{k}")),
+            )
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for output in outputs(runs).await {
+        assert_exit(&output, 0);
+    }
+    let out = dir.path().join("merged");
+    assert_exit(&merge(&[dir.path().to_path_buf()], &[], &out), 0);
+    let arrivals = read_results(&out)
+        .arrivals
+        .expect("an open model's arrivals");
+    assert!(whole > 200, "{whole} arrivals");
+    assert_eq!(
+        arrivals.intended, whole,
+        "every arrival of the schedule, once"
+    );
+    assert_eq!(arrivals.started + arrivals.dropped, whole);
+    assert_eq!(
+        read_results(&out).scenario.stages[1].to_users,
+        6,
+        "max_users split"
     );
 }

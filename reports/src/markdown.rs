@@ -35,6 +35,9 @@ pub fn render(results: &Results) -> String {
         ),
     };
     out.push('\n');
+    if let Some(sharding) = sharding_sentence(results) {
+        let _ = writeln!(out, "> {}\n", cell(&sharding));
+    }
     if results.run.status != RunStatus::Completed {
         let _ = writeln!(out, "> ⚠️ {}\n", cell(&run_status_sentence(results)));
     }
@@ -248,6 +251,33 @@ fn server_lines(out: &mut String, server: &ServerStats) {
     if let Some(why) = &server.count_unchecked {
         let _ = writeln!(out, "> {}.\n", cell(why));
     }
+}
+
+/// What share of a run made by several generators the results are, or
+/// which shards they merge, as a sentence; `None` for a run of one.
+pub(crate) fn sharding_sentence(results: &Results) -> Option<String> {
+    let run = &results.run;
+    let id = run.run_id.as_deref().unwrap_or("without an id");
+    if let Some(shard) = run.shard {
+        return Some(format!(
+            "Shard {} of {} of run {id}: its share of the load only; the run's budgets are judged on the merge of its shards (`loadgate merge`).",
+            shard.index, shard.count
+        ));
+    }
+    let merged = run.merged.as_ref()?;
+    let indices: Vec<String> = merged.shards.iter().map(|s| s.index.to_string()).collect();
+    let of = if merged.shards.len() as u32 == merged.count {
+        format!("all {} shards", merged.count)
+    } else {
+        format!(
+            "shards {} of {} (a partial merge)",
+            indices.join(", "),
+            merged.count
+        )
+    };
+    Some(format!(
+        "Merged from {of} of run {id}: latencies from their histograms added; each second's generator figures are the busiest shard's."
+    ))
 }
 
 /// Why the run is not a complete one, as a sentence. An aborted run names

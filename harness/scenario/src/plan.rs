@@ -34,6 +34,8 @@ use crate::yaml::Method;
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub(crate) source: String,
+    /// The scenario file's text, as read.
+    pub(crate) text: String,
     pub(crate) name: String,
     pub(crate) description: String,
     pub(crate) target: Option<String>,
@@ -410,6 +412,12 @@ impl Plan {
     /// The file (or label) the plan was read from.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// The scenario file's text, as read: what the results keep, and
+    /// what a merge of shards holds them to.
+    pub fn text(&self) -> &str {
+        &self.text
     }
 
     /// Scenario name.

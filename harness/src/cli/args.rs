@@ -356,7 +356,8 @@ pub struct ShardArgs {
     /// Run shard I of N (I from 0): the I-th share of the users or of the
     /// arrivals, its own part of the user pool and of `{{ seq }}`. The
     /// verdict is left to `loadgate merge`: the exit code is 0 once the run
-    /// completed. Needs --run-id.
+    /// completed or aborted (the merge marks the whole run aborted), 2 or 3
+    /// as usual otherwise. Needs --run-id.
     #[arg(long, value_name = "I/N", conflicts_with = "shards")]
     pub shard: Option<scenario::Shard>,
 

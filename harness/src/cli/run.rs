@@ -218,10 +218,11 @@ async fn measure_and_judge(
         },
     );
     // A shard's verdict is the merge's: its share cannot meet the whole
-    // run's budgets, and a failed pod would be run again.
+    // run's budgets, and a pod that failed would end (or rerun) the Job.
+    // An abort is part of the verdict, which the merge takes on.
     let sharded = !plan.shard().is_whole();
     let exit = match measured.ending {
-        Ending::Completed if sharded => Exit::Success,
+        Ending::Completed | Ending::Aborted(_) if sharded => Exit::Success,
         Ending::Completed if !results.verdict.passed => Exit::BudgetFailed,
         Ending::Completed => Exit::Success,
         Ending::Unreachable(_) => Exit::Unreachable,

@@ -127,7 +127,7 @@ pub fn assemble(plan: &Plan, timeline: &Timeline, measured: &Measured, meta: Run
             name: plan.name().to_owned(),
             description: Some(plan.description().to_owned()).filter(|d| !d.is_empty()),
             file: meta.scenario_file,
-            source: plan.source().to_owned(),
+            source: plan.text().to_owned(),
             overrides: meta.overrides,
             stages: timeline
                 .stages()

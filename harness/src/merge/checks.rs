@@ -44,6 +44,12 @@ pub(super) fn check(shards: &[ShardFile], allow_partial: bool) -> Result<Checked
                 "it has no shard metadata: it was not run with --shard (or --shards)".to_owned(),
             ));
         };
+        if index >= of {
+            return Err(refuse(format!(
+                "it says it is shard {index} of {of}, which is not one (0 to {})",
+                of.saturating_sub(1)
+            )));
+        }
         if *count.get_or_insert(of) != of {
             return Err(refuse(format!(
                 "it is shard {index}/{of}, but {} is of {} shards",
@@ -66,6 +72,7 @@ pub(super) fn check(shards: &[ShardFile], allow_partial: bool) -> Result<Checked
         }
         let scenario = &shard.results.scenario;
         let expected = &first.results.scenario;
+        // The text as read: the same requests, weights, stages and budgets.
         if scenario.name != expected.name || scenario.source != expected.source {
             return Err(refuse(format!(
                 "it ran scenario `{}`, and {} ran `{}`{}",

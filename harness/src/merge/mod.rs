@@ -82,27 +82,18 @@ pub fn merge(mut shards: Vec<ShardFile>, allow_partial: bool) -> Result<Merged, 
     shards.sort_by_key(|s| s.results.run.shard.map(|s| s.index));
     let checked = checks::check(&shards, allow_partial)?;
     let earliest = *checked.started.iter().min().expect("checked: a shard");
-    let offsets: Vec<u32> = checked
-        .started
-        .iter()
-        .map(|at| whole_seconds_after(*at, earliest))
-        .collect();
     let parts: Vec<windows::Part<'_>> = shards
         .iter()
-        .zip(&offsets)
-        .map(|(shard, &offset_s)| windows::Part {
+        .zip(&checked.started)
+        .map(|(shard, &at)| windows::Part {
             file: &shard.file,
             results: &shard.results,
-            offset_s,
+            offset_ms: millis_after(at, earliest),
+            offset_s: whole_seconds_after(at, earliest),
         })
         .collect();
     let first = &shards[0].results;
-    let run_ms = parts
-        .iter()
-        .map(|p| u64::from(p.offset_s) * 1000 + p.results.overall.all.duration_ms)
-        .max()
-        .unwrap_or(0);
-    let (overall, requests) = windows::endpoints(&parts, run_ms)?;
+    let (overall, requests) = windows::endpoints(&parts)?;
     let series = series::seconds(&parts)?;
     let judged_seconds = series::judged(&series, &first.scenario);
     let arrivals = arrivals(&parts, &judged_seconds)?;
@@ -127,7 +118,7 @@ pub fn merge(mut shards: Vec<ShardFile>, allow_partial: bool) -> Result<Merged, 
                 .iter()
                 .filter_map(|p| {
                     let at = p.results.budgets[index].abort?.triggered_at_ms?;
-                    Some(at + u64::from(p.offset_s) * 1000)
+                    Some(at + p.offset_ms)
                 })
                 .min();
         }
@@ -142,11 +133,7 @@ pub fn merge(mut shards: Vec<ShardFile>, allow_partial: bool) -> Result<Merged, 
         },
         run: RunInfo {
             started_at: humantime::format_rfc3339_millis(earliest).to_string(),
-            duration_ms: parts
-                .iter()
-                .map(|p| u64::from(p.offset_s) * 1000 + p.results.run.duration_ms)
-                .max()
-                .unwrap_or(0),
+            duration_ms: windows::span_ms(parts.iter().map(|p| (p, p.results.run.duration_ms))),
             status,
             stop_reason,
             latency_basis: first.run.latency_basis,
@@ -184,11 +171,16 @@ pub fn merge(mut shards: Vec<ShardFile>, allow_partial: bool) -> Result<Merged, 
     })
 }
 
+/// Milliseconds from `earliest` to `at`: how much later a shard started.
+fn millis_after(at: SystemTime, earliest: SystemTime) -> u64 {
+    let after = at.duration_since(earliest).unwrap_or_default();
+    u64::try_from(after.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Whole seconds from `earliest` to `at`, to the nearest: how far a
 /// shard's series is shifted to line up with the earliest shard's.
 fn whole_seconds_after(at: SystemTime, earliest: SystemTime) -> u32 {
-    let after = at.duration_since(earliest).unwrap_or_default();
-    u32::try_from((after.as_millis() + 500) / 1000).unwrap_or(u32::MAX)
+    u32::try_from(millis_after(at, earliest).saturating_add(500) / 1000).unwrap_or(u32::MAX)
 }
 
 /// The merged run's status: any shard's abort aborts it; otherwise the

@@ -44,6 +44,7 @@ pub(super) fn merge(parts: &[Part<'_>]) -> Result<Option<ServerStats>, MergeErro
         all_counted: !scraped
             .iter()
             .any(|(_, s)| s.count_unchecked.as_deref() == Some(STOPPED_AT_ONCE)),
+        shard: false,
     };
     let mut stats = ServerStats {
         url: first.url.clone(),

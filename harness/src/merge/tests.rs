@@ -74,21 +74,67 @@ fn a_later_shards_seconds_line_up_on_the_wall_clock() {
     );
     assert_eq!(
         results.run.duration_ms,
-        2_000 + early.results.run.duration_ms,
+        2_300 + early.results.run.duration_ms,
         "the run lasts from the first shard's start to the last one's end"
     );
+    let all = &results.overall.all;
+    assert_eq!(
+        all.duration_ms,
+        2_300 + early.results.overall.all.duration_ms
+    );
+    let judged = results.overall.judged.as_ref().unwrap();
+    let one = early.results.overall.judged.as_ref().unwrap();
+    assert_eq!(
+        judged.duration_ms,
+        2_300 + one.duration_ms,
+        "the judged stages' span"
+    );
+    assert_eq!(judged.count, 2 * one.count);
 }
 
 #[test]
 fn an_aborted_shard_aborts_the_merge_and_its_abort_is_kept() {
-    let early = shard(0, 0);
-    let mut aborted = shard(1, 0);
+    let rule = reports::results::AbortRule {
+        window_ms: 5_000,
+        after_ms: 10_000,
+        triggered_at_ms: None,
+    };
+    let mut early = shard(0, 0);
+    early.results.budgets[0].abort = Some(rule);
+    let mut aborted = shard(1, 1_200);
+    aborted.results.budgets[0].abort = Some(reports::results::AbortRule {
+        triggered_at_ms: Some(30_000),
+        ..rule
+    });
     aborted.results.run.status = RunStatus::Aborted;
     aborted.results.run.stop_reason = Some("p95 over budget".to_owned());
-    let merged = merge(vec![early, aborted], false).unwrap().results;
+    let merged = merge(vec![early.clone(), aborted], false).unwrap().results;
     assert_eq!(merged.run.status, RunStatus::Aborted);
     assert_eq!(
         merged.run.stop_reason.as_deref(),
         Some("shard 1 (shard-1.json): p95 over budget")
+    );
+    let budget = &merged.budgets[0];
+    assert_eq!(
+        budget.abort.unwrap().triggered_at_ms,
+        Some(31_200),
+        "on the merged clock"
+    );
+    assert!(budget.passed, "its value over the whole run holds");
+    assert!(!merged.verdict.passed, "but it stopped the run");
+    let mut calm = shard(1, 0);
+    calm.results.budgets[0].abort = Some(rule);
+    let whole = merge(vec![early, calm], false).unwrap().results;
+    assert!(whole.verdict.passed, "no shard aborted");
+}
+
+#[test]
+fn a_shard_number_past_the_count_is_refused() {
+    let mut odd = shard(1, 0);
+    odd.results.run.shard = Some(reports::results::ShardInfo { index: 2, count: 2 });
+    let err = merge(vec![shard(0, 0), odd], false).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "shard-1.json: cannot merge it: it says it is shard 2 of 2, which is not one (0 to 1)"
     );
 }

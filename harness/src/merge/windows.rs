@@ -13,13 +13,28 @@ use reports::{
 
 use super::MergeError;
 
-/// One shard as the merge reads it: where it came from, and how many whole
-/// seconds after the earliest shard it started.
+/// One shard as the merge reads it: where it came from, and how long
+/// after the earliest shard it started.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Part<'a> {
     pub file: &'a str,
     pub results: &'a Results,
+    /// Exactly, for the merged durations and times.
+    pub offset_ms: u64,
+    /// To the nearest whole second, for lining up the per-second series.
     pub offset_s: u32,
+}
+
+/// How long windows of the shards last together, each `duration_ms` long
+/// from its shard's start: from the earliest start to the latest end. Rates
+/// over it are the whole run's, also when the shards did not start at once.
+pub(super) fn span_ms<'a>(windows: impl Iterator<Item = (&'a Part<'a>, u64)>) -> u64 {
+    let (mut start, mut end) = (u64::MAX, 0);
+    for (part, duration_ms) in windows {
+        start = start.min(part.offset_ms);
+        end = end.max(part.offset_ms + duration_ms);
+    }
+    end.saturating_sub(start.min(end))
 }
 
 impl Part<'_> {
@@ -37,16 +52,14 @@ impl Part<'_> {
     }
 }
 
-/// The overall stats and each request name's (in the order the first
-/// shard names them, then any only later shards have), over a run of
-/// `run_ms`.
+/// The overall stats and each request name's, in the order the shards
+/// name them (the checks made sure they name the same).
 pub(super) fn endpoints(
     parts: &[Part<'_>],
-    run_ms: u64,
 ) -> Result<(EndpointStats, Vec<EndpointStats>), MergeError> {
     let overall: Vec<(Part<'_>, &EndpointStats)> =
         parts.iter().map(|p| (*p, &p.results.overall)).collect();
-    let overall = endpoint("overall", &overall, run_ms)?;
+    let overall = endpoint("overall", &overall)?;
     let mut names: Vec<&str> = Vec::new();
     for part in parts {
         for request in &part.results.requests {
@@ -65,23 +78,21 @@ pub(super) fn endpoints(
                     Some((*p, stats))
                 })
                 .collect();
-            endpoint(name, &of_name, run_ms)
+            endpoint(name, &of_name)
         })
         .collect::<Result<_, _>>()?;
     Ok((overall, requests))
 }
 
-fn endpoint(
-    name: &str,
-    parts: &[(Part<'_>, &EndpointStats)],
-    run_ms: u64,
-) -> Result<EndpointStats, MergeError> {
+fn endpoint(name: &str, parts: &[(Part<'_>, &EndpointStats)]) -> Result<EndpointStats, MergeError> {
     let all: Vec<(Part<'_>, &Window)> = parts.iter().map(|(p, e)| (*p, &e.all)).collect();
     let judged: Vec<(Part<'_>, &Window)> = parts
         .iter()
         .filter_map(|(p, e)| e.judged.as_ref().map(|w| (*p, w)))
         .collect();
-    let judged_ms = judged.iter().map(|(_, w)| w.duration_ms).max().unwrap_or(0);
+    let run_ms = span_ms(all.iter().map(|(p, w)| (p, w.duration_ms)));
+    // The judged stages start at the same offset in every shard.
+    let judged_ms = span_ms(judged.iter().map(|(p, w)| (p, w.duration_ms)));
     let mut status_codes = BTreeMap::new();
     for (_, stats) in parts {
         for (code, n) in &stats.status_codes {

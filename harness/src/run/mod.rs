@@ -131,7 +131,6 @@ pub async fn measure(
         start_at,
         debug_block_runtime,
     } = setup;
-    let began = SystemTime::now();
     let names: Vec<String> = plan
         .request_names()
         .into_iter()
@@ -167,9 +166,6 @@ pub async fn measure(
         Some(url) => Some(Scraper::start(url, clock.clone(), SCRAPE_EVERY).await),
         None => None,
     };
-    if let Some(wait) = start_at.and_then(|at| at.duration_since(SystemTime::now()).ok()) {
-        tokio::time::sleep(wait).await;
-    }
     let arrivals = scheduled
         .then(|| Schedule::new(timeline.arrivals(), clock.clone(), longest_timeout, judged));
     let context = Arc::new(RunContext::new(
@@ -198,20 +194,24 @@ pub async fn measure(
     let blocker = debug_block_runtime.map(|block| tokio::spawn(block_runtime(block)));
 
     interrupt::install();
+    wait_until(start_at).await;
+    let began = SystemTime::now();
     // A second Ctrl-C stops waiting for the users to finish what they are
-    // in: the results hold what had ended by then.
-    let cut_short = tokio::select! {
-        outcome = engine.run() => {
-            if let Err(e) = outcome {
-                tracing::warn!("the engine ended with an error: {e}");
+    // in: the results hold what had ended by then. A stop during the wait
+    // for the start leaves nothing to run: the results say so, empty.
+    let cut_short = !engine::stopped()
+        && tokio::select! {
+            outcome = engine.run() => {
+                if let Err(e) = outcome {
+                    tracing::warn!("the engine ended with an error: {e}");
+                }
+                false
             }
-            false
-        }
-        () = interrupt::pressed_again() => {
-            tracing::warn!("Ctrl-C again: stopped at once; requests still in flight are not counted");
-            true
-        }
-    };
+            () = interrupt::pressed_again() => {
+                tracing::warn!("Ctrl-C again: stopped at once; requests still in flight are not counted");
+                true
+            }
+        };
     let ended = Instant::now();
     let run_duration = clock.epoch().map_or(Duration::ZERO, |epoch| {
         ended.saturating_duration_since(epoch)
@@ -256,6 +256,7 @@ pub async fn measure(
                     requests: recording.overall.all.count,
                     responses: recording.overall.status_codes.values().sum(),
                     all_counted: !cut_short,
+                    shard: !plan.shard().is_whole(),
                 })
                 .await,
         ),
@@ -269,6 +270,21 @@ pub async fn measure(
         arrivals: context.arrivals.as_ref().map(Schedule::snapshot),
         server,
     })
+}
+
+/// Waits until `start_at` (`--start-at`), or until a stop (Ctrl-C,
+/// SIGTERM) comes first. The handlers are in place by then, so a stop is
+/// kept and the (empty) results are still written.
+async fn wait_until(start_at: Option<SystemTime>) {
+    let Some(start_at) = start_at else {
+        return;
+    };
+    while let Ok(left) = start_at.duration_since(SystemTime::now()) {
+        if engine::stopped() {
+            return;
+        }
+        tokio::time::sleep(left.min(STOP_POLL)).await;
+    }
 }
 
 /// Why a run could not start.

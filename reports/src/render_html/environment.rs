@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::{
     basis::Basis,
     escape::xml,
-    markdown::run_status_sentence,
+    markdown::{run_status_sentence, sharding_sentence},
     results::{GeneratorStats, Results, RunStatus},
     units,
 };
@@ -44,6 +44,9 @@ pub(super) fn render(page: &mut String, results: &Results) {
         ("Latency basis", Basis::of(results).summary()),
         ("CPUs", env.cpu_count.to_string()),
     ];
+    if let Some(sharding) = sharding_sentence(results) {
+        rows.push(("Generators", sharding));
+    }
     if let Some(g) = &results.generator {
         rows.push(("Generator", generator_text(g, results.version)));
     }

@@ -99,6 +99,7 @@ pub fn parse_plan(
         .map_err(|e| ScenarioErrors::new(vec![serde_error::locate(source_name, &map, e)]))?;
     let mut builder = Builder {
         source: source_name,
+        text,
         map: &map,
         errors: Vec::new(),
         base_dir,
@@ -117,6 +118,8 @@ pub fn parse_plan(
 /// stopping at the first; each section's checks are in their own file.
 struct Builder<'a> {
     source: &'a str,
+    /// The file's text, kept in the plan for the results.
+    text: &'a str,
     map: &'a SourceMap,
     errors: Vec<ScenarioError>,
     base_dir: &'a Path,
@@ -209,6 +212,7 @@ impl Builder<'_> {
         let server_metrics = self.server_metrics(s.server_metrics.as_ref());
         Some(Plan {
             source: self.source.to_owned(),
+            text: self.text.to_owned(),
             name: s.name,
             description: s.description.unwrap_or_default(),
             target: s.target,

@@ -12,7 +12,7 @@
 //! | placeholder          | value                                                          |
 //! |----------------------|----------------------------------------------------------------|
 //! | `{{ key }}`          | the user's API key from the user pool                          |
-//! | `{{ seq }}`          | a per-run sequence number supplied by the runner               |
+//! | `{{ seq }}`          | a per-run sequence number (a shard counts its own: `crate::shard`) |
 //! | `{{ random(1, 10) }}`| a random integer in the inclusive range                        |
 //! | `{{ var.NAME }}`     | `--var NAME=value` or the environment, fixed at plan time      |
 //! | `{{ NAME }}`         | a value captured from an earlier response (see `plan` docs)    |

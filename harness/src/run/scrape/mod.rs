@@ -66,6 +66,10 @@ pub struct ClientCounts {
     /// still in flight, and the samples users still held, were never
     /// counted, so the server's count cannot be held against these.
     pub all_counted: bool,
+    /// True for a shard of a run (`--shard`): the server counted every
+    /// shard's requests, so only a merge can hold its count against the
+    /// client's.
+    pub shard: bool,
 }
 
 /// Scrapes a metrics URL before, during and after a run.
@@ -335,6 +339,19 @@ impl Tally {
             }
         };
         self.scrapes += 1;
+        // Until the run starts (a wait for `--start-at`), each scrape is
+        // the one before the run: its latest reading, not an interval.
+        let moment = match moment {
+            Moment::During if self.clock.epoch().is_none() => Moment::Before,
+            moment => moment,
+        };
+        if moment == Moment::Before {
+            self.pool_before = snapshot.pool();
+            self.before_worked = true;
+            self.first = Some(snapshot.clone());
+            self.last = Some(snapshot);
+            return;
+        }
         match (moment, snapshot.pool()) {
             (Moment::Before, pool) => self.pool_before = pool,
             (Moment::During | Moment::After, Some(pool)) => self.pool_during.push(pool),
@@ -446,7 +463,7 @@ pub fn count_check(
     after_worked: bool,
     client: ClientCounts,
 ) -> (Option<String>, Option<String>) {
-    match unchecked(before_worked, after_worked, client.all_counted) {
+    match unchecked(before_worked, after_worked, client) {
         None => (server.and_then(|server| mismatch(server, client)), None),
         Some(why) => (None, server.map(|_| why)),
     }
@@ -479,14 +496,20 @@ fn interval(earlier: &Snapshot, later: &Snapshot, epoch: Instant) -> ServerSampl
 /// merge of shards asks for it by this text.
 pub const STOPPED_AT_ONCE: &str = "request counts not compared: the run was stopped at once, so requests in flight were not counted";
 
+/// [`ServerStats::count_unchecked`] of a shard.
+pub const ONE_SHARD: &str = "request counts not compared: the server counted every shard's requests, and `loadgate merge` compares them with all the shards'";
+
 /// Why the server's count cannot be held against the client's: without
 /// the scrape before the run it starts mid-run, and without the one after,
 /// it ends up to a scrape interval early. Either way it would look short.
 /// And a client that stopped at once counted less than it sent, so the
 /// server's would look long.
-fn unchecked(before_worked: bool, after_worked: bool, all_counted: bool) -> Option<String> {
-    if !all_counted {
+fn unchecked(before_worked: bool, after_worked: bool, client: ClientCounts) -> Option<String> {
+    if !client.all_counted {
         return Some(STOPPED_AT_ONCE.to_owned());
+    }
+    if client.shard {
+        return Some(ONE_SHARD.to_owned());
     }
     let failed = match (before_worked, after_worked) {
         (true, true) => return None,

@@ -29,6 +29,7 @@ const CLIENT: ClientCounts = ClientCounts {
     requests: 0,
     responses: 0,
     all_counted: true,
+    shard: false,
 };
 
 #[test]
@@ -42,6 +43,7 @@ fn the_scrapes_own_requests_are_not_counted() {
         requests: 17,
         responses: 17,
         all_counted: true,
+        shard: false,
     };
     let stats = derive(&[before, after], client);
     assert_eq!(stats.requests, Some(17));
@@ -66,6 +68,7 @@ fn a_count_outside_what_the_client_accounts_for_is_a_mismatch() {
         requests: 5000,
         responses: 4990,
         all_counted: true,
+        shard: false,
     };
     assert_eq!(
         mismatch(5012, client).as_deref(),
@@ -329,6 +332,7 @@ fn with_fewer_than_two_scrapes_nothing_is_derived() {
         requests: 7,
         responses: 6,
         all_counted: true,
+        shard: false,
     };
     let mut stats = tally.into_stats("u".to_owned(), client);
     // The one scrape was the one before the run: kept, for a merge.
@@ -413,6 +417,7 @@ fn counts_are_compared_only_when_the_scrapes_before_and_after_worked() {
         requests: 100,
         responses: 100,
         all_counted: true,
+        shard: false,
     };
     // The scrape before the run failed: the first one that worked was taken
     // mid-run, at 40, so the server's 60 looks 40 short.
@@ -447,6 +452,7 @@ fn counts_are_compared_only_when_the_scrapes_before_and_after_worked() {
         requests: 60,
         responses: 60,
         all_counted: false,
+        shard: false,
     };
     let stats = derive(&[&series(0), &series(70)], cut_short);
     assert_eq!(stats.count_mismatch, None, "a false \"+10\"");
@@ -461,4 +467,41 @@ fn counts_are_compared_only_when_the_scrapes_before_and_after_worked() {
     let stats = derive(&[&series(0), &series(70)], client);
     assert_eq!(stats.count_unchecked, None);
     assert!(stats.count_mismatch.expect("-30").contains("(-30)"));
+}
+
+#[test]
+fn scrapes_while_waiting_for_the_start_are_the_one_before_the_run() {
+    let clock = Arc::new(StageClock::new(Duration::ZERO));
+    let mut tally = Tally::new(clock.clone());
+    let t = Instant::now();
+    let text = |requests: u32, in_use: u32| {
+        format!(
+            "http_requests_total {requests}\ndb_pool_connections{{state=\"in_use\"}} {in_use}\ndb_pool_max_connections 10\n"
+        )
+    };
+    tally.record(Ok(snapshot(t, 0, &text(5, 0))), Moment::Before);
+    // Waiting for --start-at: the idle pool and the requests before the
+    // start are not the run's.
+    tally.record(Ok(snapshot(t, 2_000, &text(9, 0))), Moment::During);
+    clock.start();
+    tally.record(Ok(snapshot(t, 4_000, &text(19, 10))), Moment::During);
+    tally.record(Ok(snapshot(t, 6_000, &text(29, 5))), Moment::After);
+    let client = ClientCounts {
+        requests: 20,
+        responses: 20,
+        ..CLIENT
+    };
+    let stats = tally.into_stats("u".to_owned(), client);
+    assert_eq!(
+        stats.requests,
+        Some(20),
+        "from the last scrape before the start"
+    );
+    assert_eq!(stats.series.len(), 2, "{:?}", stats.series);
+    assert_eq!(stats.db_pool.map(|p| p.mean), Some(0.75));
+    assert_eq!(
+        stats.before.unwrap().metrics.lines().next(),
+        Some("db_pool_connections{state=\"in_use\"} 0.0")
+    );
+    assert_eq!(stats.count_mismatch, None);
 }
