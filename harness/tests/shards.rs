@@ -527,3 +527,38 @@ async fn an_open_models_shards_make_the_whole_runs_arrivals() {
         "max_users split"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_while_waiting_for_the_start_still_writes_results() {
+    let target = quick_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(
+        dir.path(),
+        "s.yaml",
+        "version: 1\nname: s\nload:\n  stages: [{users: 2, ramp: 1s}, {hold: 1s}]\nrequests: [{name: root, method: GET, path: /}]\n",
+    );
+    for (signal, code) in [("-INT", 130), ("-TERM", 143)] {
+        let out = dir.path().join(format!("out{signal}"));
+        let at = SystemTime::now() + Duration::from_secs(30);
+        let child = shard_command(&file, &target, 0, 2, "run-stopped", at, &out)
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let pid = child.id().unwrap().to_string();
+        assert!(
+            Command::new("kill")
+                .args([signal, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let output = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+            .await
+            .expect("the wait ends at the signal")
+            .unwrap();
+        assert_exit(&output, code);
+        let results = read_results(&out);
+        assert_eq!(results.run.status, reports::results::RunStatus::Interrupted);
+        assert_eq!(results.overall.all.count, 0, "nothing ran");
+    }
+}
