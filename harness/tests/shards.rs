@@ -146,11 +146,37 @@ fn shard_command(
     command
 }
 
-/// Waits for every child, in order.
-async fn outputs(children: Vec<tokio::process::Child>) -> Vec<Output> {
+/// Runs `count` shards of `scenario` against `target` together, each into
+/// `dir/shard-k`, and asserts that each exits 0.
+async fn run_shards(
+    scenario: &Path,
+    target: &str,
+    count: u32,
+    run_id: &str,
+    dir: &Path,
+) -> Vec<Output> {
+    // Time enough for every process to start before their common start.
+    let at = SystemTime::now() + Duration::from_secs(2);
+    let children: Vec<_> = (0..count)
+        .map(|k| {
+            shard_command(
+                scenario,
+                target,
+                k,
+                count,
+                run_id,
+                at,
+                &dir.join(format!("shard-{k}")),
+            )
+            .spawn()
+            .unwrap()
+        })
+        .collect();
     let mut outputs = Vec::new();
     for child in children {
-        outputs.push(child.wait_with_output().await.unwrap());
+        let output = child.wait_with_output().await.unwrap();
+        assert_exit(&output, 0);
+        outputs.push(output);
     }
     outputs
 }
@@ -203,28 +229,12 @@ async fn four_shards_against_one_service_merge_exactly() {
     .expect("the service starts on PostgreSQL and Redis");
     let dir = tempfile::tempdir().unwrap();
     let file = scenario(dir.path(), "sharded.yaml", SCENARIO);
-    let at = SystemTime::now() + Duration::from_secs(3);
-    let children: Vec<_> = (0..4)
-        .map(|k| {
-            shard_command(
-                &file,
-                &service.base_url(),
-                k,
-                4,
-                "run-four",
-                at,
-                &dir.path().join(format!("shard-{k}")),
-            )
-            .spawn()
-            .unwrap()
-        })
-        .collect();
-    for (k, output) in outputs(children).await.into_iter().enumerate() {
-        assert_exit(&output, 0);
+    let outputs = run_shards(&file, &service.base_url(), 4, "run-four", dir.path()).await;
+    for (k, output) in outputs.iter().enumerate() {
         assert!(
-            stdout(&output).contains(&format!("shard {k}/4 of run run-four")),
+            stdout(output).contains(&format!("shard {k}/4 of run run-four")),
             "{}",
-            stdout(&output)
+            stdout(output)
         );
     }
     let files = results_files(dir.path(), 4);
@@ -360,25 +370,7 @@ async fn merges_of_anything_but_one_runs_shards_are_refused_naming_the_file() {
         "tiny.yaml",
         "version: 1\nname: tiny\nload:\n  stages: [{users: 2, ramp: 1s}, {hold: 1s}]\nrequests: [{name: root, method: GET, path: /}]\nbudgets:\n  overall: {min_rps: 1}\n",
     );
-    let at = SystemTime::now() + Duration::from_secs(1);
-    let runs: Vec<_> = (0..2)
-        .map(|k| {
-            shard_command(
-                &file,
-                &target,
-                k,
-                2,
-                "run-two",
-                at,
-                &dir.path().join(format!("shard-{k}")),
-            )
-            .spawn()
-            .unwrap()
-        })
-        .collect();
-    for output in outputs(runs).await {
-        assert_exit(&output, 0);
-    }
+    run_shards(&file, &target, 2, "run-two", dir.path()).await;
     let files = results_files(dir.path(), 2);
     let out = dir.path().join("out");
     let refused = |files: &[PathBuf], extra: &[&str], says: &str| {
@@ -491,25 +483,7 @@ async fn an_open_models_shards_make_the_whole_runs_arrivals() {
     );
     let plan = harness::load_plan(&file, &harness::Vars::new()).unwrap();
     let whole = plan.timeline(harness::run::engine::TICK).arrivals().count() as u64;
-    let at = SystemTime::now() + Duration::from_secs(1);
-    let runs: Vec<_> = (0..3)
-        .map(|k| {
-            shard_command(
-                &file,
-                &target,
-                k,
-                3,
-                "run-open",
-                at,
-                &dir.path().join(format!("shard-{k}")),
-            )
-            .spawn()
-            .unwrap()
-        })
-        .collect();
-    for output in outputs(runs).await {
-        assert_exit(&output, 0);
-    }
+    run_shards(&file, &target, 3, "run-open", dir.path()).await;
     let out = dir.path().join("merged");
     assert_exit(&merge(&[dir.path().to_path_buf()], &[], &out), 0);
     let arrivals = read_results(&out)

@@ -108,10 +108,7 @@ pub fn assemble(plan: &Plan, timeline: &Timeline, measured: &Measured, meta: Run
     Results {
         format: RESULTS_FORMAT.to_owned(),
         version: RESULTS_VERSION,
-        tool: Tool {
-            name: "loadgate".to_owned(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-        },
+        tool: tool(),
         run: RunInfo {
             started_at: rfc3339_millis(measured.started_at),
             duration_ms: whole_millis(recording.run_duration),
@@ -172,6 +169,14 @@ pub fn judged_window<'a>(
             .iter()
             .find(|r| r.name == name)
             .map(EndpointStats::judged_window),
+    }
+}
+
+/// This loadgate, as the results name what wrote them.
+pub(crate) fn tool() -> Tool {
+    Tool {
+        name: "loadgate".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
     }
 }
 

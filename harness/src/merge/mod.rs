@@ -32,7 +32,7 @@ use reports::{
     histogram::{self, Histogram},
     results::{
         ArrivalCounts, ArrivalStats, Environment, MergedFrom, MergedShard, RESULTS_FORMAT,
-        RESULTS_VERSION, Results, RunInfo, RunStatus, ScenarioRun, Tool, Verdict,
+        RESULTS_VERSION, Results, RunInfo, RunStatus, ScenarioRun, Verdict,
     },
 };
 
@@ -127,10 +127,7 @@ pub fn merge(mut shards: Vec<ShardFile>, allow_partial: bool) -> Result<Merged, 
     let results = Results {
         format: RESULTS_FORMAT.to_owned(),
         version: RESULTS_VERSION,
-        tool: Tool {
-            name: "loadgate".to_owned(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-        },
+        tool: assemble::tool(),
         run: RunInfo {
             started_at: humantime::format_rfc3339_millis(earliest).to_string(),
             duration_ms: windows::span_ms(parts.iter().map(|p| (p, p.results.run.duration_ms))),
