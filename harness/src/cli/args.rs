@@ -96,8 +96,8 @@ pub enum Command {
 const MERGE_EXAMPLES: &str = "\
 Examples:
   loadgate merge shared/peak-42/shard-*/results.json --out runs/peak-42
-  loadgate merge /results
-      every /results/shard-*/results.json, merged into /results/merged
+  loadgate merge shared/peak-42
+      every shared/peak-42/shard-*/results.json, merged into shared/peak-42/merged
   loadgate merge a/results.json b/results.json --allow-partial
       merge the shards there are, when a pod failed
 
@@ -257,9 +257,9 @@ Examples:
       also exit 1 on a regression against the baseline (see `loadgate compare`)
   taskset -c 0 loadgate run scenarios/peak-open.yaml --target http://127.0.0.1:8080 --threads 1
       the generator on one core, with one worker thread
-  loadgate run scenarios/peak.yaml --target http://10.0.0.5:8080 --shard 1/4 --run-id peak-42 \
+  loadgate run scenarios/peak.yaml --target http://10.0.0.5:8080 --shard 1/4 --run-id peak-42 \\
       --start-at 2026-12-04T10:00:00Z --out shared/peak-42/shard-1
-      one of four generators; then `loadgate merge shared/peak-42/shard-*/results.json`
+      one of four generators; then `loadgate merge shared/peak-42`
 
 Exit codes: 0 pass, 1 budget failed or aborted, 2 bad input, 3 target unreachable,
 130/143 interrupted (results are written in every case but 2).";
