@@ -216,6 +216,8 @@ impl Snapshot {
         let values = exposition::parse(&reading.metrics, |_| true)
             .map_err(|e| format!("the reading's metrics: {e}"))?;
         Ok(Self {
+            // Only counters between two readings are taken from it, never
+            // an interval on the run's clock, which a file cannot keep.
             at: Instant::now(),
             wall,
             values,
