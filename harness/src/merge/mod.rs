@@ -309,7 +309,7 @@ fn add_encoded(
     let Some(encoded) = encoded else {
         return Ok(());
     };
-    windows::add(into, &part.decode(encoded, "an arrival histogram")?, part)
+    part.add_into(into, encoded, "an arrival histogram")
 }
 
 #[cfg(test)]

@@ -67,11 +67,7 @@ fn merge_second(second: u32, of: &[(&Part<'_>, &SecondStats)]) -> Result<SecondS
                 s.second
             )));
         };
-        super::windows::add(
-            &mut latencies,
-            &part.decode(encoded, "a second's histogram")?,
-            part,
-        )?;
+        part.add_into(&mut latencies, encoded, "a second's histogram")?;
         merged.generator_cpu = busiest(merged.generator_cpu, s.generator_cpu);
         merged.generator_thread_cpu = busiest(merged.generator_thread_cpu, s.generator_thread_cpu);
         merged.start_lag_p99_us = merged.start_lag_p99_us.max(s.start_lag_p99_us);

@@ -10,7 +10,7 @@
 use reports::results::{PoolUtilization, ServerStats};
 
 use super::{MergeError, windows::Part};
-use crate::run::scrape::{ClientCounts, Counters, STOPPED_AT_ONCE, count_check};
+use crate::run::scrape::{ClientCounts, Counters, STOPPED_AT_ONCE, count_check, unmeasured};
 
 /// The merged server stats; `None` when no shard scraped, or the shards
 /// scraped different URLs (which the merge cannot tell apart from one
@@ -47,29 +47,21 @@ pub(super) fn merge(parts: &[Part<'_>]) -> Result<Option<ServerStats>, MergeErro
         shard: false,
     };
     let mut stats = ServerStats {
-        url: first.url.clone(),
-        scrapes: scraped.iter().map(|(_, s)| s.scrapes).sum(),
-        failed_scrapes: scraped.iter().map(|(_, s)| s.failed_scrapes).sum(),
-        requests: None,
-        client_requests: client.requests,
-        client_responses: client.responses,
-        count_mismatch: None,
-        count_unchecked: None,
-        latency: None,
-        cache_layers: Vec::new(),
-        cache_hit_ratio: None,
         db_pool: db_pool(&scraped),
         series: series(&scraped),
         before: before.map(|(_, r)| r.clone()),
         after: after.map(|(_, r)| r.clone()),
+        ..unmeasured(
+            first.url.clone(),
+            scraped.iter().map(|(_, s)| s.scrapes).sum(),
+            scraped.iter().map(|(_, s)| s.failed_scrapes).sum(),
+            client,
+        )
     };
     if let (Some((part, before)), Some((_, after))) = (before, after) {
-        let counted = Counters::between_readings(before, after)
-            .map_err(|why| part.refuse(format!("its server reading: {why}")))?;
-        stats.requests = counted.requests;
-        stats.latency = counted.latency;
-        stats.cache_layers = counted.cache_layers;
-        stats.cache_hit_ratio = counted.cache_hit_ratio;
+        Counters::between_readings(before, after)
+            .map_err(|why| part.refuse(format!("its server reading: {why}")))?
+            .fill(&mut stats);
     }
     (stats.count_mismatch, stats.count_unchecked) =
         count_check(stats.requests, before.is_some(), after.is_some(), client);

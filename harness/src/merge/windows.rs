@@ -46,9 +46,18 @@ impl Part<'_> {
         }
     }
 
-    /// Decodes one of this shard's histograms.
-    pub fn decode(&self, encoded: &str, what: &str) -> Result<Histogram, MergeError> {
-        histogram::decode(encoded).map_err(|e| self.refuse(format!("{what}: {e}")))
+    /// Decodes one of this shard's histograms (`what`, for the error) and
+    /// adds it into `into`; a histogram whose values do not fit loadgate's
+    /// bounds was not written by loadgate.
+    pub fn add_into(
+        &self,
+        into: &mut Histogram,
+        encoded: &str,
+        what: &str,
+    ) -> Result<(), MergeError> {
+        let more = histogram::decode(encoded).map_err(|e| self.refuse(format!("{what}: {e}")))?;
+        into.add(more)
+            .map_err(|e| self.refuse(format!("{what} out of loadgate's bounds ({e:?})")))
     }
 }
 
@@ -129,18 +138,10 @@ fn window(parts: &[(Part<'_>, &Window)], duration_ms: u64) -> Result<Window, Mer
                 part.refuse("a window keeps no histograms of its successes and failures apart")
             );
         };
-        add(
-            &mut ok,
-            &part.decode(&ok_part.histogram, "a histogram")?,
-            part,
-        )?;
-        add(
-            &mut failed,
-            &part.decode(&failed_part.histogram, "a histogram")?,
-            part,
-        )?;
+        part.add_into(&mut ok, &ok_part.histogram, "a histogram")?;
+        part.add_into(&mut failed, &failed_part.histogram, "a histogram")?;
         match &window.service_histogram {
-            Some(encoded) => add(&mut service, &part.decode(encoded, "a histogram")?, part)?,
+            Some(encoded) => part.add_into(&mut service, encoded, "a histogram")?,
             None => every_part_has_service = false,
         }
     }
@@ -170,21 +171,9 @@ fn phases(parts: &[(Part<'_>, &EndpointStats)]) -> Result<Option<Phases>, MergeE
             return Err(part.refuse("its phases keep no histograms"));
         };
         connects += phases.connects;
-        add(
-            &mut connect,
-            &part.decode(&histograms.connect, "a histogram")?,
-            part,
-        )?;
-        add(
-            &mut ttfb,
-            &part.decode(&histograms.ttfb, "a histogram")?,
-            part,
-        )?;
-        add(
-            &mut transfer,
-            &part.decode(&histograms.transfer, "a histogram")?,
-            part,
-        )?;
+        part.add_into(&mut connect, &histograms.connect, "a histogram")?;
+        part.add_into(&mut ttfb, &histograms.ttfb, "a histogram")?;
+        part.add_into(&mut transfer, &histograms.transfer, "a histogram")?;
     }
     Ok((!ttfb.is_empty()).then(|| Phases {
         connects,
@@ -197,15 +186,4 @@ fn phases(parts: &[(Part<'_>, &EndpointStats)]) -> Result<Option<Phases>, MergeE
             transfer: histogram::encode(&transfer),
         }),
     }))
-}
-
-/// `more` into `into`; a histogram whose values do not fit loadgate's
-/// bounds was not written by loadgate.
-pub(super) fn add(
-    into: &mut Histogram,
-    more: &Histogram,
-    part: &Part<'_>,
-) -> Result<(), MergeError> {
-    into.add(more)
-        .map_err(|e| part.refuse(format!("a histogram out of loadgate's bounds ({e:?})")))
 }

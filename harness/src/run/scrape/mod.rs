@@ -372,23 +372,7 @@ impl Tally {
     }
 
     fn into_stats(self, url: String, client: ClientCounts) -> ServerStats {
-        let mut stats = ServerStats {
-            url,
-            scrapes: self.scrapes,
-            failed_scrapes: self.failed_scrapes,
-            requests: None,
-            client_requests: client.requests,
-            client_responses: client.responses,
-            count_mismatch: None,
-            count_unchecked: None,
-            latency: None,
-            cache_layers: Vec::new(),
-            cache_hit_ratio: None,
-            db_pool: None,
-            series: Vec::new(),
-            before: None,
-            after: None,
-        };
+        let mut stats = unmeasured(url, self.scrapes, self.failed_scrapes, client);
         let (Some(first), Some(last)) = (&self.first, &self.last) else {
             return stats;
         };
@@ -397,17 +381,13 @@ impl Tally {
         if self.scrapes < 2 {
             return stats;
         }
-        let counted = Counters::between(first, last);
-        stats.requests = counted.requests;
+        Counters::between(first, last).fill(&mut stats);
         (stats.count_mismatch, stats.count_unchecked) = count_check(
             stats.requests,
             self.before_worked,
             self.after_worked,
             client,
         );
-        stats.latency = counted.latency;
-        stats.cache_layers = counted.cache_layers;
-        stats.cache_hit_ratio = counted.cache_hit_ratio;
         stats.db_pool = if self.pool_during.is_empty() {
             pool_utilization(self.pool_before.as_slice())
         } else {
@@ -441,6 +421,14 @@ impl Counters {
         }
     }
 
+    /// Sets what was counted in `stats`.
+    pub fn fill(self, stats: &mut ServerStats) {
+        stats.requests = self.requests;
+        stats.latency = self.latency;
+        stats.cache_layers = self.cache_layers;
+        stats.cache_hit_ratio = self.cache_hit_ratio;
+    }
+
     /// What the server counted from the reading `before` to the reading
     /// `after`, both kept in results files: how a merge of shards that
     /// scraped one server counts it once.
@@ -453,6 +441,33 @@ impl Counters {
             &Snapshot::from_reading(before)?,
             &Snapshot::from_reading(after)?,
         ))
+    }
+}
+
+/// The stats of `scrapes` (and `failed_scrapes`) of `url` beside what the
+/// `client` counted, before anything is derived from them.
+pub fn unmeasured(
+    url: String,
+    scrapes: u32,
+    failed_scrapes: u32,
+    client: ClientCounts,
+) -> ServerStats {
+    ServerStats {
+        url,
+        scrapes,
+        failed_scrapes,
+        requests: None,
+        client_requests: client.requests,
+        client_responses: client.responses,
+        count_mismatch: None,
+        count_unchecked: None,
+        latency: None,
+        cache_layers: Vec::new(),
+        cache_hit_ratio: None,
+        db_pool: None,
+        series: Vec::new(),
+        before: None,
+        after: None,
     }
 }
 
