@@ -211,7 +211,7 @@ async fn every_recorded_request_is_one_the_service_counted() {
     let config = target_service::Config {
         servers_per_user: 3,
         metric_points: 3,
-        ..target_service::Config::default()
+        ..target_service::Config::demo()
     };
     let service = target_service::start(config).await.unwrap();
     let dir = tempfile::tempdir().unwrap();

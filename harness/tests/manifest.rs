@@ -166,7 +166,7 @@ async fn the_indexed_jobs_command_runs_shards_and_the_merge_jobs_merges_them() {
             .collect()
     };
 
-    let service = target_service::start(target_service::Config::default())
+    let service = target_service::start(target_service::Config::demo())
         .await
         .unwrap();
     let start_at = humantime::format_rfc3339_millis(SystemTime::now() + Duration::from_secs(3));

@@ -15,7 +15,7 @@ use harness::run::{
 use target_service::{Config, RunningService};
 
 async fn service() -> RunningService {
-    target_service::start(Config::default())
+    target_service::start(Config::demo())
         .await
         .expect("the service starts")
 }

@@ -4,6 +4,9 @@
 //! * **L4** is an in-process LRU (`moka`) of serialized responses: 500
 //!   entries, TTL at most 60 s. Concurrent misses for one key are coalesced
 //!   by moka, so a cold key is fetched once however many requests want it.
+//!   Entries are weighed in bytes too: at most [`L4_BYTES`] in all, and an
+//!   entry over [`L4_ENTRY_MAX_BYTES`] is served but not kept, so 500 pages
+//!   of 1000 servers with 16 KiB configs cannot take gigabytes.
 //! * **L3** is Redis, when configured, with the key patterns and TTLs of §1
 //!   (see [`keys`]), plus one for single servers, which the metrics routes
 //!   also use to check ownership without a query. Every Redis key and channel carries a configurable prefix.
@@ -99,6 +102,12 @@ const REDIS_BACKOFF: Duration = Duration::from_secs(1);
 /// Bound on any one Redis command or connection attempt: a slow Redis must
 /// not make a cached endpoint slower than the database would be.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
+/// Bytes L4 may hold in all. Every entry weighs at least its share of this
+/// (`L4_BYTES / l4_capacity`), so small entries still stop at the entry
+/// count; large ones count by their size.
+pub const L4_BYTES: u64 = 100 * 1024 * 1024;
+/// Largest response kept in L4; a larger one would evict a hundred others.
+pub const L4_ENTRY_MAX_BYTES: usize = 1024 * 1024;
 /// Local write counters kept (one per user who wrote recently).
 const LOCAL_GENERATIONS: u64 = 100_000;
 
@@ -188,7 +197,8 @@ impl Cache {
         };
         Ok(Self(Arc::new(Inner {
             l4: moka::future::Cache::builder()
-                .max_capacity(config.l4_capacity)
+                .max_capacity(L4_BYTES)
+                .weigher(l4_weigher(config.l4_capacity))
                 .time_to_live(config.l4_ttl)
                 .build(),
             local_generation: moka::sync::Cache::new(LOCAL_GENERATIONS),
@@ -246,11 +256,17 @@ impl Cache {
             self.l3_set(l3_key, &bytes, ttl).await;
             Ok(bytes)
         };
-        self.0
+        let bytes = self
+            .0
             .l4
             .try_get_with_by_ref(l4_key, init)
             .await
-            .map_err(Error::from_shared)
+            .map_err(Error::from_shared)?;
+        if bytes.len() > L4_ENTRY_MAX_BYTES {
+            // moka stores what a coalesced load returns; too big to keep.
+            self.0.l4.invalidate(l4_key).await;
+        }
+        Ok(bytes)
     }
 
     /// One page of a user's server list, through both layers.
@@ -491,6 +507,16 @@ impl Redis {
     }
 }
 
+/// L4's weight of an entry, in bytes: its size, but at least its share of
+/// [`L4_BYTES`] among `entries`.
+fn l4_weigher(entries: u64) -> impl Fn(&String, &Bytes) -> u32 + Send + Sync + 'static {
+    let share = L4_BYTES / entries.max(1);
+    move |key, value| {
+        let size = (key.len() + value.len()) as u64;
+        u32::try_from(size.max(share)).unwrap_or(u32::MAX)
+    }
+}
+
 /// The `{filters_hash}` of a list key: a stable digest (the same in every
 /// instance) of the filters, the page size and the user's generation.
 pub fn filters_hash(filter: &ServerFilter, per_page: u32, generation: u64) -> String {
@@ -543,6 +569,52 @@ mod tests {
         assert_eq!(distinct.len(), hashes.len());
         assert_eq!(hashes[0], filters_hash(&base, 100, 0), "stable");
         assert_eq!(hashes[0].len(), 16);
+    }
+
+    #[tokio::test]
+    async fn l4_keeps_its_entry_count_and_its_byte_budget() {
+        async fn filled(n: usize, size: usize) -> Cache {
+            let cache = Cache::new(&Config::default(), Telemetry::new()).unwrap();
+            for i in 0..n {
+                let bytes = Bytes::from(vec![b'x'; size]);
+                cache
+                    .get_or_load(&format!("k{i}"), Duration::from_secs(1), || async { Ok(bytes) })
+                    .await
+                    .unwrap();
+            }
+            cache.0.l4.run_pending_tasks().await;
+            cache
+        }
+        let small = filled(600, 10).await;
+        assert_eq!(small.0.l4.entry_count(), 500, "the entry count of §1");
+        let large = filled(300, 900 * 1024).await;
+        assert!(large.0.l4.weighted_size() <= L4_BYTES);
+        assert!(
+            large.0.l4.entry_count() <= L4_BYTES / (900 * 1024),
+            "900 KiB entries count by their size: {}",
+            large.0.l4.entry_count()
+        );
+    }
+
+    #[tokio::test]
+    async fn entries_over_a_megabyte_are_served_but_not_kept() {
+        let cache = Cache::new(&Config::default(), Telemetry::new()).unwrap();
+        let loads = Arc::new(AtomicU64::new(0));
+        for (key, size, kept) in [("small", 1000, true), ("big", L4_ENTRY_MAX_BYTES + 1, false)] {
+            for _ in 0..2 {
+                let loads = loads.clone();
+                let bytes = cache
+                    .get_or_load(key, Duration::from_secs(1), || async move {
+                        loads.fetch_add(1, Ordering::SeqCst);
+                        Ok(Bytes::from(vec![b'x'; size]))
+                    })
+                    .await
+                    .unwrap();
+                assert_eq!(bytes.len(), size);
+            }
+            assert_eq!(cache.0.l4.contains_key(key), kept, "{key}");
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1 + 2, "the big one loads each time");
     }
 
     #[tokio::test]

@@ -18,6 +18,10 @@ pub const KEY_CACHE_CAPACITY: u64 = 100_000;
 /// How long an in-process key verification is trusted before the key is
 /// looked up again (in Redis `session:{key_hash}`, then the database).
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
+/// How long a key that failed its lookup is refused without another one,
+/// so that a client repeating a bad key costs one lookup per TTL. Short,
+/// because a key created meanwhile is refused until it expires.
+pub const UNKNOWN_KEY_TTL: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Args)]
 pub struct Config {
@@ -57,9 +61,18 @@ pub struct Config {
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 60)]
     pub db_max_connections: u32,
 
-    /// Seed this many demo users; user i gets the key `demo-key-<i>`.
-    /// Users 1-10 are standard tier, 11-20 premium, the rest api tier.
-    #[arg(long, env = "SEED_USERS", default_value_t = 1000)]
+    /// Longest a request waits for a database connection before it is
+    /// answered 503 with Retry-After, so that a database that is away
+    /// fails requests fast instead of hanging them. Never more than the
+    /// statement timeout.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub db_acquire_timeout: Duration,
+
+    /// Seed this many demo users (none by default); user i gets the key
+    /// `demo-key-<i>`. Users 1-10 are standard tier, 11-20 premium, the
+    /// rest api tier. Off unless asked for, because the demo keys are
+    /// public: seeding a real database would open it to anyone.
+    #[arg(long, env = "SEED_USERS", default_value_t = 0)]
     pub seed_users: u32,
 
     /// Demo servers created for each seeded user.
@@ -70,9 +83,29 @@ pub struct Config {
     #[arg(long, env = "METRIC_POINTS", default_value_t = 20)]
     pub metric_points: u32,
 
-    /// Longest a request may take before it is answered with 408.
+    /// Longest a request may take before it is answered 503 with
+    /// Retry-After. PostgreSQL's statement timeout is set below it, so the
+    /// query of a request that timed out does not run on.
     #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
+
+    /// Longest a client may take to send a request's headers before its
+    /// connection is closed (slowloris).
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// Connections served at once; more wait in the listen backlog until
+    /// one closes, so a flood of idle connections cannot exhaust memory
+    /// or file descriptors.
+    #[arg(long, env = "CONNECTION_LIMIT", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    pub connection_limit: u32,
+
+    /// Requests per minute from one IP address that fail authentication
+    /// before that address gets 429s. Requests with a valid key are never
+    /// counted, so many clients behind one address (or a load test on
+    /// loopback) are limited only by their keys' tiers.
+    #[arg(long, env = "AUTH_FAILURES_PER_MINUTE", default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..))]
+    pub auth_failures_per_minute: u32,
 
     /// Debug: delay every `GET /api/v1/servers` by this much (e.g. `50ms`), to
     /// show that a performance gate catches a slowdown. Off by default.
@@ -84,6 +117,22 @@ pub struct Config {
     pub shutdown_timeout: Duration,
 }
 
+/// Demo users the shipped scenarios rotate through (`demo-key-1..1000`).
+pub const DEMO_USERS: u32 = 1000;
+
+impl Config {
+    /// The embedded default with the [`DEMO_USERS`] demo users seeded: what
+    /// `loadgate run` starts in-process when no target is given, so that
+    /// the shipped scenarios' keys work. Seeding is asked for here, by
+    /// name, because the keys are public.
+    pub fn demo() -> Self {
+        Self {
+            seed_users: DEMO_USERS,
+            ..Self::default()
+        }
+    }
+}
+
 fn parse_l4_ttl(text: &str) -> Result<Duration, String> {
     let ttl = humantime::parse_duration(text).map_err(|e| e.to_string())?;
     if ttl.is_zero() || ttl > L4_TTL_MAX {
@@ -93,7 +142,7 @@ fn parse_l4_ttl(text: &str) -> Result<Duration, String> {
 }
 
 impl Default for Config {
-    /// The embedded default: SQLite, no Redis, 1000 seeded users, on
+    /// The embedded default: SQLite, no Redis, no seeded users, on
     /// `127.0.0.1:0` so that in-process use never fights over a port.
     fn default() -> Self {
         Self {
@@ -105,10 +154,14 @@ impl Default for Config {
             l4_ttl: L4_TTL_MAX,
             db_min_connections: 20,
             db_max_connections: 60,
-            seed_users: 1000,
+            db_acquire_timeout: Duration::from_secs(2),
+            seed_users: 0,
             servers_per_user: 10,
             metric_points: 20,
             request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            connection_limit: 4096,
+            auth_failures_per_minute: 600,
             debug_list_delay: None,
             shutdown_timeout: Duration::from_secs(10),
         }

@@ -13,6 +13,7 @@
 //! rate limit for /api) → handler → store / cache`. Errors are mapped to
 //! HTTP in one place, [`error`].
 
+pub mod accept;
 pub mod api;
 pub mod cache;
 pub mod config;

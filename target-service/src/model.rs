@@ -177,7 +177,22 @@ fn validate_name(name: String) -> Result<String> {
             format!("must be 1 to {NAME_MAX_CHARS} characters, not blank (got {chars})"),
         ));
     }
+    reject_control_characters("name", &name)?;
     Ok(name)
+}
+
+/// Control characters are refused in every text the service stores or
+/// searches by: PostgreSQL cannot store NUL in text at all (it would be a
+/// 500), and the others (escape sequences, C1 controls) only ever arrive
+/// to break a terminal or a log that shows the name later.
+pub fn reject_control_characters(field: &'static str, text: &str) -> Result<()> {
+    match text.chars().position(char::is_control) {
+        None => Ok(()),
+        Some(at) => Err(Error::validation(
+            field,
+            format!("must not contain control characters (one at character {at})"),
+        )),
+    }
 }
 
 fn validate_config(config: Value) -> Result<String> {
@@ -359,7 +374,7 @@ mod tests {
                 .validate()
                 .is_ok()
         );
-        for bad in ["", "   ", &"a".repeat(101)] {
+        for bad in ["", "   ", &"a".repeat(101), "nul\0", "esc\u{1b}[2J", "c1\u{85}"] {
             let err = input(bad, "http", json!({})).validate().unwrap_err();
             assert_eq!(field_of(err), "name", "{bad:?}");
         }

@@ -10,8 +10,17 @@
 //! twice its rate gains one request's debt per refill interval, so to last
 //! 10 s the bucket must hold 10 s of the normal rate, i.e. a sixth of the
 //! per-minute quota. The bucket refills at the normal rate.
+//!
+//! [`AuthFailures`] limits, per IP address, only the requests that fail
+//! authentication: the per-key buckets cannot see a flood of unknown keys,
+//! and a plain per-IP limit would throttle every client behind one address
+//! (and every load test on loopback).
 
-use std::{num::NonZeroU32, time::Duration};
+use std::{
+    net::IpAddr,
+    num::NonZeroU32,
+    time::{Duration, Instant},
+};
 
 use governor::{
     RateLimiter,
@@ -106,6 +115,69 @@ impl RateLimits {
     }
 }
 
+type IpLimiter = RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, DefaultClock>;
+
+/// Addresses remembered as over their failure limit; more are forgotten
+/// first by moka's policy, so a flood from many addresses cannot grow it.
+const BLOCKED_CAPACITY: u64 = 100_000;
+
+/// Failed authentications per IP address, and the addresses over their
+/// limit.
+///
+/// Only failures take a token, so a client whose keys are good is never
+/// counted. An address over its limit is refused (429) before its next
+/// key is looked up in Redis or the database, until a token is back; a
+/// key already verified in-process still passes, since checking it costs
+/// nothing.
+#[derive(Debug)]
+pub struct AuthFailures {
+    limiter: IpLimiter,
+    /// When each address over its limit may try again.
+    blocked: moka::sync::Cache<IpAddr, Instant>,
+    clock: DefaultClock,
+}
+
+impl AuthFailures {
+    /// `per_minute` failures per address, with the tiers' burst rule (10 s
+    /// at twice the rate).
+    pub fn new(per_minute: u32) -> Self {
+        let per_minute = nonzero(per_minute);
+        let burst = nonzero((per_minute.get() * BURST_WINDOW_SECS).div_ceil(60));
+        Self {
+            limiter: RateLimiter::keyed(governor::Quota::per_minute(per_minute).allow_burst(burst)),
+            blocked: moka::sync::Cache::builder()
+                .max_capacity(BLOCKED_CAPACITY)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// How long `ip` must wait before a key of its is looked up, if it is
+    /// over its limit.
+    pub fn blocked_for(&self, ip: IpAddr) -> Option<Duration> {
+        let until = self.blocked.get(&ip)?;
+        until
+            .checked_duration_since(Instant::now())
+            .filter(|wait| !wait.is_zero())
+    }
+
+    /// Counts one failed authentication from `ip`; over the limit, answers
+    /// how long it must wait.
+    pub fn record(&self, ip: IpAddr) -> Option<Duration> {
+        let not_until = self.limiter.check_key(&ip).err()?;
+        let wait = not_until.wait_time_from(self.clock.now());
+        self.blocked.insert(ip, Instant::now() + wait);
+        Some(wait)
+    }
+
+    /// Forgets the buckets of addresses that have been quiet for a while.
+    pub fn shrink(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+}
+
 fn nonzero(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n).expect("tier limits are positive")
 }
@@ -137,6 +209,25 @@ mod tests {
                 burst: 1667
             }
         );
+    }
+
+    #[test]
+    fn only_failures_count_and_an_address_over_its_limit_waits() {
+        let failures = AuthFailures::new(60);
+        let here = IpAddr::from([127, 0, 0, 1]);
+        let there = IpAddr::from([127, 0, 0, 2]);
+        assert_eq!(failures.blocked_for(here), None);
+        // 60/min: a burst of 10, then a token a second.
+        for i in 0..10 {
+            assert_eq!(failures.record(here), None, "failure {i}");
+            assert_eq!(failures.blocked_for(here), None);
+        }
+        let wait = failures.record(here).expect("over the limit");
+        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1));
+        let blocked = failures.blocked_for(here).expect("blocked");
+        assert!(blocked <= wait);
+        assert_eq!(failures.blocked_for(there), None, "addresses are separate");
+        assert_eq!(failures.record(there), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use anyhow::Context;
 use tokio::{sync::oneshot, task::JoinHandle};
 
 use crate::{
+    accept::{self, Limits},
     api::app,
     config::Config,
     db::Db,
@@ -15,6 +16,9 @@ use crate::{
 
 /// How often buffered histogram samples are folded into their buckets.
 const TELEMETRY_UPKEEP: Duration = Duration::from_secs(1);
+/// How often the buckets of addresses that stopped failing authentication
+/// are forgotten.
+const AUTH_FAILURES_UPKEEP: Duration = Duration::from_secs(60);
 
 /// Connects the database, runs migrations, seeds demo data and builds the state.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
@@ -39,7 +43,7 @@ pub struct RunningService {
     addr: SocketAddr,
     state: AppState,
     stop: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<std::io::Result<()>>>,
+    server: Option<JoinHandle<()>>,
     background: Vec<JoinHandle<()>>,
 }
 
@@ -59,21 +63,31 @@ pub async fn start_with_state(bind: SocketAddr, state: AppState) -> anyhow::Resu
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let router = app(state.clone());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let limits = Limits {
+        connections: state.config.connection_limit,
+        header_read_timeout: state.config.header_read_timeout,
+    };
+    let server = tokio::spawn(accept::serve(listener, router, limits, async {
+        let _ = stopped.await;
+    }));
     let telemetry = state.telemetry.clone();
-    let mut background = vec![tokio::spawn(async move {
-        let mut tick = tokio::time::interval(TELEMETRY_UPKEEP);
-        loop {
-            tick.tick().await;
-            telemetry.upkeep();
-        }
-    })];
+    let auth_failures = state.auth_failures.clone();
+    let mut background = vec![
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(TELEMETRY_UPKEEP);
+            loop {
+                tick.tick().await;
+                telemetry.upkeep();
+            }
+        }),
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(AUTH_FAILURES_UPKEEP);
+            loop {
+                tick.tick().await;
+                auth_failures.shrink();
+            }
+        }),
+    ];
     background.extend(state.cache.spawn_subscriber());
     Ok(RunningService {
         addr,
@@ -107,7 +121,7 @@ impl RunningService {
         let drain = self.state.config.shutdown_timeout;
         if let Some(mut server) = self.server.take() {
             match tokio::time::timeout(drain, &mut server).await {
-                Ok(joined) => joined.context("server task")?.context("serving")?,
+                Ok(joined) => joined.context("server task")?,
                 Err(_) => {
                     server.abort();
                     tracing::warn!(

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use crate::{
     cache::Cache,
-    config::{Config, KEY_CACHE_CAPACITY, KEY_CACHE_TTL},
+    config::{Config, KEY_CACHE_CAPACITY, KEY_CACHE_TTL, UNKNOWN_KEY_TTL},
     db::Db,
-    rate_limit::RateLimits,
+    rate_limit::{AuthFailures, RateLimits},
     store::User,
     telemetry::Telemetry,
 };
@@ -23,6 +23,11 @@ pub struct AppState {
     /// (`api::auth`; named, not linked, since the state sits below the HTTP
     /// layer and must not depend on it).
     pub keys: moka::future::Cache<String, User>,
+    /// Hashes of keys that failed their lookup, refused without another
+    /// for [`UNKNOWN_KEY_TTL`].
+    pub unknown_keys: moka::sync::Cache<String, ()>,
+    /// Failed authentications per IP address.
+    pub auth_failures: Arc<AuthFailures>,
     pub config: Arc<Config>,
 }
 
@@ -39,6 +44,11 @@ impl AppState {
                 .max_capacity(KEY_CACHE_CAPACITY)
                 .time_to_live(KEY_CACHE_TTL)
                 .build(),
+            unknown_keys: moka::sync::Cache::builder()
+                .max_capacity(KEY_CACHE_CAPACITY)
+                .time_to_live(UNKNOWN_KEY_TTL)
+                .build(),
+            auth_failures: Arc::new(AuthFailures::new(config.auth_failures_per_minute)),
             config: Arc::new(config),
         })
     }

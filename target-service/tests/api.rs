@@ -5,6 +5,7 @@ mod common;
 use axum::{body::Body, http::Method, http::Request};
 use common::{API_KEY_A, API_KEY_B, Backend, Harness, STANDARD_KEY, small_config};
 use serde_json::{Value, json};
+use target_service::Config;
 
 on_both_backends!(
     health_and_ready,
@@ -20,6 +21,8 @@ on_both_backends!(
     config_is_public_settings,
     rate_limits_answer_429_with_headers,
     unknown_routes_are_404_in_the_error_shape,
+    control_characters_and_long_searches_are_422s,
+    unknown_keys_are_remembered_and_failures_limited_per_address,
     prometheus_counts_requests_and_cache_layers,
     openapi_documents_every_route,
 );
@@ -611,7 +614,110 @@ async fn unknown_routes_are_404_in_the_error_shape(backend: Backend) {
     let wrong_method = h
         .call(common::request(Method::DELETE, "/health", None, None))
         .await;
-    wrong_method.expect(405);
+    let body = wrong_method.expect_error(405, "method_not_allowed");
+    assert!(body["error"]["message"].is_string());
+    assert_eq!(wrong_method.header("allow"), Some("GET,HEAD"));
+    // A query axum itself cannot parse (a repeated key).
+    h.get("/api/v1/servers?page=1&page=2", Some(API_KEY_A))
+        .await
+        .expect_error(400, "bad_request");
+    h.finish().await;
+}
+
+async fn control_characters_and_long_searches_are_422s(backend: Backend) {
+    let h = harness(backend).await;
+    for name in ["nul\u{0}byte", "bell\u{7}", "csi\u{9b}"] {
+        let reply = h
+            .send(
+                Method::POST,
+                "/api/v1/servers",
+                API_KEY_A,
+                json!({"name": name, "transport": "http"}),
+            )
+            .await;
+        let error = reply.expect_error(422, "validation");
+        assert_eq!(error["error"]["field"], "name", "{name:?}");
+    }
+    let id = server_ids(&h, API_KEY_A).await[0];
+    let patch = h
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/servers/{id}"),
+            API_KEY_A,
+            json!({"name": "tab\tname"}),
+        )
+        .await;
+    patch.expect_error(422, "validation");
+    for q in ["%00", "a%1b", &"q".repeat(101)] {
+        let reply = h
+            .get(&format!("/api/v1/servers?q={q}"), Some(API_KEY_A))
+            .await;
+        let error = reply.expect_error(422, "validation");
+        assert_eq!(error["error"]["field"], "q", "{q}");
+    }
+    h.get(&format!("/api/v1/servers?q={}", "q".repeat(100)), Some(API_KEY_A))
+        .await
+        .expect(200);
+    h.get("/api/v1/servers?page=10001", Some(API_KEY_A))
+        .await
+        .expect_error(400, "bad_request");
+    h.finish().await;
+}
+
+async fn unknown_keys_are_remembered_and_failures_limited_per_address(backend: Backend) {
+    let h = Harness::start(
+        backend,
+        Config {
+            auth_failures_per_minute: 60,
+            ..small_config()
+        },
+    )
+    .await;
+    // demo-key-31 is not seeded yet (30 users): refused, and remembered.
+    h.get("/api/v1/servers", Some("demo-key-31"))
+        .await
+        .expect_error(401, "unauthorized");
+    target_service::seed::seed(
+        &h.state.db,
+        target_service::seed::SeedSize {
+            users: 31,
+            servers_per_user: 1,
+            metric_points: 1,
+        },
+    )
+    .await
+    .unwrap();
+    h.get("/api/v1/servers", Some("demo-key-31"))
+        .await
+        .expect_error(401, "unauthorized");
+    let fresh = h.sibling(small_config()).await;
+    let fresh = target_service::app(fresh);
+    common::call(
+        &fresh,
+        common::request(Method::GET, "/api/v1/servers", Some("demo-key-31"), None),
+    )
+    .await
+    .expect(200);
+
+    // A verified key before the flood.
+    h.get("/api/v1/servers", Some(API_KEY_A)).await.expect(200);
+    // 60 failures a minute: a burst of 10. Two are spent above.
+    for i in 0..8 {
+        h.get("/api/v1/servers", Some(&format!("bad-key-{i}")))
+            .await
+            .expect_error(401, "unauthorized");
+    }
+    let limited = h.get("/api/v1/servers", Some("bad-key-8")).await;
+    limited.expect_error(429, "rate_limited");
+    assert_eq!(limited.header("retry-after"), Some("1"));
+    // Refused without a lookup while over the limit...
+    h.get("/api/v1/servers", Some("bad-key-9"))
+        .await
+        .expect_error(429, "rate_limited");
+    // ...but a key verified before is never counted or refused.
+    for _ in 0..20 {
+        h.get("/api/v1/servers", Some(API_KEY_A)).await.expect(200);
+    }
     h.finish().await;
 }
 

@@ -60,7 +60,7 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, RunError> {
     let (target, service) = match args.target.as_deref().or(plan.target()) {
         Some(target) => (target.trim_end_matches('/').to_owned(), None),
         None => {
-            let service = target_service::start(target_service::Config::default())
+            let service = target_service::start(target_service::Config::demo())
                 .await
                 .map_err(|e| anyhow::anyhow!("starting the in-process reference service: {e:#}"))?;
             (service.base_url(), Some(service))

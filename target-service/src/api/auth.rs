@@ -7,9 +7,17 @@
 //! [`crate::config::KEY_CACHE_TTL`]) and in
 //! Redis as `session:{key_hash}` for 24 h (architecture §1), so most
 //! requests never ask the database who they are.
+//!
+//! A key that fails its lookup is remembered too, for a few seconds
+//! ([`crate::config::UNKNOWN_KEY_TTL`]), and every failed authentication
+//! counts against its IP address ([`crate::rate_limit::AuthFailures`]), so
+//! neither one bad key repeated nor many bad keys from one address reach
+//! the database at the rate they are sent.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::{
-    extract::{Request, State},
+    extract::{ConnectInfo, Request, State},
     http::{HeaderMap, HeaderValue, header},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -43,7 +51,8 @@ pub async fn require_key(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let user = match authenticate(&state, request.headers()).await {
+    let ip = client_ip(&request);
+    let user = match authenticate(&state, ip, request.headers()).await {
         Ok(user) => user,
         Err(e) => return e.into_response(),
     };
@@ -53,10 +62,7 @@ pub async fn require_key(
             request.extensions_mut().insert(user);
             next.run(request).await
         }
-        Decision::Limited { retry_after, .. } => Error::RateLimited {
-            retry_after_secs: retry_after.as_secs_f64().ceil().max(1.0) as u64,
-        }
-        .into_response(),
+        Decision::Limited { retry_after, .. } => rate_limited(retry_after).into_response(),
     };
     set_rate_limit_headers(response.headers_mut(), decision);
     response
@@ -85,7 +91,35 @@ fn set_rate_limit_headers(headers: &mut HeaderMap, decision: Decision) {
     );
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<User> {
+/// The peer's address, as the accept loop recorded it. A request served
+/// without a socket (a test's `oneshot`) counts as from `0.0.0.0`. A proxy's
+/// `X-Forwarded-For` is not trusted: anyone can send one.
+fn client_ip(request: &Request) -> IpAddr {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip())
+}
+
+fn rate_limited(wait: std::time::Duration) -> Error {
+    Error::RateLimited {
+        retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+    }
+}
+
+/// Verifies the key, and counts a failure against `ip`: over its limit,
+/// the failure is a 429 instead of a 401.
+async fn authenticate(state: &AppState, ip: IpAddr, headers: &HeaderMap) -> Result<User> {
+    let verified = verify(state, ip, headers).await;
+    if matches!(verified, Err(Error::Unauthorized))
+        && let Some(wait) = state.auth_failures.record(ip)
+    {
+        return Err(rate_limited(wait));
+    }
+    verified
+}
+
+async fn verify(state: &AppState, ip: IpAddr, headers: &HeaderMap) -> Result<User> {
     let key = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -94,11 +128,26 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<User> {
         .filter(|k| !k.is_empty())
         .ok_or(Error::Unauthorized)?;
     let key_hash = hash_key(key);
-    state
+    if let Some(user) = state.keys.get(&key_hash).await {
+        return Ok(user);
+    }
+    if state.unknown_keys.contains_key(&key_hash) {
+        return Err(Error::Unauthorized);
+    }
+    // Past here the key costs a lookup: refused while the address is over
+    // its failure limit.
+    if let Some(wait) = state.auth_failures.blocked_for(ip) {
+        return Err(rate_limited(wait));
+    }
+    let found = state
         .keys
         .try_get_with_by_ref(&key_hash, lookup(state, &key_hash))
         .await
-        .map_err(Error::from_shared)
+        .map_err(Error::from_shared);
+    if matches!(found, Err(Error::Unauthorized)) {
+        state.unknown_keys.insert(key_hash, ());
+    }
+    found
 }
 
 async fn lookup(state: &AppState, key_hash: &str) -> Result<User> {

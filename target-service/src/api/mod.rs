@@ -30,7 +30,11 @@ use tower_http::{
 };
 
 pub use self::response::{PRIVATE_REVALIDATE, json_headers, to_json_bytes};
-use crate::{error::Error, state::AppState, telemetry};
+use crate::{
+    error::{self, Error},
+    state::AppState,
+    telemetry,
+};
 
 /// Largest request body accepted: room for a full 1000-point metrics batch.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -60,6 +64,7 @@ pub fn app(state: AppState) -> Router {
                         .br(true)
                         .compress_when(SizeAbove::new(COMPRESS_ABOVE)),
                 )
+                .layer(middleware::from_fn(error::json_errors))
                 .layer(SetResponseHeaderLayer::if_not_present(
                     header::CACHE_CONTROL,
                     HeaderValue::from_static("no-store"),

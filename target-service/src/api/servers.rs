@@ -15,7 +15,10 @@ use crate::{
     api::response::{PRIVATE_REVALIDATE, json_headers, to_json_bytes},
     cache::keys,
     error::{Error, Json, Result},
-    model::{NewServerInput, Server, ServerPage, ServerPatchInput, Status, Transport},
+    model::{
+        NewServerInput, Server, ServerPage, ServerPatchInput, Status, Transport,
+        reject_control_characters,
+    },
     state::AppState,
     store::{self, ServerFilter, User},
 };
@@ -23,6 +26,13 @@ use crate::{
 /// Architecture §3: pages of 100 by default, 1000 at most.
 pub const PER_PAGE_DEFAULT: u32 = 100;
 pub const PER_PAGE_MAX: u32 = 1000;
+/// Deepest page: 10,000 pages of 1000 are ten million servers, more than a
+/// user has. The bound keeps a crawler of ever-higher pages from filling
+/// the caches with empty pages and the database with huge `OFFSET` scans.
+pub const PAGE_MAX: u32 = 10_000;
+/// Longest `q`, in characters: as long as the longest name, since a longer
+/// prefix matches nothing.
+pub const Q_MAX_CHARS: usize = crate::model::NAME_MAX_CHARS;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -37,7 +47,7 @@ pub fn router() -> Router<AppState> {
 /// in the service's own error shape.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct ListParams {
-    /// 1-based page number (default 1).
+    /// 1-based page number (default 1), at most 10000.
     page: Option<String>,
     /// Items per page: default 100, at most 1000.
     per_page: Option<String>,
@@ -45,7 +55,8 @@ pub struct ListParams {
     status: Option<String>,
     /// Only servers with this transport.
     transport: Option<String>,
-    /// Only servers whose name starts with this (case-sensitive).
+    /// Only servers whose name starts with this (case-sensitive); at most
+    /// 100 characters, none of them control characters.
     q: Option<String>,
 }
 
@@ -73,12 +84,26 @@ impl TryFrom<ListParams> for ListRequest {
         };
         let page = number("page", params.page, 1)?;
         let per_page = number("per_page", params.per_page, PER_PAGE_DEFAULT)?;
-        if per_page > PER_PAGE_MAX {
-            return Err(Error::BadRequest(format!(
-                "per_page is {per_page}; the maximum is {PER_PAGE_MAX}"
-            )));
+        for (name, value, max) in [("page", page, PAGE_MAX), ("per_page", per_page, PER_PAGE_MAX)] {
+            if value > max {
+                return Err(Error::BadRequest(format!(
+                    "{name} is {value}; the maximum is {max}"
+                )));
+            }
         }
         let bad_query = |e: Error| Error::BadRequest(e.to_string());
+        // `q` is text a user typed, checked by the rules a name obeys, so
+        // its rejections are 422s naming the field, as for a body's name.
+        if let Some(q) = &params.q {
+            let chars = q.chars().count();
+            if chars > Q_MAX_CHARS {
+                return Err(Error::validation(
+                    "q",
+                    format!("is {chars} characters; the maximum is {Q_MAX_CHARS}"),
+                ));
+            }
+            reject_control_characters("q", q)?;
+        }
         Ok(Self {
             page,
             per_page,
@@ -104,6 +129,7 @@ impl TryFrom<ListParams> for ListRequest {
     responses(
         (status = 200, body = ServerPage),
         (status = 400, description = "Bad page, per_page over 1000, or unknown filter value", body = crate::error::ErrorBody),
+        (status = 422, description = "q over 100 characters or with control characters", body = crate::error::ErrorBody),
         (status = 401, body = crate::error::ErrorBody),
         (status = 429, body = crate::error::ErrorBody),
     ))]
@@ -267,10 +293,30 @@ mod tests {
         assert_eq!((r.page, r.per_page), (3, 1000));
         let err = ListRequest::try_from(params(None, Some("1001"))).unwrap_err();
         assert_eq!(err.to_string(), "per_page is 1001; the maximum is 1000");
-        for bad in ["0", "-1", "x"] {
+        for bad in ["0", "-1", "x", "10001"] {
             assert!(
                 ListRequest::try_from(params(Some(bad), None)).is_err(),
                 "{bad}"
+            );
+        }
+        assert!(ListRequest::try_from(params(Some("10000"), None)).is_ok());
+    }
+
+    fn search(q: &str) -> Result<ListRequest> {
+        ListRequest::try_from(ListParams {
+            q: Some(q.to_owned()),
+            ..ListParams::default()
+        })
+    }
+
+    #[test]
+    fn q_is_at_most_a_name_long_and_has_no_control_characters() {
+        assert!(search(&"é".repeat(Q_MAX_CHARS)).is_ok());
+        for bad in ["a".repeat(Q_MAX_CHARS + 1), "x\0".to_owned(), "\u{7f}".to_owned()] {
+            let err = search(&bad).unwrap_err();
+            assert!(
+                matches!(err, Error::Validation { field: "q", .. }),
+                "{bad:?}: {err:?}"
             );
         }
     }
