@@ -578,7 +578,9 @@ mod tests {
             for i in 0..n {
                 let bytes = Bytes::from(vec![b'x'; size]);
                 cache
-                    .get_or_load(&format!("k{i}"), Duration::from_secs(1), || async { Ok(bytes) })
+                    .get_or_load(&format!("k{i}"), Duration::from_secs(1), || async {
+                        Ok(bytes)
+                    })
                     .await
                     .unwrap();
             }
@@ -600,7 +602,10 @@ mod tests {
     async fn entries_over_a_megabyte_are_served_but_not_kept() {
         let cache = Cache::new(&Config::default(), Telemetry::new()).unwrap();
         let loads = Arc::new(AtomicU64::new(0));
-        for (key, size, kept) in [("small", 1000, true), ("big", L4_ENTRY_MAX_BYTES + 1, false)] {
+        for (key, size, kept) in [
+            ("small", 1000, true),
+            ("big", L4_ENTRY_MAX_BYTES + 1, false),
+        ] {
             for _ in 0..2 {
                 let loads = loads.clone();
                 let bytes = cache
@@ -614,7 +619,11 @@ mod tests {
             }
             assert_eq!(cache.0.l4.contains_key(key), kept, "{key}");
         }
-        assert_eq!(loads.load(Ordering::SeqCst), 1 + 2, "the big one loads each time");
+        assert_eq!(
+            loads.load(Ordering::SeqCst),
+            1 + 2,
+            "the big one loads each time"
+        );
     }
 
     #[tokio::test]

@@ -427,9 +427,11 @@ mod tests {
         let app = Router::new()
             .route(
                 "/n",
-                get(|q: axum::extract::Query<std::collections::HashMap<String, u32>>| async move {
-                    q.0.len().to_string()
-                }),
+                get(
+                    |q: axum::extract::Query<std::collections::HashMap<String, u32>>| async move {
+                        q.0.len().to_string()
+                    },
+                ),
             )
             .layer(axum::middleware::from_fn(json_errors));
         let call = |method: &str, uri: &str| {
@@ -444,7 +446,12 @@ mod tests {
         assert_eq!(ok.status(), StatusCode::OK);
         for (method, uri, status, code) in [
             ("GET", "/n?a=x", StatusCode::BAD_REQUEST, "bad_request"),
-            ("POST", "/n", StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            (
+                "POST",
+                "/n",
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+            ),
         ] {
             let response = call(method, uri).await.unwrap();
             assert_eq!(response.status(), status);
@@ -452,7 +459,9 @@ mod tests {
             if status == StatusCode::METHOD_NOT_ALLOWED {
                 assert_eq!(response.headers()[header::ALLOW], "GET,HEAD");
             }
-            let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+            let body = axum::body::to_bytes(response.into_body(), 4096)
+                .await
+                .unwrap();
             let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
             assert_eq!(body["error"]["code"], code, "{body}");
             assert!(!body["error"]["message"].as_str().unwrap().is_empty());

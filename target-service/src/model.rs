@@ -374,7 +374,14 @@ mod tests {
                 .validate()
                 .is_ok()
         );
-        for bad in ["", "   ", &"a".repeat(101), "nul\0", "esc\u{1b}[2J", "c1\u{85}"] {
+        for bad in [
+            "",
+            "   ",
+            &"a".repeat(101),
+            "nul\0",
+            "esc\u{1b}[2J",
+            "c1\u{85}",
+        ] {
             let err = input(bad, "http", json!({})).validate().unwrap_err();
             assert_eq!(field_of(err), "name", "{bad:?}");
         }

@@ -655,9 +655,12 @@ async fn control_characters_and_long_searches_are_422s(backend: Backend) {
         let error = reply.expect_error(422, "validation");
         assert_eq!(error["error"]["field"], "q", "{q}");
     }
-    h.get(&format!("/api/v1/servers?q={}", "q".repeat(100)), Some(API_KEY_A))
-        .await
-        .expect(200);
+    h.get(
+        &format!("/api/v1/servers?q={}", "q".repeat(100)),
+        Some(API_KEY_A),
+    )
+    .await
+    .expect(200);
     h.get("/api/v1/servers?page=10001", Some(API_KEY_A))
         .await
         .expect_error(400, "bad_request");

@@ -68,14 +68,18 @@ impl FaultProxy {
 fn through(url: &str, addr: SocketAddr) -> String {
     let (scheme, rest) = url.split_once("://").unwrap();
     let (authority, path) = rest.split_once('/').unwrap();
-    let user = authority.rsplit_once('@').map(|(user, _)| format!("{user}@"));
+    let user = authority
+        .rsplit_once('@')
+        .map(|(user, _)| format!("{user}@"));
     format!("{scheme}://{}{addr}/{path}", user.unwrap_or_default())
 }
 
 fn upstream(url: &str) -> SocketAddr {
     let authority = url.split_once("://").unwrap().1.split('/').next().unwrap();
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
-    host_port.parse().expect("TEST_POSTGRES_URL names an IP address and port")
+    host_port
+        .parse()
+        .expect("TEST_POSTGRES_URL names an IP address and port")
 }
 
 #[tokio::test]
@@ -100,7 +104,14 @@ async fn postgres_away_answers_503_with_retry_after_and_recovers_at_once() {
     .await
     .unwrap();
     let router = app(state.clone());
-    let list = |q: &str| request(Method::GET, &format!("/api/v1/servers?q={q}"), Some(API_KEY_A), None);
+    let list = |q: &str| {
+        request(
+            Method::GET,
+            &format!("/api/v1/servers?q={q}"),
+            Some(API_KEY_A),
+            None,
+        )
+    };
     call(&router, list("warm")).await.expect(200);
 
     proxy.cut();
@@ -116,14 +127,22 @@ async fn postgres_away_answers_503_with_retry_after_and_recovers_at_once() {
     let create = json!({"name": "during-outage", "transport": "http"});
     let created = call(
         &router,
-        request(Method::POST, "/api/v1/servers", Some(API_KEY_A), Some(create)),
+        request(
+            Method::POST,
+            "/api/v1/servers",
+            Some(API_KEY_A),
+            Some(create),
+        ),
     )
     .await;
     created.expect_error(503, "unavailable");
     let started = Instant::now();
     let ready = call(&router, request(Method::GET, "/ready", None, None)).await;
     ready.expect_error(503, "unavailable");
-    assert!(started.elapsed() < Duration::from_millis(900), "/ready hung");
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "/ready hung"
+    );
 
     proxy.restore();
     let restored = Instant::now();
@@ -142,7 +161,12 @@ async fn postgres_away_answers_503_with_retry_after_and_recovers_at_once() {
     let create = json!({"name": "after-outage", "transport": "http"});
     call(
         &router,
-        request(Method::POST, "/api/v1/servers", Some(API_KEY_A), Some(create)),
+        request(
+            Method::POST,
+            "/api/v1/servers",
+            Some(API_KEY_A),
+            Some(create),
+        ),
     )
     .await
     .expect(201);

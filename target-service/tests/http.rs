@@ -137,8 +137,12 @@ async fn a_client_that_trickles_its_headers_is_cut_off() {
         ..small_config()
     };
     let service = target_service::start(config).await.unwrap();
-    let mut slow = tokio::net::TcpStream::connect(service.addr()).await.unwrap();
-    slow.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let mut slow = tokio::net::TcpStream::connect(service.addr())
+        .await
+        .unwrap();
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
     assert!(
         closed_within(&mut slow, Duration::from_secs(3)).await,
         "a request whose headers never end holds its connection open"
@@ -178,7 +182,10 @@ async fn connections_over_the_limit_wait_until_one_closes() {
     third.write_all(request).await.unwrap();
     let mut buf = [0u8; 256];
     let early = tokio::time::timeout(Duration::from_millis(300), third.read(&mut buf)).await;
-    assert!(early.is_err(), "a third connection was served at a limit of 2");
+    assert!(
+        early.is_err(),
+        "a third connection was served at a limit of 2"
+    );
     drop(held.pop());
     let n = tokio::time::timeout(Duration::from_secs(3), third.read(&mut buf))
         .await

@@ -84,7 +84,10 @@ impl TryFrom<ListParams> for ListRequest {
         };
         let page = number("page", params.page, 1)?;
         let per_page = number("per_page", params.per_page, PER_PAGE_DEFAULT)?;
-        for (name, value, max) in [("page", page, PAGE_MAX), ("per_page", per_page, PER_PAGE_MAX)] {
+        for (name, value, max) in [
+            ("page", page, PAGE_MAX),
+            ("per_page", per_page, PER_PAGE_MAX),
+        ] {
             if value > max {
                 return Err(Error::BadRequest(format!(
                     "{name} is {value}; the maximum is {max}"
@@ -312,7 +315,11 @@ mod tests {
     #[test]
     fn q_is_at_most_a_name_long_and_has_no_control_characters() {
         assert!(search(&"é".repeat(Q_MAX_CHARS)).is_ok());
-        for bad in ["a".repeat(Q_MAX_CHARS + 1), "x\0".to_owned(), "\u{7f}".to_owned()] {
+        for bad in [
+            "a".repeat(Q_MAX_CHARS + 1),
+            "x\0".to_owned(),
+            "\u{7f}".to_owned(),
+        ] {
             let err = search(&bad).unwrap_err();
             assert!(
                 matches!(err, Error::Validation { field: "q", .. }),
