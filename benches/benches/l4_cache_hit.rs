@@ -22,7 +22,7 @@ use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use target_service::{
     Config,
-    cache::{Cache, filters_hash},
+    cache::{Cache, Generation, filters_hash},
     error::Result,
     model::{Server, ServerPage, Status, Transport, format_rfc3339_ms},
     store::ServerFilter,
@@ -112,7 +112,13 @@ fn l4_cache_hit(c: &mut Criterion) {
     // Part of the above: the SHA-256 filters hash of the key, with its
     // formatting, which every hit computes again.
     group.bench_function("of which: cache::filters_hash", |b| {
-        b.iter(|| filters_hash(black_box(&filter), black_box(PER_PAGE), black_box(0)));
+        b.iter(|| {
+            filters_hash(
+                black_box(&filter),
+                black_box(PER_PAGE),
+                black_box(Generation::Shared(0)),
+            )
+        });
     });
     group.finish();
 }

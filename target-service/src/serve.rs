@@ -89,6 +89,7 @@ pub async fn start_with_state(bind: SocketAddr, state: AppState) -> anyhow::Resu
         }),
     ];
     background.extend(state.cache.spawn_subscriber());
+    background.extend(state.cache.spawn_replayer());
     Ok(RunningService {
         addr,
         state,

@@ -22,6 +22,7 @@ on_both_backends!(
     rate_limits_answer_429_with_headers,
     unknown_routes_are_404_in_the_error_shape,
     control_characters_and_long_searches_are_422s,
+    a_metric_type_named_all_has_a_series_of_its_own,
     unknown_keys_are_remembered_and_failures_limited_per_address,
     prometheus_counts_requests_and_cache_layers,
     openapi_documents_every_route,
@@ -664,6 +665,55 @@ async fn control_characters_and_long_searches_are_422s(backend: Backend) {
     h.get("/api/v1/servers?page=10001", Some(API_KEY_A))
         .await
         .expect_error(400, "bad_request");
+    h.finish().await;
+}
+
+async fn a_metric_type_named_all_has_a_series_of_its_own(backend: Backend) {
+    let h = harness(backend).await;
+    let id = server_ids(&h, API_KEY_A).await[0];
+    let points = json!({"points": [
+        {"server_id": id, "metric_type": "all", "value": 1.0},
+        {"server_id": id, "metric_type": "cpu", "value": 2.0},
+    ]});
+    h.send(Method::POST, "/api/v1/metrics", API_KEY_A, points)
+        .await
+        .expect(201);
+    let types = |reply: common::Reply| -> Vec<String> {
+        let mut types: Vec<String> = reply.expect(200).json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["metric_type"].as_str().unwrap().to_owned())
+            .collect();
+        types.sort();
+        types.dedup();
+        types
+    };
+    // Either order of first read must not serve one for the other.
+    let every_type = types(
+        h.get(
+            &format!("/api/v1/metrics?server_id={id}&limit=1000"),
+            Some(API_KEY_A),
+        )
+        .await,
+    );
+    assert!(every_type.len() > 1, "{every_type:?}");
+    let only_all = types(
+        h.get(
+            &format!("/api/v1/metrics?server_id={id}&metric_type=all"),
+            Some(API_KEY_A),
+        )
+        .await,
+    );
+    assert_eq!(only_all, ["all"]);
+    let again = types(
+        h.get(
+            &format!("/api/v1/metrics?server_id={id}&limit=1000"),
+            Some(API_KEY_A),
+        )
+        .await,
+    );
+    assert_eq!(again, every_type);
     h.finish().await;
 }
 

@@ -6,77 +6,13 @@
 
 mod common;
 
-use std::{
-    net::TcpListener,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
 
 use axum::http::Method;
-use common::{API_KEY_A, Backend, Harness, small_config};
+use common::{API_KEY_A, Backend, Harness, OwnRedis, free_port, small_config};
 use redis::AsyncCommands;
 use serde_json::json;
 use target_service::Config;
-
-/// A private `redis-server`, killed when dropped.
-struct OwnRedis {
-    child: Child,
-    port: u16,
-}
-
-impl OwnRedis {
-    fn start(port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed for this test (.ci/run installs it)");
-        Self { child, port }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    async fn connect(&self) -> redis::aio::MultiplexedConnection {
-        let client = redis::Client::open(self.url()).unwrap();
-        for _ in 0..100 {
-            if let Ok(conn) = client.get_multiplexed_async_connection().await {
-                return conn;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("own redis-server on port {} did not come up", self.port);
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn redis_errors(metrics_text: &str) -> u64 {
     metrics_text

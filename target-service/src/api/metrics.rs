@@ -20,7 +20,7 @@ use utoipa::IntoParams;
 
 use crate::{
     api::{
-        response::{PRIVATE_REVALIDATE, to_json_bytes},
+        response::{PRIVATE_REVALIDATE, to_completion, to_json_bytes},
         servers::cached_server,
     },
     cache::keys,
@@ -177,20 +177,24 @@ pub async fn ingest_metrics(
     if owned.len() != ids.len() {
         return Err(Error::NotFound("server"));
     }
-    let inserted = store::insert_points(&state.db, &points).await?;
-    let touched: BTreeSet<String> = points
-        .iter()
-        .flat_map(|p| {
-            [
-                keys::metrics(p.server_id, Some(&p.metric_type)),
-                keys::metrics(p.server_id, None),
-            ]
-        })
-        .collect();
-    state
-        .cache
-        .invalidate_keys(&touched.into_iter().collect::<Vec<_>>())
-        .await;
+    let inserted = to_completion(async move {
+        let inserted = store::insert_points(&state.db, &points).await?;
+        let touched: BTreeSet<String> = points
+            .iter()
+            .flat_map(|p| {
+                [
+                    keys::metrics(p.server_id, Some(&p.metric_type)),
+                    keys::metrics(p.server_id, None),
+                ]
+            })
+            .collect();
+        state
+            .cache
+            .invalidate_keys(&touched.into_iter().collect::<Vec<_>>())
+            .await;
+        Ok(inserted)
+    })
+    .await?;
     Ok((
         StatusCode::CREATED,
         [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],

@@ -26,3 +26,20 @@ pub fn to_json_bytes<T: serde::Serialize>(value: &T) -> crate::error::Result<byt
         .map_err(anyhow::Error::from)?
         .into())
 }
+
+/// Runs a write and the cache invalidation after it as a task of its own,
+/// and waits for it.
+///
+/// A client that disconnects drops the handler's future, and with it
+/// whatever the handler had still to do: a commit whose invalidation never
+/// ran would leave every cache stale for its TTL. A spawned task runs to
+/// its end whether or not anyone still waits for it.
+pub async fn to_completion<T, F>(work: F) -> crate::error::Result<T>
+where
+    T: Send + 'static,
+    F: Future<Output = crate::error::Result<T>> + Send + 'static,
+{
+    tokio::spawn(work)
+        .await
+        .map_err(|e| crate::error::Error::Internal(anyhow::anyhow!("write task: {e}")))?
+}

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::{
-    api::response::{PRIVATE_REVALIDATE, json_headers, to_json_bytes},
+    api::response::{PRIVATE_REVALIDATE, json_headers, to_completion, to_json_bytes},
     cache::keys,
     error::{Error, Json, Result},
     model::{
@@ -187,8 +187,12 @@ pub async fn create_server(
     Json(input): Json<NewServerInput>,
 ) -> Result<impl IntoResponse> {
     let new = input.validate()?;
-    let server = store::create_server(&state.db, user.id, &new).await?;
-    state.cache.invalidate_lists(user.id).await;
+    let server = to_completion(async move {
+        let server = store::create_server(&state.db, user.id, &new).await?;
+        state.cache.invalidate_lists(user.id).await;
+        Ok(server)
+    })
+    .await?;
     let location = HeaderValue::from_str(&format!("/api/v1/servers/{}", server.id))
         .map_err(anyhow::Error::from)?;
     Ok((
@@ -246,12 +250,12 @@ pub async fn update_server(
 ) -> Result<impl IntoResponse> {
     let id = server_id(&id)?;
     let patch = input.validate()?;
-    let server = store::update_server(&state.db, user.id, id, &patch).await?;
-    state
-        .cache
-        .invalidate_keys(&[keys::server(user.id, id)])
-        .await;
-    state.cache.invalidate_lists(user.id).await;
+    let server = to_completion(async move {
+        let server = store::update_server(&state.db, user.id, id, &patch).await?;
+        invalidate_server(&state, user.id, id).await;
+        Ok(server)
+    })
+    .await?;
     Ok((
         [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
         Json(server),
@@ -267,13 +271,22 @@ pub async fn delete_server(
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     let id = server_id(&id)?;
-    store::delete_server(&state.db, user.id, id).await?;
+    to_completion(async move {
+        store::delete_server(&state.db, user.id, id).await?;
+        invalidate_server(&state, user.id, id).await;
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// After a server changed: its own entry and its owner's list pages.
+async fn invalidate_server(state: &AppState, user_id: i64, id: i64) {
     state
         .cache
-        .invalidate_keys(&[keys::server(user.id, id)])
+        .invalidate_keys(&[keys::server(user_id, id)])
         .await;
-    state.cache.invalidate_lists(user.id).await;
-    Ok(StatusCode::NO_CONTENT)
+    state.cache.invalidate_lists(user_id).await;
 }
 
 #[cfg(test)]
