@@ -98,11 +98,20 @@ pub struct ServerPage {
 /// Body of `POST /api/v1/servers`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewServerInput {
-    /// 1–100 characters, unique per user.
+    /// 1–100 characters, not blank, no control characters; unique per user.
+    /// The pattern spells out Unicode's control (Cc) and White_Space
+    /// characters, since `\s` differs between regex dialects; a test in
+    /// `api::openapi` holds it to `validate`.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: String,
-    /// `stdio`, `http` or `sse`.
+    #[schema(value_type = Transport)]
     pub transport: String,
-    /// `stopped` (default), `starting`, `running` or `error`.
+    /// Default `stopped`.
+    #[schema(value_type = Option<Status>)]
     pub status: Option<String>,
     /// A JSON object of at most 16 KiB.
     #[schema(value_type = Option<Object>)]
@@ -112,8 +121,16 @@ pub struct NewServerInput {
 /// Body of `PATCH /api/v1/servers/{id}`: every field optional.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ServerPatchInput {
+    /// As for a new server.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: Option<String>,
+    #[schema(value_type = Option<Transport>)]
     pub transport: Option<String>,
+    #[schema(value_type = Option<Status>)]
     pub status: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub config: Option<Value>,
@@ -222,6 +239,27 @@ pub struct MetricPoint {
     pub timestamp: String,
 }
 
+/// An RFC 3339 time with any offset, e.g. `2023-11-14T22:13:20.123Z`, as
+/// the OpenAPI document shows it: a schema of its own, so that an optional
+/// time is "null or a date-time" rather than a nullable string, whose
+/// format some generators drop.
+#[derive(Debug)]
+pub struct Rfc3339Time;
+
+impl utoipa::PartialSchema for Rfc3339Time {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .description(Some("An RFC 3339 time, with any offset"))
+            .examples(["2023-11-14T22:13:20.123Z"])
+            .into()
+    }
+}
+
+impl ToSchema for Rfc3339Time {}
+
 /// Points returned by `GET /api/v1/metrics`, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct MetricSeries {
@@ -231,18 +269,38 @@ pub struct MetricSeries {
 /// Body of `POST /api/v1/metrics`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MetricBatchInput {
-    /// At most 1000 points.
+    /// 1 to 1000 points.
+    #[schema(min_items = 1, max_items = 1000)]
     pub points: Vec<MetricPointInput>,
 }
 
 /// One point to ingest; `timestamp` defaults to now.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MetricPointInput {
+    #[serde(deserialize_with = "json_integer")]
     pub server_id: i64,
+    /// 1 to 64 of a-z, 0-9 and `_`.
+    #[schema(pattern = "^[a-z0-9_]{1,64}$")]
     pub metric_type: String,
     pub value: f64,
-    /// RFC 3339; defaults to the time of ingestion.
+    /// Defaults to the time of ingestion.
+    #[schema(value_type = Option<Rfc3339Time>)]
     pub timestamp: Option<String>,
+}
+
+/// An `i64` written as any JSON number with no fraction: JSON Schema's
+/// `integer` includes `779.0`, which serde alone would refuse.
+fn json_integer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    number
+        .as_i64()
+        .or_else(|| {
+            number
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && (-(2f64.powi(63))..2f64.powi(63)).contains(f))
+                .map(|f| f as i64)
+        })
+        .ok_or_else(|| serde::de::Error::custom(format!("{number} is not a 64-bit integer")))
 }
 
 /// A validated point, time in epoch milliseconds.
@@ -311,21 +369,25 @@ pub fn validate_metric_type(metric_type: &str) -> Result<()> {
     }
 }
 
-/// Parses an RFC 3339 time into epoch milliseconds.
+/// Parses an RFC 3339 time (any offset, any year from 0000) into epoch
+/// milliseconds; finer digits are truncated.
 pub fn parse_rfc3339_ms(field: &'static str, text: &str) -> Result<i64> {
-    let time = humantime::parse_rfc3339_weak(text)
+    let time = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .map_err(|e| Error::validation(field, format!("{text:?} is not an RFC 3339 time: {e}")))?;
-    let since_epoch = time
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_err(|_| Error::validation(field, "must not be before 1970"))?;
-    i64::try_from(since_epoch.as_millis())
-        .map_err(|_| Error::validation(field, "is too far in the future"))
+    i64::try_from(time.unix_timestamp_nanos().div_euclid(1_000_000))
+        .map_err(|_| Error::validation(field, "is out of range"))
 }
 
-/// Formats epoch milliseconds as RFC 3339 UTC with millisecond precision.
+/// Formats epoch milliseconds as RFC 3339 UTC with millisecond precision
+/// (`2023-11-14T22:13:20.123Z`).
 pub fn format_rfc3339_ms(ms: i64) -> String {
-    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
-    humantime::format_rfc3339_millis(time).to_string()
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(FORMAT).ok())
+        .unwrap_or_else(|| "1970-01-01T00:00:00.000Z".to_owned())
 }
 
 /// Now, in epoch milliseconds.
@@ -432,11 +494,40 @@ mod tests {
     }
 
     #[test]
+    fn server_ids_are_integers_however_json_writes_them() {
+        let point = |id: &str| {
+            serde_json::from_str::<MetricPointInput>(&format!(
+                r#"{{"server_id": {id}, "metric_type": "cpu", "value": 1}}"#
+            ))
+            .map(|p| p.server_id)
+        };
+        assert_eq!(point("779").unwrap(), 779);
+        assert_eq!(point("779.0").unwrap(), 779);
+        assert_eq!(point("-7e2").unwrap(), -700);
+        for bad in ["779.5", "1e20", "\"779\""] {
+            assert!(point(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn times_round_trip_through_rfc3339() {
         let ms = 1_700_000_000_123;
         let text = format_rfc3339_ms(ms);
         assert_eq!(text, "2023-11-14T22:13:20.123Z");
         assert_eq!(parse_rfc3339_ms("since", &text).unwrap(), ms);
         assert!(parse_rfc3339_ms("since", "yesterday").is_err());
+    }
+
+    #[test]
+    fn times_may_have_offsets_and_be_before_1970() {
+        assert_eq!(
+            parse_rfc3339_ms("since", "2023-11-14T23:13:20.123+01:00").unwrap(),
+            1_700_000_000_123
+        );
+        let early = parse_rfc3339_ms("since", "1969-12-31T23:59:59.5Z").unwrap();
+        assert_eq!(early, -500);
+        assert_eq!(format_rfc3339_ms(early), "1969-12-31T23:59:59.500Z");
+        let first = parse_rfc3339_ms("since", "0000-01-01T00:00:00Z").unwrap();
+        assert_eq!(format_rfc3339_ms(first), "0000-01-01T00:00:00.000Z");
     }
 }

@@ -42,14 +42,19 @@ pub fn router() -> Router<AppState> {
 
 /// Query of `GET /api/v1/metrics`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MetricsParams {
     /// Only this server's points (must be the caller's).
+    #[param(value_type = Option<i64>)]
     server_id: Option<String>,
     /// Only this metric type, e.g. `cpu`.
+    #[param(pattern = "^[a-z0-9_]{1,64}$")]
     metric_type: Option<String>,
     /// Only points at or after this RFC 3339 time.
+    #[param(value_type = Option<crate::model::Rfc3339Time>)]
     since: Option<String>,
-    /// At most this many points, newest first: default 100, at most 1000.
+    /// At most this many points, newest first (default 100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
 }
 

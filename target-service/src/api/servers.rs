@@ -46,17 +46,23 @@ pub fn router() -> Router<AppState> {
 /// Query of `GET /api/v1/servers`, taken as text so a bad value is a 400
 /// in the service's own error shape.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// 1-based page number (default 1), at most 10000.
+    /// 1-based page number (default 1).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 10000)]
     page: Option<String>,
-    /// Items per page: default 100, at most 1000.
+    /// Items per page (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     per_page: Option<String>,
     /// Only servers in this status.
+    #[param(value_type = Option<Status>)]
     status: Option<String>,
     /// Only servers with this transport.
+    #[param(value_type = Option<Transport>)]
     transport: Option<String>,
-    /// Only servers whose name starts with this (case-sensitive); at most
-    /// 100 characters, none of them control characters.
+    /// Only servers whose name starts with this (case-sensitive); no
+    /// control characters.
+    #[param(max_length = 100, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     q: Option<String>,
 }
 
