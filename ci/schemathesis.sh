@@ -94,6 +94,9 @@ args=(run "$base/openapi.json" --url "$base"
 [ -n "$max_time" ] && args+=(--max-time "$max_time")
 log "schemathesis ${args[*]}"
 code=0
-NO_COLOR=1 "$venv/bin/schemathesis" "${args[@]}" || code=$?
+# schemathesis keeps a .schemathesis cache in its working directory: run it
+# in the temporary one so that nothing lands in the checkout.
+venv_abs="$(cd "$venv" && pwd)"
+(cd "$work" && NO_COLOR=1 "$venv_abs/bin/schemathesis" "${args[@]}") || code=$?
 log "schemathesis exit $code (seed $seed)"
 exit "$code"

@@ -692,7 +692,7 @@ impl Cache {
     }
 
     /// Replays invalidations that did not reach Redis, every
-    /// [`REPLAY_EVERY`], until the returned task is aborted: without it a
+    /// 200 ms (`REPLAY_EVERY`), until the returned task is aborted: without it a
     /// replay would wait for the next request that wants Redis.
     pub fn spawn_replayer(&self) -> Option<tokio::task::JoinHandle<()>> {
         self.0.redis.as_ref()?;
