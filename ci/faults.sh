@@ -52,7 +52,7 @@ database_url="postgres://postgres@127.0.0.1:$pg_port/postgres"
 probe_key=demo-key-999 # api tier: the probe is never throttled
 bin="${CARGO_TARGET_DIR:-target}/debug"
 
-pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
 [ -x "$pg_bin/initdb" ] || pg_bin="$(dirname "$(command -v initdb || echo /nonexistent/initdb)")"
 [ -x "$pg_bin/initdb" ] || { echo "faults: initdb not found (install postgresql)" >&2; exit 2; }
 
@@ -171,6 +171,7 @@ restart_postgres() {
     echo "postgres_down $(now)" >>"$events"
     log "PostgreSQL stopped"
     sleep 2
+    echo "postgres_starting $(now)" >>"$events"
     pg_ctl -o "$pg_options" -l "$pgdata/server.log" -w start >/dev/null
     until "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port"; do sleep 0.05; done
     echo "postgres_ready $(now)" >>"$events"

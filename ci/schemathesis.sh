@@ -2,10 +2,13 @@
 # Checks the reference service against its own OpenAPI document with
 # schemathesis (from PyPI, pinned): every check, every phase (examples,
 # coverage, fuzzing, stateful), against the service on PostgreSQL + Redis.
-# Any failure fails the script.
+# Any failure fails the script, and so does a run of fewer than
+# --min-cases generated cases (default 1000): a run that tried little
+# proves little.
 #
 # Usage:
 #   ci/schemathesis.sh [--seed N | --random-seed] [--max-examples N] [--max-time S]
+#                      [--min-cases N]
 #
 # Examples:
 #   ci/schemathesis.sh                          # what .ci/run runs: seed 1
@@ -23,6 +26,7 @@ SCHEMATHESIS_VERSION=4.32.5
 seed=1
 max_examples=100
 max_time=""
+min_cases=1000
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 need() { [ $# -ge 2 ] || { echo "schemathesis: $1 needs a value" >&2; exit 2; }; }
@@ -32,6 +36,7 @@ while [ $# -gt 0 ]; do
         --random-seed) seed="$(( $(od -An -N4 -tu4 /dev/urandom) ))"; shift ;;
         --max-examples) need "$@"; max_examples="$2"; shift 2 ;;
         --max-time) need "$@"; max_time="$2"; shift 2 ;;
+        --min-cases) need "$@"; min_cases="$2"; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) echo "schemathesis: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -43,6 +48,7 @@ venv="${CARGO_TARGET_DIR:-target}/schemathesis-venv"
 if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
     log "installing schemathesis $SCHEMATHESIS_VERSION"
     if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+        apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
     fi
     python3 -m venv "$venv"
@@ -97,6 +103,14 @@ code=0
 # schemathesis keeps a .schemathesis cache in its working directory: run it
 # in the temporary one so that nothing lands in the checkout.
 venv_abs="$(cd "$venv" && pwd)"
-(cd "$work" && NO_COLOR=1 "$venv_abs/bin/schemathesis" "${args[@]}") || code=$?
+(cd "$work" && NO_COLOR=1 "$venv_abs/bin/schemathesis" "${args[@]}") | tee "$work/output.txt" ||
+    code=$?
 log "schemathesis exit $code (seed $seed)"
-exit "$code"
+[ "$code" -eq 0 ] || exit "$code"
+# The summary reads "N generated, N passed, ...".
+cases="$(grep -oE '[0-9]+ generated' "$work/output.txt" | tail -1 | cut -d' ' -f1 || true)"
+if [ -z "$cases" ] || [ "$cases" -lt "$min_cases" ]; then
+    echo "schemathesis: ${cases:-no} cases generated, fewer than --min-cases $min_cases" >&2
+    exit 1
+fi
+log "schemathesis: $cases cases generated (at least $min_cases)"

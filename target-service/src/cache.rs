@@ -474,12 +474,17 @@ impl Cache {
     /// every instance sharing the Redis. If Redis cannot take the bump now,
     /// it is replayed when Redis answers again.
     pub async fn invalidate_lists(&self, user_id: i64) {
+        // Pending before the local keys move: a read that already uses the
+        // new keys must not take L3's old page for them before the bump
+        // reaches Redis.
+        if let Some(redis) = &self.0.redis {
+            redis.pending().bumps.insert(user_id);
+        }
         let next = self.0.local_generation.get(&user_id).unwrap_or(0) + 1;
         self.0.local_generation.insert(user_id, next);
         self.0.versions.bump(&lists_token(user_id));
         self.0.shared_generation.invalidate(&user_id);
         if let Some(redis) = &self.0.redis {
-            redis.pending().bumps.insert(user_id);
             self.flush_pending(redis).await;
         }
     }
@@ -488,11 +493,14 @@ impl Cache {
     /// the Redis. If Redis cannot take the deletes now, they are replayed
     /// when Redis answers again, and L3 is not read until then.
     pub async fn invalidate_keys(&self, keys: &[String]) {
+        // Pending before the versions move, as in `invalidate_lists`.
+        if let Some(redis) = &self.0.redis {
+            redis.pending().deletes.extend(keys.iter().cloned());
+        }
         for key in keys {
             self.invalidate_local(key).await;
         }
         if let Some(redis) = &self.0.redis {
-            redis.pending().deletes.extend(keys.iter().cloned());
             self.flush_pending(redis).await;
         }
     }

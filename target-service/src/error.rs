@@ -234,13 +234,22 @@ fn is_transient(e: &sqlx::Error) -> bool {
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| transient_code(&code)),
+        sqlx::Error::Database(db) => {
+            let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
+            db.code().is_some_and(|code| {
+                if sqlite {
+                    sqlite_busy(&code)
+                } else {
+                    transient_sqlstate(&code)
+                }
+            })
+        }
         _ => false,
     }
 }
 
-/// PostgreSQL SQLSTATEs and SQLite result codes worth a retry.
-fn transient_code(code: &str) -> bool {
+/// PostgreSQL SQLSTATEs worth a retry.
+fn transient_sqlstate(code: &str) -> bool {
     // Class 08: connection exceptions.
     code.starts_with("08")
         || matches!(
@@ -252,9 +261,14 @@ fn transient_code(code: &str) -> bool {
             // serialization_failure, deadlock_detected: retry the transaction.
             | "40001" | "40P01"
         )
-        // SQLite's extended result codes: the primary code is the low byte,
-        // and SQLITE_BUSY (5) and SQLITE_LOCKED (6) mean "try again".
-        || code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
+}
+
+/// SQLite's extended result codes worth a retry: the primary code is the
+/// low byte, and SQLITE_BUSY (5) and SQLITE_LOCKED (6) mean "try again".
+/// Only for SQLite's errors: read as a number, a SQLSTATE such as 42501
+/// (insufficient_privilege) has a low byte of 5 too.
+fn sqlite_busy(code: &str) -> bool {
+    code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
 }
 
 /// Longest rejection text kept as the message; axum's are one line.
@@ -396,7 +410,6 @@ mod tests {
             sqlx::Error::database(Coded("08006")),
             sqlx::Error::database(Coded("53300")),
             sqlx::Error::database(Coded("57014")),
-            sqlx::Error::database(Coded("517")),
         ] {
             let shown = e.to_string();
             assert_eq!(
@@ -413,10 +426,52 @@ mod tests {
             sqlx::Error::RowNotFound,
             sqlx::Error::ColumnNotFound("name".into()),
             sqlx::Error::database(Coded("42P01")),
-            sqlx::Error::database(Coded("1")),
+            // insufficient_privilege and invalid byte sequence: numeric
+            // SQLSTATEs whose low byte is SQLite's BUSY.
+            sqlx::Error::database(Coded("42501")),
+            sqlx::Error::database(Coded("22021")),
         ] {
-            assert_eq!(answer(e), (StatusCode::INTERNAL_SERVER_ERROR, None));
+            let shown = e.to_string();
+            assert_eq!(
+                answer(e),
+                (StatusCode::INTERNAL_SERVER_ERROR, None),
+                "{shown}"
+            );
         }
+    }
+
+    /// A real SQLITE_BUSY: a second connection writes while the first holds
+    /// the database's write lock, with no busy timeout to wait it out.
+    #[tokio::test]
+    async fn a_busy_sqlite_answers_503_with_retry_after() {
+        use sqlx::{ConnectOptions, Connection, sqlite::SqliteConnectOptions};
+
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("busy.db"))
+            .create_if_missing(true)
+            .busy_timeout(std::time::Duration::ZERO);
+        let mut holder = options.connect().await.unwrap();
+        sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        sqlx::query("BEGIN EXCLUSIVE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        let mut writer = options.connect().await.unwrap();
+        let busy = sqlx::query("INSERT INTO t VALUES (1)")
+            .execute(&mut writer)
+            .await
+            .unwrap_err();
+        let shown = busy.to_string();
+        assert_eq!(
+            answer(busy),
+            (StatusCode::SERVICE_UNAVAILABLE, Some("1".to_owned())),
+            "{shown}"
+        );
+        writer.close().await.unwrap();
     }
 
     #[tokio::test]
