@@ -24,7 +24,7 @@ cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
 seed=1
-max_examples=100
+max_examples=150
 max_time=""
 min_cases=1000
 

@@ -244,7 +244,7 @@ pub(crate) fn generator(
         );
         if in_process_target {
             text.push_str(
-                " The bundled target ran in the same process and its CPU is counted too: run it apart (`loadgate serve`) to load it harder.",
+                " The bundled target ran in the same process and its CPU is counted too: run it apart (`loadgate serve --seed-users 1000`, then `--target`) to load it harder.",
             );
         }
         text
