@@ -193,6 +193,15 @@ class Checks:
         print(f"{self.title}: every check passed")
 
 
+def begin(title, args):
+    """Reads one run's files and makes the checks both runs share."""
+    checks = Checks(title)
+    lines = load(args.probe)
+    document, codes = loadgate_statuses(args.results)
+    five, kinds = common(checks, lines, codes)
+    return checks, lines, events(args.events), document, five, kinds
+
+
 def common(checks, lines, codes):
     five = {code: n for code, n in codes.items() if code >= 500}
     checks.figure(f"loadgate: {sum(codes.values())} responses, by status {dict(sorted(codes.items()))}")
@@ -210,11 +219,7 @@ def common(checks, lines, codes):
 
 
 def check_redis(args):
-    checks = Checks("Redis outage")
-    lines = load(args.probe)
-    at = events(args.events)
-    document, codes = loadgate_statuses(args.results)
-    five, kinds = common(checks, lines, codes)
+    checks, lines, at, document, five, kinds = begin("Redis outage", args)
     down, up = at["redis_killed"], at["redis_started"]
     checks.figure(f"Redis down for {up - down:.1f} s")
     hung = loadgate_unanswered(document)
@@ -248,11 +253,7 @@ def check_redis(args):
 
 
 def check_postgres(args):
-    checks = Checks("PostgreSQL restart")
-    lines = load(args.probe)
-    at = events(args.events)
-    document, codes = loadgate_statuses(args.results)
-    five, kinds = common(checks, lines, codes)
+    checks, lines, at, document, five, kinds = begin("PostgreSQL restart", args)
     down, back = at["postgres_stopped"], at["postgres_ready"]
     checks.figure(f"PostgreSQL down for {back - down:.1f} s")
     checks.require(

@@ -14,7 +14,7 @@ use std::{
 };
 
 use axum::http::Method;
-use common::{API_KEY_A, TestDb, call, request, small_config, unique};
+use common::{API_KEY_A, Reply, TestDb, call, request, small_config, unique};
 use serde_json::json;
 use target_service::{Config, app, serve::build_state};
 use tokio::{
@@ -74,6 +74,16 @@ fn through(url: &str, addr: SocketAddr) -> String {
     format!("{scheme}://{}{addr}/{path}", user.unwrap_or_default())
 }
 
+/// Creates a server named `name` as user A.
+async fn create(router: &axum::Router, name: &str) -> Reply {
+    let body = json!({"name": name, "transport": "http"});
+    call(
+        router,
+        request(Method::POST, "/api/v1/servers", Some(API_KEY_A), Some(body)),
+    )
+    .await
+}
+
 fn upstream(url: &str) -> SocketAddr {
     let authority = url.split_once("://").unwrap().1.split('/').next().unwrap();
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
@@ -124,18 +134,9 @@ async fn postgres_away_answers_503_with_retry_after_and_recovers_at_once() {
         waited < acquire + Duration::from_secs(1),
         "answered after {waited:?}, not within the acquire timeout"
     );
-    let create = json!({"name": "during-outage", "transport": "http"});
-    let created = call(
-        &router,
-        request(
-            Method::POST,
-            "/api/v1/servers",
-            Some(API_KEY_A),
-            Some(create),
-        ),
-    )
-    .await;
-    created.expect_error(503, "unavailable");
+    create(&router, "during-outage")
+        .await
+        .expect_error(503, "unavailable");
     let started = Instant::now();
     let ready = call(&router, request(Method::GET, "/ready", None, None)).await;
     ready.expect_error(503, "unavailable");
@@ -158,18 +159,7 @@ async fn postgres_away_answers_503_with_retry_after_and_recovers_at_once() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let create = json!({"name": "after-outage", "transport": "http"});
-    call(
-        &router,
-        request(
-            Method::POST,
-            "/api/v1/servers",
-            Some(API_KEY_A),
-            Some(create),
-        ),
-    )
-    .await
-    .expect(201);
+    create(&router, "after-outage").await.expect(201);
     state.db.close().await;
     db.drop_database().await;
 }
