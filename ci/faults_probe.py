@@ -126,6 +126,7 @@ def probe(args):
                     break
         time.sleep(INTERVAL_S)
     ready.join()
+    journal.file.close()
 
 
 def load(path):
@@ -174,6 +175,8 @@ def hit_ratios(document, windows):
 
 
 class Checks:
+    """Prints each check as it is made; `finish` exits 1 if any failed."""
+
     def __init__(self, title):
         self.title = title
         self.failed = []
@@ -199,6 +202,8 @@ def begin(title, args):
     lines = load(args.probe)
     document, codes = loadgate_statuses(args.results)
     five, kinds = common(checks, lines, codes)
+    hung = loadgate_unanswered(document)
+    checks.require(not hung, f"loadgate had no timeouts or failed connections ({hung})")
     return checks, lines, events(args.events), document, five, kinds
 
 
@@ -222,8 +227,6 @@ def check_redis(args):
     checks, lines, at, document, five, kinds = begin("Redis outage", args)
     down, up = at["redis_killed"], at["redis_started"]
     checks.figure(f"Redis down for {up - down:.1f} s")
-    hung = loadgate_unanswered(document)
-    checks.require(not hung, f"loadgate had no timeouts or failed connections ({hung})")
     probe_five = [l for l in lines if l["status"] >= 500 or l["status"] == 0]
     checks.require(not five, f"loadgate saw 0 5xx ({sum(five.values())})")
     checks.require(not probe_five, f"the probe saw 0 5xx or failed exchanges ({len(probe_five)})")
@@ -275,8 +278,6 @@ def check_postgres(args):
         slowest < SLOWEST_503_S,
         f"no hang: the slowest 503 took {slowest * 1000:.0f} ms (the pool's acquire timeout is 2 s)",
     )
-    hung = loadgate_unanswered(document)
-    checks.require(not hung, f"loadgate had no timeouts or failed connections ({hung})")
     # From when the server was gone (the stop returned) until it was being
     # started again: a /ready sent later may rightly find it back.
     gone, starting = at["postgres_down"], at["postgres_starting"]
