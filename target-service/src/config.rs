@@ -107,6 +107,41 @@ pub struct Config {
     #[arg(long, env = "AUTH_FAILURES_PER_MINUTE", default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..))]
     pub auth_failures_per_minute: u32,
 
+    /// Workers that run queued actions in this instance (architecture §3:
+    /// 10). 0 runs none: the instance only enqueues.
+    #[arg(long, env = "TASK_WORKERS", default_value_t = 10)]
+    pub task_workers: u32,
+
+    /// Retries of a failed action before it goes to the dead-letter queue
+    /// (architecture §3: at most 5).
+    #[arg(long, env = "TASK_MAX_RETRIES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=20))]
+    pub task_max_retries: u32,
+
+    /// Wait before the first retry; each later one waits twice as long as
+    /// the one before, with jitter: between half and all of it.
+    #[arg(long, env = "TASK_BACKOFF_BASE", default_value = "500ms", value_parser = humantime::parse_duration)]
+    pub task_backoff_base: Duration,
+
+    /// Longest wait between two attempts.
+    #[arg(long, env = "TASK_BACKOFF_CAP", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub task_backoff_cap: Duration,
+
+    /// With Redis: how long an attempt may go unreported before another
+    /// instance takes it over and counts it as failed (its worker crashed).
+    /// An attempt is cut off after half of this, so two never overlap.
+    #[arg(long, env = "TASK_LEASE", default_value = "30s", value_parser = parse_lease)]
+    pub task_lease: Duration,
+
+    /// Debug: fail this fraction of action attempts (0 to 1), to exercise
+    /// retries and the dead-letter queue. Off by default.
+    #[arg(long, env = "DEBUG_ACTION_FAILURE_RATE", default_value_t = 0.0, value_parser = parse_fraction)]
+    pub debug_action_failure_rate: f64,
+
+    /// Debug: make every action attempt take this long (e.g. `2s`), to
+    /// catch one mid-run. Off by default.
+    #[arg(long, env = "DEBUG_ACTION_DELAY", value_parser = humantime::parse_duration)]
+    pub debug_action_delay: Option<Duration>,
+
     /// Debug: delay every `GET /api/v1/servers` by this much (e.g. `50ms`), to
     /// show that a performance gate catches a slowdown. Off by default.
     #[arg(long, env = "DEBUG_LIST_DELAY", value_parser = humantime::parse_duration)]
@@ -131,6 +166,21 @@ impl Config {
             ..Self::default()
         }
     }
+}
+
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!("{text:?} is not a number from 0 to 1")),
+    }
+}
+
+fn parse_lease(text: &str) -> Result<Duration, String> {
+    let lease = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if lease < Duration::from_millis(200) {
+        return Err("must be at least 200ms".to_owned());
+    }
+    Ok(lease)
 }
 
 fn parse_l4_ttl(text: &str) -> Result<Duration, String> {
@@ -162,6 +212,13 @@ impl Default for Config {
             header_read_timeout: Duration::from_secs(10),
             connection_limit: 4096,
             auth_failures_per_minute: 600,
+            task_workers: 10,
+            task_max_retries: 5,
+            task_backoff_base: Duration::from_millis(500),
+            task_backoff_cap: Duration::from_secs(30),
+            task_lease: Duration::from_secs(30),
+            debug_action_failure_rate: 0.0,
+            debug_action_delay: None,
             debug_list_delay: None,
             shutdown_timeout: Duration::from_secs(10),
         }
@@ -178,5 +235,16 @@ mod tests {
         assert_eq!(parse_l4_ttl("250ms").unwrap(), Duration::from_millis(250));
         assert!(parse_l4_ttl("61s").is_err());
         assert!(parse_l4_ttl("0s").is_err());
+    }
+
+    #[test]
+    fn debug_failure_rates_are_fractions() {
+        assert_eq!(parse_fraction("0.25").unwrap(), 0.25);
+        assert_eq!(parse_fraction("1").unwrap(), 1.0);
+        for bad in ["-0.1", "1.5", "NaN", "half"] {
+            assert!(parse_fraction(bad).is_err(), "{bad}");
+        }
+        assert!(parse_lease("100ms").is_err());
+        assert_eq!(parse_lease("1s").unwrap(), Duration::from_secs(1));
     }
 }

@@ -20,6 +20,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod model;
+pub mod queue;
 pub mod rate_limit;
 pub mod seed;
 pub mod serve;

@@ -10,6 +10,7 @@ use crate::{
     api::app,
     config::Config,
     db::Db,
+    queue::workers::Workers,
     seed::{SeedSize, seed},
     state::AppState,
 };
@@ -45,6 +46,7 @@ pub struct RunningService {
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     background: Vec<JoinHandle<()>>,
+    workers: Option<Workers>,
 }
 
 /// Builds the state from `config` and serves it on `config.bind` (use port
@@ -90,12 +92,20 @@ pub async fn start_with_state(bind: SocketAddr, state: AppState) -> anyhow::Resu
     ];
     background.extend(state.cache.spawn_subscriber());
     background.extend(state.cache.spawn_replayer());
+    // A Redis that is away now is the same as one that goes away later:
+    // the workers make the streams when it is back.
+    if let Err(e) = state.queue.prepare().await {
+        tracing::warn!(error = %e, "the task queue is not ready yet");
+    }
+    let instance = format!("{:016x}", fastrand::u64(..));
+    let workers = Some(Workers::spawn(&state, &instance));
     Ok(RunningService {
         addr,
         state,
         stop: Some(stop),
         server: Some(server),
         background,
+        workers,
     })
 }
 
@@ -113,8 +123,9 @@ impl RunningService {
         &self.state
     }
 
-    /// Stops accepting connections, lets in-flight requests finish for at
-    /// most the configured shutdown timeout, then closes the pools.
+    /// Stops accepting connections, lets in-flight requests and task
+    /// attempts finish for at most the configured shutdown timeout each,
+    /// then closes the pools.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -131,6 +142,9 @@ impl RunningService {
                     );
                 }
             }
+        }
+        if let Some(workers) = self.workers.take() {
+            workers.shutdown(drain).await;
         }
         for task in self.background.drain(..) {
             task.abort();

@@ -7,6 +7,7 @@ use crate::{
     cache::Cache,
     config::{Config, KEY_CACHE_CAPACITY, KEY_CACHE_TTL, UNKNOWN_KEY_TTL},
     db::Db,
+    queue::{Clock, Queue},
     rate_limit::{AuthFailures, RateLimits},
     store::User,
     telemetry::Telemetry,
@@ -28,6 +29,8 @@ pub struct AppState {
     pub unknown_keys: moka::sync::Cache<String, ()>,
     /// Failed authentications per IP address.
     pub auth_failures: Arc<AuthFailures>,
+    /// The background task queue (architecture §3).
+    pub queue: Queue,
     pub config: Arc<Config>,
 }
 
@@ -49,6 +52,7 @@ impl AppState {
                 .time_to_live(UNKNOWN_KEY_TTL)
                 .build(),
             auth_failures: Arc::new(AuthFailures::new(config.auth_failures_per_minute)),
+            queue: Queue::new(&config, Clock::system())?,
             config: Arc::new(config),
         })
     }

@@ -17,6 +17,7 @@ use crate::{
         METRIC_BATCH_MAX, MetricPoint, NewMetricPoint, NewServer, Server, ServerPatch, Status,
         Transport, format_rfc3339_ms, now_ms,
     },
+    queue::task::TaskRecord,
 };
 
 /// Most points one series read returns (and one cache entry holds).
@@ -315,6 +316,37 @@ pub async fn owned_server_ids(db: &Db, user_id: i64, ids: &[i64]) -> Result<Vec<
     }
     let rows = query.fetch_all(&db.read).await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// A done action's effect, in one transaction: the server's new status
+/// (a health check keeps it) and a metric point of the action's type whose
+/// value is the attempt that did it. False when the server is gone.
+pub async fn apply_action(db: &Db, task: &TaskRecord, now: i64) -> Result<bool> {
+    let mut tx = db.write.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE servers SET status = COALESCE($3, status), updated_at = $4 \
+         WHERE id = $1 AND user_id = $2",
+    )
+    .bind(task.server_id)
+    .bind(task.user_id)
+    .bind(task.action.resulting_status().map(Status::as_str))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO metrics (server_id, metric_type, value, timestamp) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(task.server_id)
+    .bind(task.action.metric_type())
+    .bind(f64::from(task.attempts))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Inserts a batch in one statement (architecture §2: batch operations).

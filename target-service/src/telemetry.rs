@@ -3,7 +3,11 @@
 //! `http_request_duration_seconds{route,method}` (a histogram),
 //! `cache_hits_total{layer}`, `cache_misses_total{layer}` (layer `l4` or
 //! `l3`), `db_pool_connections{state}` (`in_use`, `idle`),
-//! `db_pool_max_connections` and `redis_errors_total`.
+//! `db_pool_max_connections` and `redis_errors_total`; and for the task
+//! queue, `tasks_enqueued_total{priority}`,
+//! `task_attempts_total{priority,outcome}` (outcome `succeeded`, `retried`
+//! or `dead`), `task_latency_seconds{priority}` (a histogram, enqueue to
+//! succeeded or dead) and `task_queue_depth{priority}`.
 //!
 //! Each service instance owns its own recorder instead of installing a
 //! process-global one, so two instances in one process (tests, the
@@ -19,7 +23,13 @@ use axum::{
 use metrics::{Counter, Key, Label, Level, Metadata, Recorder, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
 
-use crate::db::PoolStats;
+use crate::{
+    db::PoolStats,
+    queue::{
+        redis::Reclaimed,
+        task::{Priority, TaskRecord, TaskState},
+    },
+};
 
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
@@ -30,6 +40,42 @@ const LATENCY_BUCKETS: [f64; 16] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.08, 0.1, 0.15, 0.25, 0.5, 1.0, 5.0,
     30.0,
 ];
+
+/// Task latency buckets in seconds: from an idle queue's few ms to the
+/// minutes that five retries with backoff can take.
+const TASK_LATENCY_BUCKETS: [f64; 17] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    120.0, 300.0,
+];
+
+/// What became of an attempt, as labelled in `task_attempts_total{outcome}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Succeeded,
+    Retried,
+    Dead,
+}
+
+impl AttemptOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Succeeded => "succeeded",
+            AttemptOutcome::Retried => "retried",
+            AttemptOutcome::Dead => "dead",
+        }
+    }
+
+    /// The outcome that left a task in `state`; `None` for a state no
+    /// attempt ends in.
+    pub fn of(state: TaskState) -> Option<Self> {
+        match state {
+            TaskState::Succeeded => Some(AttemptOutcome::Succeeded),
+            TaskState::Retrying => Some(AttemptOutcome::Retried),
+            TaskState::Dead => Some(AttemptOutcome::Dead),
+            TaskState::Queued | TaskState::Running => None,
+        }
+    }
+}
 
 /// Cache layer, as labelled in `cache_*_total{layer}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +112,11 @@ impl Telemetry {
                 &LATENCY_BUCKETS,
             )
             .expect("the latency buckets are not empty")
+            .set_buckets_for_metric(
+                Matcher::Full("task_latency_seconds".into()),
+                &TASK_LATENCY_BUCKETS,
+            )
+            .expect("the task latency buckets are not empty")
             .build_recorder();
         for (name, unit, help) in [
             (
@@ -102,6 +153,26 @@ impl Telemetry {
                 "redis_errors_total",
                 Unit::Count,
                 "Redis commands that failed; the request was served without Redis.",
+            ),
+            (
+                "tasks_enqueued_total",
+                Unit::Count,
+                "Tasks enqueued (or replayed), by priority.",
+            ),
+            (
+                "task_attempts_total",
+                Unit::Count,
+                "Task attempts finished, by priority and outcome (succeeded, retried, dead).",
+            ),
+            (
+                "task_latency_seconds",
+                Unit::Seconds,
+                "Time from a task's enqueue (or replay) to its success or its death, by priority.",
+            ),
+            (
+                "task_queue_depth",
+                Unit::Count,
+                "Tasks waiting for a worker (retries waiting for their backoff included), by priority; over every instance on one Redis.",
             ),
         ] {
             recorder.describe_counter(name.into(), Some(unit), help.into());
@@ -142,6 +213,68 @@ impl Telemetry {
         self.0.redis_errors.increment(1);
     }
 
+    /// A task enqueued, or replayed.
+    pub fn task_enqueued(&self, priority: Priority) {
+        self.0
+            .recorder
+            .register_counter(
+                &Key::from_parts(
+                    "tasks_enqueued_total",
+                    vec![Label::new("priority", priority.as_str())],
+                ),
+                &METADATA,
+            )
+            .increment(1);
+    }
+
+    /// An attempt at `task` finished, leaving it as it is now; `latency`
+    /// when that was its end.
+    pub fn task_attempt(&self, task: &TaskRecord, latency: Option<std::time::Duration>) {
+        if let Some(outcome) = AttemptOutcome::of(task.state) {
+            self.task_outcome(task.priority, outcome, latency);
+        }
+    }
+
+    /// An attempt taken over from a worker that stopped answering.
+    pub fn task_reclaimed(&self, task: &Reclaimed, now_ms: i64) {
+        if let Some(outcome) = AttemptOutcome::of(task.state) {
+            let latency = (outcome == AttemptOutcome::Dead).then(|| {
+                std::time::Duration::from_millis(
+                    u64::try_from(now_ms.saturating_sub(task.enqueued_at)).unwrap_or(0),
+                )
+            });
+            self.task_outcome(task.priority, outcome, latency);
+        }
+    }
+
+    fn task_outcome(
+        &self,
+        priority: Priority,
+        outcome: AttemptOutcome,
+        latency: Option<std::time::Duration>,
+    ) {
+        let priority = Label::new("priority", priority.as_str());
+        self.0
+            .recorder
+            .register_counter(
+                &Key::from_parts(
+                    "task_attempts_total",
+                    vec![priority.clone(), Label::new("outcome", outcome.as_str())],
+                ),
+                &METADATA,
+            )
+            .increment(1);
+        if let Some(latency) = latency {
+            self.0
+                .recorder
+                .register_histogram(
+                    &Key::from_parts("task_latency_seconds", vec![priority]),
+                    &METADATA,
+                )
+                .record(latency.as_secs_f64());
+        }
+    }
+
     fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {
         let route = Label::new("route", route.to_owned());
         let method = Label::new("method", method.to_owned());
@@ -173,8 +306,9 @@ impl Telemetry {
         self.0.recorder.handle().run_upkeep();
     }
 
-    /// The Prometheus text exposition, with the pool gauges as of now.
-    pub fn render(&self, pool: PoolStats) -> String {
+    /// The Prometheus text exposition, with the pool gauges as of now and
+    /// the queue depth by priority, highest first, when it could be read.
+    pub fn render(&self, pool: PoolStats, queue_depth: Option<[u64; 3]>) -> String {
         let gauge = |name: &'static str, labels: Vec<Label>, value: u32| {
             self.0
                 .recorder
@@ -192,6 +326,20 @@ impl Telemetry {
             pool.idle,
         );
         gauge("db_pool_max_connections", vec![], pool.max);
+        if let Some(depth) = queue_depth {
+            for priority in Priority::ALL {
+                self.0
+                    .recorder
+                    .register_gauge(
+                        &Key::from_parts(
+                            "task_queue_depth",
+                            vec![Label::new("priority", priority.as_str())],
+                        ),
+                        &METADATA,
+                    )
+                    .set(depth[priority.index()] as f64);
+            }
+        }
         self.0.recorder.handle().render()
     }
 }

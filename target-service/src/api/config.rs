@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 
 use crate::{
     api::{
+        pagination::{PER_PAGE_DEFAULT, PER_PAGE_MAX},
         response::{json_headers, to_json_bytes},
-        servers::{PER_PAGE_DEFAULT, PER_PAGE_MAX},
     },
     cache::keys,
     error::Result,

@@ -13,8 +13,10 @@ pub mod health;
 pub mod metrics;
 pub mod observability;
 pub mod openapi;
+pub mod pagination;
 mod response;
 pub mod servers;
+pub mod tasks;
 
 use axum::{
     Router,
@@ -84,5 +86,6 @@ pub fn api_router(state: AppState) -> Router<AppState> {
         .merge(servers::router())
         .merge(metrics::router())
         .merge(config::router())
+        .merge(tasks::router())
         .route_layer(middleware::from_fn_with_state(state, auth::require_key))
 }

@@ -15,7 +15,7 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{config, health, metrics, observability, response::json_headers, servers};
+use super::{config, health, metrics, observability, response::json_headers, servers, tasks};
 use crate::{error::ErrorBody, model, state::AppState};
 
 pub fn router() -> Router<AppState> {
@@ -35,6 +35,10 @@ pub fn router() -> Router<AppState> {
         servers::delete_server,
         metrics::read_metrics,
         metrics::ingest_metrics,
+        tasks::enqueue_action,
+        tasks::get_task,
+        tasks::dead_tasks,
+        tasks::replay_task,
         config::public_config,
         observability::prometheus_metrics,
         openapi_json,
@@ -51,6 +55,12 @@ pub fn router() -> Router<AppState> {
         model::MetricPointInput,
         model::IngestSummary,
         model::Rfc3339Time,
+        crate::queue::task::Action,
+        crate::queue::task::Priority,
+        crate::queue::task::TaskState,
+        crate::queue::task::ActionInput,
+        crate::queue::task::Task,
+        crate::queue::task::TaskPage,
     )),
     modifiers(&BearerKey, &CommonResponses),
 )]
