@@ -73,6 +73,7 @@ fn every_shipped_scenario_validates() {
     assert_eq!(
         names,
         [
+            "actions",
             "benchmarks/create_server",
             "benchmarks/get_metrics",
             "benchmarks/get_server",
